@@ -1,0 +1,152 @@
+"""The typed, frozen objects that plugins register through the hooks.
+
+Code that needs heavy libraries (torch, TRL, ...) is referenced by an import path
+string ("package.module:attribute") and only imported inside the job, so listing
+plugins or validating a config stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+# Canonical data kinds, following TRL's dataset vocabulary.
+DATA_KINDS = (
+    "language_modeling",      # {"text": str}
+    "conversational",         # {"messages": [{"role", "content", ...}]}
+    "prompt_completion",      # {"prompt": str|messages, "completion": str|messages}
+    "prompt_only",            # {"prompt": str|messages}
+    "preference",             # {"prompt"?, "chosen", "rejected"} (explicit or implicit prompt)
+    "unpaired_preference",    # {"prompt", "completion", "label": bool}  (KTO)
+)
+
+# Model roles a trainer may load; the VRAM estimator sizes each one.
+MODEL_ROLES = ("policy", "reference", "reward", "value")
+
+
+def load_object(path: str) -> Any:
+    """Import "package.module:attr.sub" and return the attribute."""
+    module_name, _, attr = path.partition(":")
+    obj = importlib.import_module(module_name)
+    for part in filter(None, attr.split(".")):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class ModelUse:
+    """One model a trainer holds in memory, for the VRAM estimate.
+
+    `trainable` models get gradients and optimizer states. `shares_base` means the
+    model is the policy's frozen base with adapters disabled (LoRA reference), so it
+    costs no extra weights.
+    """
+
+    role: str
+    trainable: bool = False
+    shares_base_with_lora: bool = False
+    source: str = "policy"   # "policy" (same checkpoint) or a config key path, e.g. "trainer.reward_model"
+
+
+@dataclass(frozen=True)
+class TrainerSpec:
+    """A trainer a plugin offers.
+
+    factory: import path of `build(ctx: workbench.training.TrainContext) -> Runner`.
+    config_class: import path of the dataclass its `[trainer.args]` are checked against
+        (e.g. "trl:SFTConfig"); None when the trainer takes free-form args.
+    data_kinds: the canonical data kinds it accepts; the first is preferred.
+    """
+
+    name: str
+    data_kinds: tuple[str, ...]
+    factory: str
+    config_class: str | None = None
+    description: str = ""
+    models: tuple[ModelUse, ...] = (ModelUse("policy", trainable=True),)
+    default_args: Mapping[str, Any] = field(default_factory=dict)
+    # Keys of [trainer] besides `name` and `args` that this trainer understands.
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DetectResult:
+    """How sure a data format is that sample rows are its own (0..1)."""
+
+    confidence: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DataFormat:
+    """A raw data format and how to turn its rows into a canonical kind.
+
+    detect(rows) -> DetectResult, from a few sample rows (already column-mapped).
+    convert(row) -> canonical row dict; raises workbench.errors.DataError naming the
+        field and reason for a bad row (the caller adds file and line).
+    columns: the format's own field names, which `data.columns` in a config may remap.
+    """
+
+    name: str
+    kind: str
+    detect: Callable[[list[dict]], DetectResult]
+    convert: Callable[[dict], dict]
+    description: str = ""
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvaluatorSpec:
+    """An evaluator run after training (or as its own evaluation run).
+
+    factory: import path of `evaluate(ctx) -> dict[str, float]`.
+    needs: what it requires, e.g. ("model", "eval_data").
+    """
+
+    name: str
+    factory: str
+    needs: tuple[str, ...] = ("model",)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LauncherSpec:
+    """How a run's job is started: locally with Accelerate, through Slurm, ...
+
+    factory: import path of a class implementing workbench.launching.Launcher.
+    """
+
+    name: str
+    factory: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RewardFunctionSpec:
+    """A named reward for GRPO/PPO: factory(**options) -> fn(prompts, completions, **kw) -> list[float]."""
+
+    name: str
+    factory: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PresetSpec:
+    """A ready job config a plugin ships (a TOML file)."""
+
+    name: str
+    path: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What run-event hooks receive when a run ends."""
+
+    run_id: str
+    run_dir: str
+    status: str
+    trainer: str
+    exit_code: int | None = None
+    signal: str | None = None

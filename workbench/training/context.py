@@ -1,0 +1,69 @@
+"""What a trainer plugin's factory receives inside the job, and what it returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from workbench.training.reporter import RunReporter
+
+
+class Runner(Protocol):
+    """What a trainer factory returns. HF/TRL trainers already satisfy it."""
+
+    def train(self, resume_from_checkpoint: str | None = None) -> Any:
+        """Train; on a stop request save a checkpoint and return early."""
+
+    def save_model(self, output_dir: str | None = None) -> None:
+        """Save the final model (the adapter only, for PEFT models)."""
+
+
+@dataclass
+class TrainContext:
+    """Everything a trainer needs, resolved from the run's job.toml.
+
+    config: the resolved job config (sections model, data, trainer, peft, ...).
+    trainer_args: [trainer.args] over the trainer's default_args; keys belong to its config class.
+    options: the other keys of [trainer] (besides name and args).
+    callbacks: transformers TrainerCallbacks writing metrics/events and honouring stop
+        requests; HF-based trainers pass them to the trainer. Own trainers use `reporter`.
+    """
+
+    config: dict[str, Any]
+    run_dir: Path
+    trainer_args: dict[str, Any]
+    options: dict[str, Any]
+    reporter: RunReporter
+    train_dataset: Any = None
+    eval_dataset: Any = None
+    callbacks: list[Any] = field(default_factory=list)
+    resume_from_checkpoint: str | None = None
+
+    @property
+    def output_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    # The loaders live in workbench.training.models so that importing this module stays cheap.
+    def load_tokenizer(self):
+        from workbench.training.models import load_tokenizer
+
+        return load_tokenizer(self.config)
+
+    def load_model(self, role: str = "policy", path: str | None = None, model_class: str | None = None):
+        """Load a model honouring dtype, quantization and trust_remote_code of the config."""
+        from workbench.training.models import load_model
+
+        return load_model(self.config, role=role, path=path, model_class=model_class)
+
+    def peft_config(self):
+        """A peft.LoraConfig from [peft], or None when the config has no adapter."""
+        from workbench.training.models import peft_config
+
+        return peft_config(self.config)
+
+    def training_args(self, config_class: Any, **overrides: Any):
+        """Build the trainer's config object: workbench-managed fields + user args + overrides."""
+        from workbench.training.models import build_training_args
+
+        return build_training_args(self, config_class, **overrides)
