@@ -1,0 +1,24 @@
+"""Where things are: the workspace, its runs folder, and the bundled sample data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+WORKSPACE_ENV = "WORKBENCH_WORKSPACE"
+
+
+def workspace() -> Path:
+    """The workspace folder: $WORKBENCH_WORKSPACE, else the current directory."""
+    return Path(os.environ.get(WORKSPACE_ENV) or os.getcwd()).resolve()
+
+
+def runs_dir(ws: Path | None = None) -> Path:
+    return (ws or workspace()) / "runs"
+
+
+def sample_data_dir() -> Path:
+    """The bundled sample data (model, datasets, configs), wherever the package is installed."""
+    import workbench_sample_data
+
+    return Path(workbench_sample_data.__path__[0])
