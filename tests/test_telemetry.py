@@ -215,7 +215,7 @@ def test_map_processes_counts_descendants_of_run_pids():
     try:
         samples = [_sample(0, [child.pid])]
         runs = [{"id": "me", "pids": [os.getpid()], "cuda_visible_devices": None}]
-        (m,) = map_processes_to_runs(samples, runs, expand_descendants=False)
+        (m,) = map_processes_to_runs(samples, runs)
         assert (m.run_id, m.how) == ("me", "pid")
         (m,) = map_processes_to_runs(samples, runs, expand_descendants=False)
         assert m.run_id is None
