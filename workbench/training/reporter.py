@@ -45,11 +45,11 @@ class RunReporter:
         self._metrics.write(json.dumps(row) + "\n")
         self._metrics.flush()
 
-    def event(self, kind: str, **data: Any) -> None:
+    def event(self, name: str, /, **data: Any) -> None:
         """Record an event: checkpoint, nan, oom, stop_requested, resumed, error, ..."""
         if not self._events:
             return
-        row = {"time": round(time.time(), 3), "event": kind, **{k: _clean(v) for k, v in data.items()}}
+        row = {"time": round(time.time(), 3), "event": name, **{k: _clean(v) for k, v in data.items()}}
         self._events.write(json.dumps(row) + "\n")
         self._events.flush()
 

@@ -1,0 +1,304 @@
+"""Load a job config, apply --set overrides, validate it all before anything runs."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
+from workbench.errors import ConfigError, DataError, PluginError
+from workbench.specs import load_object
+
+# Fields of a trainer's config class that the workbench sets itself.
+MANAGED_ARGS = {"output_dir": "the run's checkpoints/ folder", "logging_dir": "the run directory"}
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
+
+
+@dataclass
+class JobConfig:
+    """A validated config: `data` is the resolved dict frozen into job.toml."""
+
+    data: dict[str, Any]
+    source: Path | None
+
+    def __getitem__(self, section: str) -> dict[str, Any]:
+        return self.data[section]
+
+    @property
+    def trainer_name(self) -> str:
+        return self.data["trainer"]["name"]
+
+
+class _Locator:
+    """Finds the line of a key path in the TOML text, for messages like file:12."""
+
+    def __init__(self, path: Path | None, text: str):
+        self.path, self.lines = path, text.splitlines()
+
+    def where(self, keypath: str) -> str:
+        name = self.path.name if self.path else "<config>"
+        line = self._line(keypath.split("."))
+        return f"{self.path or name}:{line}" if line else str(self.path or name)
+
+    def _line(self, parts: list[str]) -> int | None:
+        section, current = None, None
+        for i, raw in enumerate(self.lines, start=1):
+            s = raw.strip()
+            m = re.match(r"^\[+\s*([^\]]+?)\s*\]+", s)
+            if m:
+                current = m.group(1).replace('"', "")
+                continue
+            m = re.match(r"^([\w.\"-]+)\s*=", s)
+            if not m:
+                continue
+            full = ".".join(filter(None, [current, m.group(1).replace('"', "")]))
+            if full == ".".join(parts):
+                return i
+            if section is None and full.startswith(".".join(parts[:2])):
+                section = i
+            if ".".join(parts).startswith(full + ".") or (full == ".".join(parts[:-1])):
+                section = section or i
+        for i, raw in enumerate(self.lines, start=1):  # a section header itself
+            if re.match(r"^\[+\s*" + re.escape(".".join(parts)) + r"\s*\]+", raw.strip()):
+                return i
+        return section
+
+
+def parse_overrides(items: list[str] | None) -> list[tuple[list[str], Any]]:
+    """["trainer.args.max_steps=10"] -> [(["trainer","args","max_steps"], 10)]; values are TOML, else strings."""
+    out = []
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set needs key.path=value, got '{item}'")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        out.append((key.strip().split("."), value))
+    return out
+
+
+def _set(data: dict, parts: list[str], value: Any) -> None:
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {'.'.join(parts)}: '{p}' is not a table")
+    node[parts[-1]] = value
+
+
+def _type_ok(key: Key, value: Any) -> bool:
+    t = key.type
+    if t.endswith("?"):
+        if value is None:
+            return True
+        t = t[:-1]
+    checks = {
+        "str": lambda v: isinstance(v, str),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "bool": lambda v: isinstance(v, bool),
+        "list": lambda v: isinstance(v, list),
+        "dict": lambda v: isinstance(v, dict),
+        "str|list": lambda v: isinstance(v, (str, list)),
+    }
+    return checks[t](value)
+
+
+def _did_you_mean(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _resolve_path(value: str, base: Path) -> str:
+    """Relative paths are relative to the config file; Hub ids stay as they are."""
+    if value.startswith("hub:") or Path(value).is_absolute():
+        return value
+    candidate = (base / value).resolve()
+    if candidate.exists() or value.startswith((".", "/")) or Path(value).suffix:
+        return str(candidate)
+    return value  # looks like a Hub id ("org/name")
+
+
+def _annotation_accepts(annotation: Any, value: Any) -> bool | None:
+    """Loose check of a dataclass field annotation; None when we cannot tell."""
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    text = text.replace("typing.", "")
+    if any(w in text for w in ("Any", "Callable", "Union[dict, str]")):
+        return None
+    names = set(re.findall(r"\b(int|float|bool|str|list|dict|None|NoneType|Literal)\b", text))
+    if not names or "Literal" in names:
+        return None
+    if isinstance(value, bool):
+        return "bool" in names
+    if isinstance(value, int):
+        return bool(names & {"int", "float"})
+    if isinstance(value, float):
+        return "float" in names
+    if isinstance(value, str):
+        return "str" in names or "Literal" in text
+    if isinstance(value, list):
+        return "list" in names
+    if isinstance(value, dict):
+        return "dict" in names
+    return None
+
+
+def check_trainer_args(args: dict, config_class: str, where) -> None:
+    """Every key must be a field of the trainer's real config class, with a fitting type."""
+    try:
+        cls = load_object(config_class)
+    except Exception as exc:  # noqa: BLE001
+        raise PluginError(f"cannot import trainer config class {config_class}: {exc}") from None
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name, value in args.items():
+        keypath = f"trainer.args.{name}"
+        if name in MANAGED_ARGS:
+            raise ConfigError(f"{keypath}: set by workbench ({MANAGED_ARGS[name]}); remove it", where=where(keypath))
+        if name not in fields:
+            raise ConfigError(f"{keypath}: not a field of {cls.__name__}{_did_you_mean(name, fields)}",
+                              where=where(keypath))
+        ok = _annotation_accepts(fields[name].type, value)
+        if ok is False:
+            raise ConfigError(f"{keypath}: expected {fields[name].type}, got {type(value).__name__} {value!r}",
+                              where=where(keypath))
+
+
+def validate_sections(data: dict, where) -> dict:
+    """Check sections and keys against the schema; return a copy with defaults filled in."""
+    for section in data:
+        if section not in SCHEMA:
+            raise ConfigError(f"unknown section [{section}]{_did_you_mean(section, SCHEMA)}", where=where(section))
+    out: dict[str, Any] = {}
+    for section, keys in SCHEMA.items():
+        given = data.get(section)
+        if given is None:
+            if section in OPTIONAL_SECTIONS:
+                continue
+            given = {}
+        if not isinstance(given, dict):
+            raise ConfigError(f"[{section}] must be a table", where=where(section))
+        resolved: dict[str, Any] = {}
+        for name, value in given.items():
+            keypath = f"{section}.{name}"
+            if name not in keys:
+                if section == "trainer":  # trainer-specific options are checked with the trainer
+                    resolved[name] = value
+                    continue
+                raise ConfigError(f"{keypath}: unknown key{_did_you_mean(name, keys)}", where=where(keypath))
+            key = keys[name]
+            if not _type_ok(key, value):
+                raise ConfigError(f"{keypath}: expected {key.type.rstrip('?')}, got {type(value).__name__} {value!r}",
+                                  where=where(keypath))
+            if key.choices and value not in key.choices:
+                raise ConfigError(f"{keypath}: {value!r} is not one of {', '.join(map(repr, key.choices))}",
+                                  where=where(keypath))
+            resolved[name] = value
+        for name, key in keys.items():
+            if name in resolved:
+                continue
+            if key.required:
+                raise ConfigError(f"{section}.{name}: required key missing", where=where(section))
+            resolved[name] = copy.deepcopy(key.default)
+        out[section] = resolved
+    if "peft" in out and not out["peft"]["enabled"]:
+        del out["peft"]
+    return out
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None, text: str | None = None,
+                check_data: bool = True, registry=None) -> JobConfig:
+    """Read, override, validate and resolve a job config. Raises ConfigError/DataError/PluginError (one line)."""
+    src = Path(path).resolve() if path else None
+    if text is None:
+        if src is None or not src.is_file():
+            raise ConfigError("config file not found", where=str(path))
+        text = src.read_text(encoding="utf-8")
+    loc = _Locator(src, text)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(f"invalid TOML: {str(exc).split(' (at')[0]}",
+                          where=f"{src or '<config>'}:{m.group(1)}" if m else str(src)) from None
+    for parts, value in parse_overrides(overrides):
+        _set(raw, parts, value)
+
+    data = validate_sections(raw, loc.where)
+    base = src.parent if src else Path.cwd()
+    data["model"]["path"] = _resolve_path(data["model"]["path"], base)
+    for key in ("tokenizer", "chat_template"):
+        if data["model"].get(key):
+            data["model"][key] = _resolve_path(data["model"][key], base)
+    for key in ("train", "eval"):
+        if data["data"].get(key):
+            data["data"][key] = _resolve_path(data["data"][key], base)
+
+    for name in data["launch"]["env"]:
+        if SECRET_NAME.search(name):
+            raise ConfigError(f"launch.env.{name}: looks like a secret; export it in your shell instead "
+                              "(the config is copied into the run directory)", where=loc.where(f"launch.env.{name}"))
+    if data["launch"]["num_processes"] < 1:
+        raise ConfigError("launch.num_processes: must be at least 1", where=loc.where("launch.num_processes"))
+
+    if registry is None:
+        from workbench.plugin_manager import get_registry
+
+        registry = get_registry()
+    try:
+        spec = registry.trainer(data["trainer"]["name"])
+    except PluginError as exc:
+        raise ConfigError(f"trainer.name: {exc.message}", where=loc.where("trainer.name"), hint=exc.hint) from None
+    for name in data["trainer"]:
+        if name not in ("name", "args") and name not in spec.options:
+            known = ("name", "args", *spec.options)
+            raise ConfigError(f"trainer.{name}: unknown key for trainer '{spec.name}'{_did_you_mean(name, known)}",
+                              where=loc.where(f"trainer.{name}"))
+    if spec.config_class:
+        check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where)
+    if data["launch"]["launcher"] not in registry.launchers:
+        try:
+            registry.get("launchers", data["launch"]["launcher"])
+        except PluginError as exc:
+            raise ConfigError(f"launch.launcher: {exc.message}", where=loc.where("launch.launcher")) from None
+
+    if check_data:
+        check_data_kind(data, spec, registry, loc.where)
+    return JobConfig(data, src)
+
+
+def check_data_kind(data: dict, spec, registry, where) -> str:
+    """Detect the data's format; its kind must be one the trainer consumes."""
+    from workbench.data.loading import resolve_format
+    from workbench.data.readers import is_hub_name
+
+    for key in ("train", "eval"):
+        source = data["data"].get(key)
+        if not source:
+            continue
+        if not is_hub_name(source) and not Path(source).exists():
+            raise DataError(f"data.{key}: file not found: {source}", where=where(f"data.{key}"))
+        if is_hub_name(source):
+            continue  # detected when the job loads it; offline it fails there with a clear message
+        try:
+            detection = resolve_format(source, data["data"], registry.data_formats, data["data"]["split"])
+        except DataError as exc:
+            raise DataError(f"data.{key}: {exc.message}", where=exc.where or where(f"data.{key}")) from None
+        kind = detection.format.kind
+        if kind not in spec.data_kinds:
+            raise DataError(
+                f"data.{key}: trainer '{spec.name}' needs {' or '.join(spec.data_kinds)} data, but {Path(source).name} "
+                f"is {kind} (format '{detection.format.name}')", where=where(f"data.{key}"))
+    return "ok"

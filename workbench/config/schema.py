@@ -1,0 +1,93 @@
+"""The sections and keys of a job config, with types, defaults and help.
+
+[trainer.args] is not listed here: it is checked against the chosen trainer's own
+config class (e.g. TRL's SFTConfig), so it never drifts from the library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Key:
+    type: str                       # str | int | float | bool | list | dict | str|list | str? | int?
+    default: Any = None
+    help: str = ""
+    choices: tuple = ()
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "run": {
+        "name": Key("str?", None, "a short name, used in the run id"),
+        "seed": Key("int", 42, "random seed of the job"),
+        "stop_on_nan": Key("bool", True, "stop the job (failed) when the loss becomes NaN or inf"),
+        "tags": Key("list", [], "free-form labels shown in the run list"),
+        "stop_grace_seconds": Key("float", 120.0, "how long a graceful stop may take before the job is killed"),
+    },
+    "model": {
+        "path": Key("str", REQUIRED, "a local folder or a Hugging Face Hub model id"),
+        "dtype": Key("str", "auto", "weights dtype", ("auto", "float32", "bfloat16", "float16")),
+        "trust_remote_code": Key("bool", False, "run Python code shipped with the model (off unless you trust it)"),
+        "revision": Key("str?", None, "Hub revision (branch, tag or commit)"),
+        "tokenizer": Key("str?", None, "tokenizer folder or id, when not the model's own"),
+        "chat_template": Key("str?", None, "a Jinja chat template file replacing the tokenizer's"),
+        "attn_implementation": Key("str?", None, "eager, sdpa, flash_attention_2, ..."),
+        "gradient_checkpointing": Key("bool", False, "trade compute for activation memory"),
+    },
+    "data": {
+        "train": Key("str", REQUIRED, "training data: .jsonl/.json/.csv/.parquet, a save_to_disk folder, or hub:NAME"),
+        "eval": Key("str?", None, "evaluation data, same forms as train"),
+        "format": Key("str", "auto", "a data format plugin's name, or auto to detect it"),
+        "columns": Key("dict", {}, "map a format's field to the file's column: {messages = \"conversation\"}"),
+        "split": Key("str", "train", "split of a Hub dataset or save_to_disk DatasetDict"),
+        "on_invalid": Key("str", "fail", "what to do with invalid rows", ("fail", "skip")),
+        "eval_fraction": Key("float", 0.0, "hold out this fraction of train rows for evaluation"),
+        "max_rows": Key("int?", None, "use at most this many rows"),
+    },
+    "trainer": {
+        "name": Key("str", REQUIRED, "a trainer plugin's name: sft, dpo, ppo, grpo, kto, reward, ..."),
+        "args": Key("dict", {}, "arguments of the trainer's own config class (e.g. TRL's SFTConfig)"),
+    },
+    "peft": {
+        "enabled": Key("bool", True, "train LoRA adapters instead of all weights"),
+        "method": Key("str", "lora", "adapter method", ("lora",)),
+        "r": Key("int", 16, "LoRA rank"),
+        "lora_alpha": Key("int", 32, "LoRA scaling numerator"),
+        "lora_dropout": Key("float", 0.05, "dropout on the LoRA path"),
+        "target_modules": Key("str|list", "all-linear", "modules to adapt: all-linear or a list of names"),
+        "use_dora": Key("bool", False, "weight-decomposed LoRA"),
+    },
+    "quantization": {
+        "bits": Key("int", 4, "load the base weights in 4 or 8 bits (bitsandbytes)", (4, 8)),
+        "quant_type": Key("str", "nf4", "4-bit data type", ("nf4", "fp4")),
+        "double_quant": Key("bool", True, "quantize the quantization constants too"),
+        "compute_dtype": Key("str", "bfloat16", "dtype of the 4-bit matmuls", ("bfloat16", "float16", "float32")),
+    },
+    "launch": {
+        "launcher": Key("str", "local", "a launcher plugin: local (accelerate launch), slurm, ..."),
+        "num_processes": Key("int", 1, "processes (GPUs) on this machine; 2+ runs DDP"),
+        "num_machines": Key("int", 1, "machines taking part"),
+        "mixed_precision": Key("str", "no", "autocast precision", ("no", "bf16", "fp16")),
+        "gpu_ids": Key("str", "all", "which GPUs: all, or a list like 0,1"),
+        "distributed": Key("str", "ddp", "how ranks share the model", ("ddp", "fsdp", "deepspeed")),
+        "zero_stage": Key("int", 0, "DeepSpeed ZeRO stage", (0, 1, 2, 3)),
+        "main_process_port": Key("int?", None, "rendezvous port (a free one is picked when unset)"),
+        "accelerate_args": Key("list", [], "extra arguments for accelerate launch"),
+        "env": Key("dict", {}, "environment variables for the job (no secrets: those stay in your environment)"),
+    },
+    "eval": {
+        "evaluators": Key("list", [], "evaluator plugins to run after training"),
+        "options": Key("dict", {}, "per-evaluator options: {name = {key = value}}"),
+    },
+}
+
+# [peft] and [quantization] are optional sections: absent means off.
+OPTIONAL_SECTIONS = ("peft", "quantization", "eval")

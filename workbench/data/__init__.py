@@ -1,0 +1,1 @@
+"""Reading training data, detecting its format, converting rows to canonical kinds."""

@@ -1,0 +1,1 @@
+"""Run directories: creating them, reading their state, listing a workspace's runs."""

@@ -1,0 +1,120 @@
+"""Model, tokenizer, adapter and training-argument builders shared by trainer plugins."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from workbench.specs import load_object
+
+DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+
+
+def _common_kwargs(model_cfg: dict) -> dict[str, Any]:
+    kw: dict[str, Any] = {"trust_remote_code": bool(model_cfg.get("trust_remote_code", False))}
+    if model_cfg.get("revision"):
+        kw["revision"] = model_cfg["revision"]
+    return kw
+
+
+def load_tokenizer(config: dict):
+    """The model's tokenizer (or [model].tokenizer), with a pad token and optional chat template file."""
+    from transformers import AutoTokenizer
+
+    model_cfg = config["model"]
+    tokenizer = AutoTokenizer.from_pretrained(model_cfg.get("tokenizer") or model_cfg["path"], **_common_kwargs(model_cfg))
+    if model_cfg.get("chat_template"):
+        tokenizer.chat_template = Path(model_cfg["chat_template"]).read_text(encoding="utf-8")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def quantization_config(config: dict):
+    """A BitsAndBytesConfig from [quantization], or None."""
+    q = config.get("quantization")
+    if not q:
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if q["bits"] == 8:
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=q["quant_type"],
+        bnb_4bit_use_double_quant=q["double_quant"],
+        bnb_4bit_compute_dtype=getattr(torch, q["compute_dtype"]),
+        bnb_4bit_quant_storage=getattr(torch, q["compute_dtype"]),
+    )
+
+
+def model_load_kwargs(config: dict) -> dict[str, Any]:
+    """Keyword arguments for from_pretrained honouring dtype, quantization and remote-code settings."""
+    import torch
+
+    model_cfg = config["model"]
+    kw = _common_kwargs(model_cfg)
+    dtype = model_cfg.get("dtype", "auto")
+    kw["dtype"] = "auto" if dtype == "auto" else getattr(torch, DTYPES[dtype])
+    if model_cfg.get("attn_implementation"):
+        kw["attn_implementation"] = model_cfg["attn_implementation"]
+    qc = quantization_config(config)
+    if qc is not None:
+        kw["quantization_config"] = qc
+        if torch.cuda.is_available():
+            from accelerate import PartialState
+
+            kw["device_map"] = {"": PartialState().local_process_index}
+    return kw
+
+
+def load_model(config: dict, role: str = "policy", path: str | None = None, model_class: str | None = None):
+    """Load a model for `role` from `path` (default: [model].path)."""
+    from transformers import AutoModelForCausalLM
+
+    cls = load_object(model_class) if model_class else AutoModelForCausalLM
+    return cls.from_pretrained(path or config["model"]["path"], **model_load_kwargs(config))
+
+
+def peft_config(config: dict, task_type: str = "CAUSAL_LM"):
+    """A peft.LoraConfig from [peft], or None for full fine-tuning."""
+    p = config.get("peft")
+    if not p:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=p["r"], lora_alpha=p["lora_alpha"], lora_dropout=p["lora_dropout"],
+        target_modules=p["target_modules"], use_dora=p.get("use_dora", False), task_type=task_type,
+    )
+
+
+def build_training_args(ctx, config_class: Any, **overrides: Any):
+    """The trainer's config object: workbench-managed fields, then [trainer.args], then overrides."""
+    cls = load_object(config_class) if isinstance(config_class, str) else config_class
+    fields = {f.name for f in dataclasses.fields(cls)}
+    cfg = ctx.config
+    base: dict[str, Any] = {
+        "output_dir": str(ctx.output_dir),
+        "report_to": "none",
+        "logging_steps": 1,
+        "save_strategy": "steps",
+        "save_steps": 500,
+        "save_total_limit": 3,
+        "seed": cfg["run"]["seed"],
+        "disable_tqdm": True,
+        "bf16": cfg["launch"]["mixed_precision"] == "bf16",
+        "fp16": cfg["launch"]["mixed_precision"] == "fp16",
+        "gradient_checkpointing": cfg["model"].get("gradient_checkpointing", False),
+        "dataloader_num_workers": 0,
+    }
+    if ctx.eval_dataset is not None:
+        base["eval_strategy"] = "steps"
+        base["eval_steps"] = 10
+    merged = {k: v for k, v in base.items() if k in fields}
+    merged.update(ctx.trainer_args)
+    merged.update(overrides)
+    merged["output_dir"] = str(ctx.output_dir)
+    return cls(**merged)

@@ -1,0 +1,134 @@
+"""The job itself, run on every rank by `accelerate launch -m workbench.worker RUN_DIR`.
+
+Reads job.toml, asks the plugin registry for the trainer, prepares the data, trains
+with the metrics callback, saves the final model and writes result.json (rank 0).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from workbench.errors import DataError, WorkbenchError
+from workbench.runs.store import Run
+from workbench.training.reporter import RunReporter
+
+OOM_HINT = ("CUDA out of memory: lower trainer.args.per_device_train_batch_size (raise gradient_accumulation_steps), "
+            "enable model.gradient_checkpointing, or load the model in 4-bit ([quantization]); "
+            "`workbench estimate CONFIG` shows the memory budget")
+
+
+def load_split(config: dict, key: str, registry, reporter: RunReporter, is_main: bool):
+    """Read and convert data.<key>; invalid rows fail the run or are skipped with a record."""
+    from datasets import Dataset
+
+    from workbench.data.loading import bad_rows_error, prepare
+
+    data_cfg = config["data"]
+    prepared = prepare(data_cfg[key], data_cfg, registry.data_formats, data_cfg["split"], data_cfg.get("max_rows"))
+    if prepared.bad:
+        if data_cfg["on_invalid"] == "fail":
+            raise bad_rows_error(prepared.bad, prepared.total)
+        if is_main:
+            path = Path(reporter.run_dir) / f"invalid_rows.{key}.jsonl"
+            path.write_text("".join(json.dumps(b.to_json()) + "\n" for b in prepared.bad), encoding="utf-8")
+            reporter.event("invalid_rows", split=key, count=len(prepared.bad), total=prepared.total, file=path.name)
+    if not prepared.rows:
+        raise DataError(f"data.{key}: no valid rows to train on", where=data_cfg[key])
+    return Dataset.from_list(prepared.rows), prepared
+
+
+def run_job(run_dir: Path) -> str:
+    """Train; returns the outcome: completed | stopped | nan."""
+    from accelerate import PartialState
+    from transformers import set_seed
+
+    from workbench.plugin_manager import get_registry
+    from workbench.specs import load_object
+    from workbench.training.callbacks import WorkbenchCallback
+    from workbench.training.context import TrainContext
+
+    run = Run(run_dir)
+    config = run.config()
+    state = PartialState()
+    is_main = state.is_main_process
+    reporter = RunReporter(run_dir, is_main=is_main)
+    try:
+        registry = get_registry()
+        spec = registry.trainer(config["trainer"]["name"])
+        set_seed(config["run"]["seed"])
+        train, prepared = load_split(config, "train", registry, reporter, is_main)
+        eval_ds = load_split(config, "eval", registry, reporter, is_main)[0] if config["data"].get("eval") else None
+        if eval_ds is None and config["data"]["eval_fraction"] > 0:
+            parts = train.train_test_split(test_size=config["data"]["eval_fraction"], seed=config["run"]["seed"])
+            train, eval_ds = parts["train"], parts["test"]
+        reporter.event("data_ready", format=prepared.format.name, kind=prepared.format.kind, rows=len(train),
+                       eval_rows=len(eval_ds) if eval_ds is not None else 0, world_size=state.num_processes)
+        callback = WorkbenchCallback(reporter, stop_on_nan=config["run"]["stop_on_nan"])
+        trainer_opts = {k: v for k, v in config["trainer"].items() if k not in ("name", "args")}
+        ctx = TrainContext(config=config, run_dir=run_dir,
+                           trainer_args={**spec.default_args, **config["trainer"]["args"]}, options=trainer_opts,
+                           reporter=reporter, train_dataset=train, eval_dataset=eval_ds, callbacks=[callback],
+                           resume_from_checkpoint=os.environ.get("WORKBENCH_RESUME") or None)
+        runner = load_object(spec.factory)(ctx)
+        runner.train(resume_from_checkpoint=ctx.resume_from_checkpoint)
+        stopped = callback.stop_requested or getattr(runner, "stopped", False) or reporter.stop_requested()
+        if callback.nan_detected and config["run"]["stop_on_nan"]:
+            return "nan"
+        if stopped:
+            return "stopped"
+        runner.save_model(str(ctx.output_dir / "final"))
+        state.wait_for_everyone()
+        reporter.event("saved", path="checkpoints/final")
+        run_evaluators(config, registry, ctx, reporter)
+        return "completed"
+    finally:
+        reporter.close()
+
+
+def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:
+    from workbench.specs import load_object
+
+    for name in config.get("eval", {}).get("evaluators", []):
+        spec = registry.get("evaluators", name)
+        options = config["eval"].get("options", {}).get(name, {})
+        scores = load_object(spec.factory)(ctx, **options)
+        reporter.log({f"eval/{name}/{k}": v for k, v in scores.items()}, step=-1, kind="evaluation")
+        reporter.event("evaluated", evaluator=name, **scores)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    run_dir = Path(args[0] if args else os.environ["WORKBENCH_RUN_DIR"]).resolve()
+    rank = int(os.environ.get("RANK", "0"))
+    started = time.time()
+    try:
+        outcome = run_job(run_dir)
+    except BaseException as exc:  # noqa: BLE001 - report every failure as an event and an exit code
+        is_oom = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
+        message = exc.one_line() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if rank == 0:
+            rep = RunReporter(run_dir)
+            rep.event("oom" if is_oom else "error", message=message, hint=OOM_HINT if is_oom else
+                      getattr(exc, "hint", None))
+            rep.close()
+        if isinstance(exc, WorkbenchError):
+            print(f"workbench: error: {exc.full()}", file=sys.stderr)
+        else:
+            traceback.print_exc()
+        if is_oom:
+            print(f"workbench: hint: {OOM_HINT}", file=sys.stderr)
+        return 2 if isinstance(exc, WorkbenchError) else 1
+    if rank == 0:
+        reason = {"nan": "loss became NaN/inf (run.stop_on_nan)"}.get(outcome)
+        (run_dir / "result.json").write_text(json.dumps({"outcome": outcome, "reason": reason,
+                                                         "seconds": round(time.time() - started, 3)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
