@@ -193,7 +193,7 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions) -> list[list[Run]
         return (lo, hi) if lo <= hi else None
 
     def labels_for(yr: tuple[float, float]) -> list[tuple[float, str]]:
-        target = max(2, plot_rows // 3)
+        target = max(2, round(plot_rows / 2.5))
         if opts.log_y:
             vals = log_ticks(yr[0], yr[1], target)
             return [(math.log10(v), compact(v)) for v in vals]
