@@ -1,0 +1,23 @@
+"""workbench resume RUN [--detach]"""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("resume", help="continue a stopped, failed or lost run from its last checkpoint")
+    p.add_argument("run")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from workbench.cli.follow import follow
+    from workbench.runs.control import resume
+    from workbench.runs.store import find_run
+
+    r = find_run(args.run)
+    resume(r)
+    if args.detach:
+        print(r.id)
+        return 0
+    return follow(r)

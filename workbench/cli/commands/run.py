@@ -1,0 +1,43 @@
+"""workbench run CONFIG [--detach] [--set key=value ...]"""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="validate a config and start a supervised run")
+    p.add_argument("config", help="job config (TOML)")
+    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help="override a config key")
+    p.add_argument("--name", help="run name (default: run.name or the trainer)")
+    p.add_argument("-d", "--detach", action="store_true", help="start and return at once")
+    p.set_defaults(func=run)
+
+
+def start(config_path: str, overrides: list[str] | None = None, name: str | None = None, quiet: bool = False):
+    """Validate, create the run directory, start its supervisor. Returns the Run."""
+    from workbench.config import load_config
+    from workbench.runs.store import create_run
+    from workbench.supervisor import spawn
+
+    if not quiet:
+        print("validating config (imports the trainer's config class)...", file=sys.stderr)
+    config = load_config(config_path, overrides)
+    run = create_run(config, name=name)
+    spawn(run)
+    return run
+
+
+def run(args) -> int:
+    from workbench.cli.follow import follow
+
+    run = start(args.config, args.overrides, args.name)
+    if args.detach:
+        print(run.id)
+        return 0
+    try:
+        return follow(run)
+    except KeyboardInterrupt:
+        print(f"\nstill running in the background: workbench logs -f {run.id} | workbench stop {run.id}",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,43 @@
+"""workbench show RUN [--json]"""
+
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("show", help="a run's status, progress, last metrics and events")
+    p.add_argument("run", help="run id (or unique prefix, or `last`)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from workbench.runs.files import tail_jsonl
+    from workbench.runs.store import find_run
+
+    r = find_run(args.run)
+    info = r.summary()
+    rows = tail_jsonl(r.path("metrics.jsonl"))
+    info["last_metrics"] = next((m for m in reversed(rows) if m.get("kind", "train") == "train"), None)
+    info["last_eval"] = next((m for m in reversed(rows) if m.get("kind") == "eval"), None)
+    info["events"] = tail_jsonl(r.path("events.jsonl"))[-10:]
+    info["checkpoints"] = [p.name for p in r.checkpoints()]
+    if args.json:
+        print(json.dumps(info, indent=1))
+        return 0
+    print(f"{info['id']}  {info['status']}" + (f" ({info['reason']})" if info.get("reason") else ""))
+    print(f"  dir       {info['dir']}")
+    print(f"  trainer   {info['trainer']}   step {info['step']}/{info['max_steps'] or '?'}   "
+          f"world size {info['world_size']}")
+    if info["exit_code"] is not None:
+        print(f"  exit      code {info['exit_code']}" + (f", signal {info['signal']}" if info["signal"] else ""))
+    if info["last_metrics"]:
+        m = {k: v for k, v in info["last_metrics"].items() if k not in ("time", "kind")}
+        print("  metrics   " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items()))
+    if info["checkpoints"]:
+        print(f"  checkpoints {', '.join(info['checkpoints'])}")
+    for e in info["events"]:
+        data = {k: v for k, v in e.items() if k not in ("time", "event")}
+        print(f"  event     {e['event']} {json.dumps(data)}")
+    return 0

@@ -1,0 +1,43 @@
+"""Steering a run from a viewer: stop requests and resume (used by the CLI and the TUI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from workbench.errors import RunError
+from workbench.runs.store import ACTIVE, Run
+from workbench.training.reporter import STOP_REQUEST
+
+
+def request_stop(run: Run, now: bool = False) -> str:
+    """Ask for a graceful stop (checkpoint, then exit) or, with now, terminate the job."""
+    st = run.status()
+    if st["status"] not in ACTIVE:
+        raise RunError(f"run {run.id} is {st['status']}, not running")
+    tmp = run.path(STOP_REQUEST + ".tmp")
+    tmp.write_text(json.dumps({"time": time.time(), "now": now}))
+    os.replace(tmp, run.path(STOP_REQUEST))
+    with open(run.path("events.jsonl"), "a", encoding="utf-8") as f:
+        f.write(json.dumps({"time": round(time.time(), 3), "event": "stop_requested", "now": now}) + "\n")
+    if now:
+        try:
+            os.kill(st["supervisor_pid"], signal.SIGTERM)
+        except (ProcessLookupError, KeyError, TypeError):
+            pass
+        return f"terminating {run.id}"
+    return f"stop requested: {run.id} will save a checkpoint and exit"
+
+
+def resume(run: Run) -> int:
+    """Start a new supervisor that continues the run from its last checkpoint."""
+    from workbench.supervisor import spawn
+
+    st = run.status()
+    if st["status"] in ACTIVE:
+        raise RunError(f"run {run.id} is still {st['status']}")
+    if not run.checkpoints():
+        raise RunError(f"run {run.id} has no checkpoint to resume from")
+    return spawn(run, resume=True)
