@@ -167,20 +167,20 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions) -> list[list[Run]
     x0, x1 = opts.x_range or (min(e[0] for e in extents), max(e[1] for e in extents))
     if x1 <= x0:
         x0, x1 = x0 - 0.5, x1 + 0.5
-    tf = _y_transform(opts.log_y)
+    log_axis = opts.log_y
+    tf = _y_transform(log_axis)
 
-    # Column stats at a provisional width; the y-label width depends on the y range,
-    # which depends on the stats: assume a typical label width, then fix it up.
+    layer_specs: list[tuple[PlotLine, bool]] = []
+    for pl in lines:
+        smooth = pl.series.smoothed is not None
+        if smooth and opts.show_raw:
+            layer_specs.append((pl, False))
+        layer_specs.append((pl, smooth))
+
     def gather(cols: int) -> list[tuple[PlotLine, bool, list]]:
-        out = []
-        for pl in lines:
-            smooth = pl.series.smoothed is not None
-            if smooth and opts.show_raw:
-                out.append((pl, False, pl.series.columns(x0, x1, 2 * cols)))
-            out.append((pl, smooth, pl.series.columns(x0, x1, 2 * cols, smoothed=smooth)))
-        return out
+        return [(pl, sm, pl.series.columns(x0, x1, 2 * cols, smoothed=sm)) for pl, sm in layer_specs]
 
-    def y_range(layers) -> tuple[float, float] | None:
+    def stats_range(layers) -> tuple[float, float] | None:
         lo, hi = math.inf, -math.inf
         for _, _, stats in layers:
             for st in stats:
@@ -194,7 +194,7 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions) -> list[list[Run]
 
     def labels_for(yr: tuple[float, float]) -> list[tuple[float, str]]:
         target = max(2, round(plot_rows / 2.5))
-        if opts.log_y:
+        if log_axis:
             vals = log_ticks(yr[0], yr[1], target)
             return [(math.log10(v), compact(v)) for v in vals]
         vals, step = linear_ticks(yr[0], yr[1], target)
@@ -203,28 +203,40 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions) -> list[list[Run]
     def padded(yr: tuple[float, float]) -> tuple[float, float]:
         lo, hi = yr
         if hi - lo < 1e-12 * max(1.0, abs(hi)):
-            d = 0.5 if opts.log_y else max(abs(hi) * 0.1, 1e-9)
+            d = 0.5 if log_axis else max(abs(hi) * 0.1, 1e-9)
             return lo - d, hi + d
         pad = (hi - lo) * 0.04
         return lo - pad, hi + pad
 
-    label_w = 6
-    for _ in range(2):
-        plot_cols = width - label_w - 1
-        layers = gather(plot_cols)
-        yr = y_range(layers)
-        if yr is None and opts.log_y:  # nothing positive: fall back to a linear axis
+    # The exact y range costs O(log N) per layer, so the y labels (and with them the
+    # plot width) are known before the per-column pass, which then runs once.
+    lo, hi = math.inf, -math.inf
+    for pl, sm in layer_specs:
+        r = pl.series.y_range(x0, x1, smoothed=sm)
+        if r is not None:
+            lo, hi = min(lo, r[0]), max(hi, r[1])
+    layers = None
+    if lo > hi:
+        yr = None
+    elif not opts.log_y:
+        yr = (lo, hi)
+    elif lo > 0:
+        yr = (math.log10(lo), math.log10(hi))
+    else:  # the smallest positive value is not indexed: find it per column
+        layers = gather(max(1, width - 8))
+        yr = stats_range(layers)
+        if yr is None:  # nothing positive: fall back to a linear axis
+            log_axis = False
             tf = _y_transform(False)
-            yr = y_range(layers)
-        if yr is None:
-            yr = (0.0, 1.0)
-        ylo, yhi = padded(yr)
-        ticks = labels_for((ylo, yhi))
-        need = max((cell_len(t) for _, t in ticks), default=1)
-        need = max(1, min(need, width // 3))
-        if need == label_w:
-            break
-        label_w = need
+            yr = (lo, hi)
+    if yr is None:
+        yr = (0.0, 1.0)
+    ylo, yhi = padded(yr)
+    ticks = labels_for((ylo, yhi))
+    label_w = max(1, min(max((cell_len(t) for _, t in ticks), default=1), width // 3))
+    plot_cols = width - label_w - 1
+    if layers is None or len(layers[0][2]) != 2 * plot_cols:
+        layers = gather(plot_cols)
 
     dot_rows = plot_rows * 4
     scale = (dot_rows - 1) / (yhi - ylo)

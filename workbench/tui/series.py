@@ -269,6 +269,12 @@ class MetricSeries:
     def x_extent(self) -> tuple[float, float] | None:
         return (self.x[0], self.x[-1]) if self.x else None
 
+    def y_range(self, x0: float, x1: float, smoothed: bool = False) -> tuple[float, float] | None:
+        """Exact (min, max) of the values with x in [x0, x1], in O(log N); None if empty."""
+        pyr = self.smoothed if smoothed and self.smoothed is not None else self.raw
+        i, j = bisect_left(self.x, x0), bisect_right(self.x, x1)
+        return pyr.minmax(i, j) if i < j else None
+
     def columns(self, x0: float, x1: float, ncols: int, smoothed: bool = False) -> list[ColumnStat | None]:
         """(min, max, first, last) of the points in each of `ncols` columns over [x0, x1].
 
