@@ -264,3 +264,24 @@ async def test_headless_chart_with_no_color(monkeypatch):
         chart.clear()
         await pilot.pause()
         assert any("no data" in line for line in _widget_lines(chart))
+
+
+def test_every_layout_fills_exactly_width_by_height():
+    from rich.cells import cell_len
+
+    rng = random.Random(0)
+    for t in range(120):
+        lines = []
+        for k in range(rng.randint(0, 3)):
+            n = rng.choice([0, 1, 2, 5, 100, 3000])
+            s = MetricSeries(f"s{k}", rng.choice([0.0, 0.6, 0.99]))
+            scale = 10 ** rng.uniform(-6, 12)
+            g = np.random.default_rng(t * 7 + k)
+            s.extend(np.sort(g.uniform(0, 10 ** rng.uniform(0, 10), n)),
+                     g.normal(size=n) * scale + rng.choice([0.0, 3 * scale, -3 * scale]))
+            lines.append(PlotLine(s, f"label{k}" * rng.randint(1, 4), k))
+        w, h = rng.randint(1, 200), rng.randint(1, 50)
+        opts = PlotOptions(w, h, log_y=rng.random() < 0.5, x_mode=rng.choice(["step", "epoch", "time", "tokens"]))
+        rows = render_chart(lines, opts)
+        assert len(rows) == h
+        assert all(sum(cell_len(text) for text, _ in row) == w for row in rows), (t, opts)
