@@ -116,6 +116,8 @@ class Supervisor:
         env.update({str(k): str(v) for k, v in self.run.config().get("launch", {}).get("env", {}).items()})
         env["PYTHONUNBUFFERED"] = "1"
         env["WORKBENCH_RUN_DIR"] = str(self.run.dir)
+        # The job runs inside its run directory; plugins of the run's workspace still apply.
+        env["WORKBENCH_WORKSPACE"] = str(self.run.dir.parent.parent)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         env.pop("WORKBENCH_RESUME", None)
         return env

@@ -44,6 +44,7 @@ def load_split(config: dict, key: str, registry, reporter: RunReporter, is_main:
 
 def run_job(run_dir: Path) -> str:
     """Train; returns the outcome: completed | stopped | nan."""
+    import torch
     from accelerate import PartialState
     from transformers import set_seed
 
@@ -54,7 +55,12 @@ def run_job(run_dir: Path) -> str:
 
     run = Run(run_dir)
     config = run.config()
-    state = PartialState()
+    # Without a GPU, cpu=True makes several ranks form a gloo (MULTI_CPU) group instead of
+    # each running alone; trainers created later share this state.
+    no_gpu = not torch.cuda.is_available()
+    if no_gpu:  # transformers' TrainingArguments and Accelerator() read this flag
+        os.environ["ACCELERATE_USE_CPU"] = "true"
+    state = PartialState(cpu=no_gpu)
     is_main = state.is_main_process
     reporter = RunReporter(run_dir, is_main=is_main)
     try:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from workbench.errors import DataError
 from workbench.specs import DetectResult
-from workbench_plugins.formats.common import check_messages, fraction, is_message_list, require
+from workbench_plugins.formats.common import check_messages, fraction, is_message_list, require, type_name
 
-# ShareGPT speaker names seen in the wild, mapped to chat roles.
+# ShareGPT speaker names seen in the wild (ShareGPT, Vicuna, LLaMA-Factory, Glaive, OpenHermes), to chat roles.
 SHAREGPT_ROLES = {
-    "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
-    "bard": "assistant", "model": "assistant", "bot": "assistant", "system": "system", "tool": "tool",
-    "function_call": "assistant", "observation": "tool", "function": "tool",
+    "human": "user", "user": "user", "prompter": "user", "usr": "user", "question": "user",
+    "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant", "bard": "assistant", "model": "assistant",
+    "bot": "assistant", "ai": "assistant", "claude": "assistant", "answer": "assistant", "function_call": "assistant",
+    "system": "system",
+    "tool": "tool", "observation": "tool", "function": "tool", "function_response": "tool", "ipython": "tool",
 }
 
 
@@ -19,13 +21,24 @@ def detect_messages(rows: list[dict]) -> DetectResult:
 
 
 def convert_messages(row: dict) -> dict:
-    return {"messages": check_messages(row.get("messages"), "messages")}
+    return {"messages": check_messages(row.get("messages") if "messages" in row else _missing("messages"),
+                                       "messages")}
+
+
+def _missing(field: str):
+    raise DataError("missing field", where=field)
+
+
+def _turn_keys(turn: dict) -> tuple[str, str]:
+    """ShareGPT turns use from/value; some exports use role/content."""
+    return ("from", "value") if "from" in turn or "value" in turn else ("role", "content")
 
 
 def detect_sharegpt(rows: list[dict]) -> DetectResult:
     def ok(r):
         conv = r.get("conversations")
-        return isinstance(conv, list) and conv and all(isinstance(t, dict) and "from" in t and "value" in t for t in conv)
+        return (isinstance(conv, list) and conv
+                and all(isinstance(t, dict) and "from" in t and "value" in t for t in conv))
 
     return fraction(rows, ok)
 
@@ -33,19 +46,33 @@ def detect_sharegpt(rows: list[dict]) -> DetectResult:
 def convert_sharegpt(row: dict) -> dict:
     conv = require(row, "conversations", list)
     messages = []
-    if isinstance(row.get("system"), str) and row["system"]:
-        messages.append({"role": "system", "content": row["system"]})
+    system = row.get("system")
+    if system is not None:
+        if not isinstance(system, str):
+            raise DataError(f"must be a string, got {type_name(system)}", where="system")
+        if system:
+            messages.append({"role": "system", "content": system})
     for i, turn in enumerate(conv):
-        where = f"conversations[{i}]"
         if not isinstance(turn, dict):
-            raise DataError("turn must be an object", where=where)
-        speaker = str(turn.get("from", "")).lower()
-        if speaker not in SHAREGPT_ROLES:
-            raise DataError(f"unknown speaker {turn.get('from')!r}", where=f"{where}.from")
-        if not isinstance(turn.get("value"), str):
-            raise DataError("'value' must be a string", where=f"{where}.value")
-        messages.append({"role": SHAREGPT_ROLES[speaker], "content": turn["value"]})
-    return {"messages": check_messages(messages, "conversations")}
+            raise DataError(f"turn must be an object, got {type_name(turn)}", where=f"conversations[{i}]")
+        who, what = _turn_keys(turn)
+        speaker = turn.get(who)
+        role = SHAREGPT_ROLES.get(speaker.lower()) if isinstance(speaker, str) else None
+        if role is None:
+            got = "missing" if speaker is None else repr(speaker)
+            raise DataError(f"unknown speaker {got} (known: {', '.join(sorted(SHAREGPT_ROLES))})",
+                            where=f"conversations[{i}].{who}")
+        value = turn.get(what)
+        if not isinstance(value, str):
+            raise DataError(f"must be a string, got {type_name(value)}", where=f"conversations[{i}].{what}")
+        if role == "tool" and not any(m["role"] == "assistant" for m in messages):
+            raise DataError("tool turn before any assistant turn", where=f"conversations[{i}].{who}")
+        if role == "system" and messages:
+            raise DataError("a system turn must come first", where=f"conversations[{i}].{who}")
+        messages.append({"role": role, "content": value})
+    if not any(m["role"] == "assistant" for m in messages):
+        raise DataError("conversation has no assistant turn to train on", where="conversations")
+    return {"messages": messages}
 
 
 def detect_alpaca(rows: list[dict]) -> DetectResult:
@@ -55,15 +82,23 @@ def detect_alpaca(rows: list[dict]) -> DetectResult:
 def convert_alpaca(row: dict) -> dict:
     instruction = require(row, "instruction", str)
     output = require(row, "output", str)
-    extra = row.get("input") or ""
+    extra = row.get("input")
+    if extra is None:
+        extra = ""
     if not isinstance(extra, str):
-        raise DataError("'input' must be a string", where="input")
+        raise DataError(f"must be a string, got {type_name(extra)}", where="input")
     messages = []
-    if isinstance(row.get("system"), str) and row["system"]:
-        messages.append({"role": "system", "content": row["system"]})
-    for i, pair in enumerate(row.get("history") or []):
+    system = row.get("system")
+    if system is not None and not isinstance(system, str):
+        raise DataError(f"must be a string, got {type_name(system)}", where="system")
+    if system:
+        messages.append({"role": "system", "content": system})
+    history = row.get("history")
+    if history is not None and not isinstance(history, list):
+        raise DataError(f"must be a list of [user, assistant] pairs, got {type_name(history)}", where="history")
+    for i, pair in enumerate(history or []):
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
-            raise DataError("history entries must be [user, assistant] string pairs", where=f"history[{i}]")
+            raise DataError("must be a [user, assistant] pair of strings", where=f"history[{i}]")
         messages += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
     prompt = f"{instruction}\n\n{extra}" if extra else instruction
     messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]

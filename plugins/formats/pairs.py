@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from workbench.errors import DataError
 from workbench.specs import DetectResult
-from workbench_plugins.formats.common import check_messages, fraction, is_message_list, require
-
-
-def _side(row: dict, field: str):
-    value = row.get(field)
-    if is_message_list(value):
-        return check_messages(value, field, need_assistant=False)
-    return require(row, field, str)
+from workbench_plugins.formats.common import check_messages, fraction, text_or_messages, type_name
 
 
 def detect_preference(rows: list[dict]) -> DetectResult:
@@ -19,15 +12,26 @@ def detect_preference(rows: list[dict]) -> DetectResult:
 
 
 def convert_preference(row: dict) -> dict:
-    chosen, rejected = _side(row, "chosen"), _side(row, "rejected")
+    """Explicit prompt ({prompt, chosen, rejected}) or implicit (the prompt inside chosen/rejected).
+
+    Conversational chosen/rejected must end with the assistant's answer being compared.
+    """
+    explicit = row.get("prompt") is not None
+    chosen = text_or_messages(row, "chosen", last_assistant=True)
+    rejected = text_or_messages(row, "rejected", last_assistant=True)
     if isinstance(chosen, list) != isinstance(rejected, list):
-        raise DataError("'chosen' and 'rejected' must both be strings or both message lists", where="rejected")
+        raise DataError(f"must be a {'message list' if isinstance(chosen, list) else 'string'} like 'chosen'",
+                        where="rejected")
     out = {"chosen": chosen, "rejected": rejected}
-    if row.get("prompt") is not None:  # explicit prompt; otherwise implicit (inside chosen/rejected)
-        prompt = _side(row, "prompt")
+    if explicit:
+        prompt = text_or_messages(row, "prompt")
         if isinstance(prompt, list) != isinstance(chosen, list):
-            raise DataError("'prompt' and 'chosen' must both be strings or both message lists", where="prompt")
+            raise DataError(f"must be a {'message list' if isinstance(chosen, list) else 'string'} like 'chosen'",
+                            where="prompt")
         out = {"prompt": prompt, **out}
+    elif isinstance(chosen, list) and len(chosen) < 2:
+        raise DataError("implicit-prompt preference needs the prompt turns before the answer "
+                        "(or give an explicit 'prompt')", where="chosen")
     if chosen == rejected:
         raise DataError("'chosen' and 'rejected' are identical", where="rejected")
     return out
@@ -40,8 +44,15 @@ def detect_kto(rows: list[dict]) -> DetectResult:
 def convert_kto(row: dict) -> dict:
     label = row.get("label")
     if not isinstance(label, bool):
-        raise DataError(f"'label' must be true or false, got {label!r}", where="label")
-    prompt, completion = _side(row, "prompt"), _side(row, "completion")
-    if isinstance(prompt, list) != isinstance(completion, list):
-        raise DataError("'prompt' and 'completion' must both be strings or both message lists", where="completion")
+        raise DataError(f"must be true or false, got {type_name(label)} {label!r}", where="label")
+    prompt = text_or_messages(row, "prompt")
+    if isinstance(prompt, list):
+        completion = row.get("completion")
+        if not isinstance(completion, list):
+            raise DataError("must be a message list when 'prompt' is one", where="completion")
+        completion = check_messages(completion, "completion", last_assistant=True)
+    else:
+        completion = text_or_messages(row, "completion")
+        if isinstance(completion, list):
+            raise DataError("must be a string when 'prompt' is one", where="completion")
     return {"prompt": prompt, "completion": completion, "label": label}

@@ -106,11 +106,12 @@ def optimizer_bytes(shape: tuple[int, ...], count: int, param_bytes: int, opt: O
         per = opt.states * n * 4
     elif opt.kind == "bnb8":
         per = opt.states * (n + math.ceil(n / BNB_OPTIM_BLOCK) * 4 + BNB_QMAP * 4)
-    else:  # adafactor: factored row/column second moments for matrices, in the gradient dtype
+    else:  # adafactor: factored row/column second moments for matrices, in the gradient dtype,
+        # plus its 0-dim fp32 RMS tensor
         if len(shape) >= 2:
-            per = (math.prod(shape[:-1]) + math.prod(shape[:-2]) * shape[-1]) * param_bytes
+            per = (math.prod(shape[:-1]) + math.prod(shape[:-2]) * shape[-1]) * param_bytes + 4
         else:
-            per = n * param_bytes
+            per = n * param_bytes + 4
     if opt.step_on_device:
         per += 4
     return per * count
