@@ -99,9 +99,33 @@ def suggest(settings: JobSettings, total_of: Callable[[JobSettings], int], free:
             if i not in totals:
                 totals[i] = total_of(trial)
             if totals[i] <= limit * free:
-                return Suggestion(changes=changes, description="; ".join(words),
-                                  total_bytes=totals[i], usage=totals[i] / free)
+                trial, changes, words, total = _prune(settings, trial, changes, words, totals[i],
+                                                      total_of, limit * free)
+                return Suggestion(changes=changes, description="; ".join(words), total_bytes=total,
+                                  usage=total / free)
     return None
+
+
+# change key -> (settings field, how to undo it from the original settings)
+_UNDO = {
+    "trainer.args.gradient_checkpointing": ("gradient_checkpointing", "gradient_checkpointing = true"),
+    "trainer.args.optim": ("optim", "optim = "),
+}
+
+
+def _prune(original: JobSettings, trial: JobSettings, changes: dict[str, Any], words: list[str], total: int,
+           total_of: Callable[[JobSettings], int], limit: float):
+    """Drop earlier-level changes a later one made unnecessary (an 8-bit optimizer under QLoRA, say)."""
+    for key, (attr, word) in _UNDO.items():
+        if key not in changes or "quantization.bits" not in changes:
+            continue
+        undone = trial.with_changes(**{attr: getattr(original, attr)})
+        undone_total = total_of(undone)
+        if undone_total <= limit:
+            trial, total = undone, undone_total
+            changes = {k: v for k, v in changes.items() if k != key}
+            words = [w for w in words if not w.startswith(word)]
+    return trial, changes, words, total
 
 
 def gib(n: float) -> int:

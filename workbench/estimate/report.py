@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 GiB = 1024**3
+MiB = 1024**2
 
 _LABELS = {
     "weights": "weights", "quant_state": "quantization state", "adapters": "LoRA adapters",
@@ -75,12 +76,13 @@ class Estimate:
             f"{s['mixed_precision']} | checkpointing {'on' if s['gradient_checkpointing'] else 'off'} | "
             f"{s['optim']} | {s['distributed']} x {s['num_processes']}",
             "",
-            f"{'per GPU':<28}{'GiB':>10}",
         ]
+        unit, size = ("GiB", GiB) if self.total_bytes >= GiB else ("MiB", MiB)
+        lines.append(f"{'per GPU':<28}{unit:>10}")
         for key, value in self.breakdown.items():
             if value:
-                lines.append(f"  {_LABELS.get(key, key):<26}{value / GiB:>10.2f}")
-        lines.append(f"  {'total':<26}{self.total_bytes / GiB:>10.2f}")
+                lines.append(f"  {_LABELS.get(key, key):<26}{value / size:>10.2f}")
+        lines.append(f"  {'total':<26}{self.total_bytes / size:>10.2f}")
         lines.append("")
         if self.free_bytes is None:
             lines.append("GPUs    none detected: pass --gpu-mem GIB to compare")
