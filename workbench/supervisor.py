@@ -119,6 +119,7 @@ class Supervisor:
         # The job runs inside its run directory; plugins of the run's workspace still apply.
         env["WORKBENCH_WORKSPACE"] = str(self.run.dir.parent.parent)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA indices = NVML indices for the GPU panel
         env.pop("WORKBENCH_RESUME", None)
         return env
 

@@ -1,0 +1,48 @@
+"""Bad configs and bad references: one-line errors, non-zero exit, nothing half-made on disk."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import CONFIGS, DATA, MODEL, cli
+
+
+def sft_config(tmp_path, body_edit=lambda s: s):
+    text = (CONFIGS / "sft.toml").read_text().replace("../models/tiny-llama", str(MODEL)).replace("../data", str(DATA))
+    path = tmp_path / "job.toml"
+    path.write_text(body_edit(text))
+    return path
+
+
+@pytest.mark.parametrize("edit,expect", [
+    (lambda s: s.replace("learning_rate", "learnig_rate"), ["trainer.args.learnig_rate", "learning_rate", "job.toml:"]),
+    (lambda s: s.replace("[model]", "[model]\ndtyp = \"bfloat16\""), ["model.dtyp", "did you mean 'dtype'"]),
+    (lambda s: s.replace("max_steps = 40", "max_steps = \"forty\""), ["trainer.args.max_steps", "job.toml:"]),
+    (lambda s: s.replace("sft-messages.jsonl", "preference.jsonl"), ["data.train", "preference", "sft"]),
+    (lambda s: s.replace("sft-messages.jsonl", "nope.jsonl"), ["data.train", "nope.jsonl", "not found"]),
+    (lambda s: s + "\n[launch]\nenv = { HF_TOKEN = \"abc\" }\n", ["launch.env.HF_TOKEN", "secret"]),
+])
+def test_config_errors_are_one_line_and_leave_no_run_dir(workspace, tmp_path, edit, expect):
+    config = sft_config(tmp_path, edit)
+    result = cli("run", str(config))
+    assert result.returncode != 0
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    for fragment in expect:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert "Traceback" not in result.stderr
+    runs = workspace / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_set_override_is_applied_and_validated(workspace, tmp_path):
+    config = sft_config(tmp_path)
+    ok = cli("validate", str(config), "--set", "launch.num_processes=2")
+    assert ok.returncode == 0 and "2 process(es)" in ok.stdout
+    bad = cli("validate", str(config), "--set", "launch.mixed_precision=fp8")
+    assert bad.returncode != 0 and "launch.mixed_precision" in bad.stderr
+
+
+def test_unknown_run_reference(workspace):
+    result = cli("show", "does-not-exist")
+    assert result.returncode != 0 and "no run 'does-not-exist'" in result.stderr

@@ -1,0 +1,189 @@
+"""End-to-end runs through the real CLI, supervisor, accelerate launch and TRL (CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from tests.conftest import CONFIGS, cli, metric_rows, status_of, wait_for
+from workbench.runs.store import list_runs
+
+pytestmark = pytest.mark.slow
+
+
+def only_run(workspace):
+    runs = list_runs(workspace)
+    assert len(runs) == 1, [r.id for r in runs]
+    return runs[0].dir
+
+
+def assert_steps_continuous(run_dir, max_steps):
+    steps = [r["step"] for r in metric_rows(run_dir)]
+    assert steps == list(range(1, max_steps + 1)), steps
+
+
+def test_demo_headless_completes_and_loss_falls(workspace):
+    result = cli("demo", "--headless")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = only_run(workspace)
+    assert status_of(run_dir)["status"] == "completed"
+    losses = [r["loss"] for r in metric_rows(run_dir)]
+    assert len(losses) >= 20
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < first * 0.7, (first, last)
+    assert "completed" in result.stdout
+
+
+@pytest.mark.parametrize("preset", ["sft", "sft-lora", "sft-qlora"])
+def test_sft_presets_complete(workspace, preset):
+    result = cli("run", str(CONFIGS / f"{preset}.toml"), "--set", "trainer.args.max_steps=8")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = only_run(workspace)
+    st = status_of(run_dir)
+    assert st["status"] == "completed" and st["exit_code"] == 0
+    assert [r["step"] for r in metric_rows(run_dir)] == list(range(1, 9))
+    final = run_dir / "checkpoints" / "final"
+    if preset == "sft":
+        assert (final / "model.safetensors").exists()
+    else:
+        assert (final / "adapter_model.safetensors").exists()
+        assert not (final / "model.safetensors").exists()
+    job = (run_dir / "job.toml").read_text()
+    assert "trust_remote_code = false" in job
+
+
+def test_lora_adapter_loads_back_and_changes_outputs(workspace):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.conftest import MODEL
+
+    result = cli("run", str(CONFIGS / "sft-lora.toml"), "--set", "trainer.args.max_steps=10")
+    assert result.returncode == 0, result.stderr
+    adapter = only_run(workspace) / "checkpoints" / "final"
+    base = AutoModelForCausalLM.from_pretrained(MODEL)
+    tok = AutoTokenizer.from_pretrained(MODEL)
+    ids = tok("What is 2 plus 3?", return_tensors="pt").input_ids
+    with torch.no_grad():
+        before = base(ids).logits
+        model = PeftModel.from_pretrained(base, adapter)
+        after = model(ids).logits
+    assert model.peft_config["default"].r == 16
+    assert not torch.allclose(before, after), "the trained adapter must change the model's outputs"
+
+
+def test_two_process_run_records_world_size_and_no_duplicate_metrics(workspace):
+    result = cli("run", str(CONFIGS / "sft.toml"), "--set", "launch.num_processes=2", "--set", "trainer.args.max_steps=6")
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dir = only_run(workspace)
+    st = status_of(run_dir)
+    assert st["status"] == "completed" and st["world_size"] == 2
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    begin = [e for e in events if e["event"] == "train_begin"]
+    assert len(begin) == 1 and begin[0]["world_size"] == 2
+    assert_steps_continuous(run_dir, 6)
+    assert "MULTI_GPU" in (run_dir / "accelerate.yaml").read_text()
+
+
+def start_long_run(workspace, steps=3000, extra=()):
+    result = cli("run", str(CONFIGS / "sft.toml"), "--detach", "--set", f"trainer.args.max_steps={steps}",
+                 "--set", "trainer.args.save_steps=100000", *extra)
+    assert result.returncode == 0, result.stderr
+    run_dir = only_run(workspace)
+    wait_for(lambda: len(metric_rows(run_dir)) >= 3, timeout=180, what="training to start")
+    return run_dir
+
+
+def worker_pid(run_dir) -> int:
+    for pid in status_of(run_dir).get("job_pids", []):
+        try:
+            if "workbench.worker" in " ".join(psutil.Process(pid).cmdline()):
+                return pid
+        except psutil.Error:
+            continue
+    raise AssertionError("no worker process found")
+
+
+def test_kill_9_of_worker_is_failed_with_signal(workspace):
+    run_dir = start_long_run(workspace)
+    wait_for(lambda: worker_pid(run_dir), what="worker pid in status.json")
+    os.kill(worker_pid(run_dir), signal.SIGKILL)
+    killed_at = time.time()
+    st = wait_for(lambda: (s := status_of(run_dir))["status"] in ("failed", "completed") and s, timeout=60,
+                  what="final status")
+    assert st["status"] == "failed"
+    assert st["signal"] == "SIGKILL"
+    assert time.time() - killed_at < 30
+
+
+def test_kill_9_of_supervisor_is_lost(workspace):
+    run_dir = start_long_run(workspace)
+    sup = status_of(run_dir)["supervisor_pid"]
+    job = status_of(run_dir)["job_pgid"]
+    os.kill(sup, signal.SIGKILL)
+    try:
+        st = wait_for(lambda: (s := status_of(run_dir))["status"] == "lost" and s, timeout=15, what="lost")
+        assert st["reason"]
+        assert json.loads((run_dir / "status.json").read_text())["status"] in ("running", "stopping")
+        listed = json.loads(cli("ls", "--json").stdout)
+        assert listed[0]["status"] == "lost"
+    finally:
+        try:
+            os.killpg(job, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_stop_then_resume_is_continuous(workspace):
+    max_steps = 400
+    run_dir = start_long_run(workspace, steps=max_steps)
+    stop = cli("stop", run_dir.name, "--wait")
+    assert stop.returncode == 0, stop.stderr
+    st = status_of(run_dir)
+    assert st["status"] == "stopped", st
+    rows = metric_rows(run_dir)
+    stopped_at = rows[-1]["step"]
+    assert stopped_at < max_steps
+    assert (run_dir / "checkpoints" / f"checkpoint-{stopped_at}").is_dir()
+    events = [json.loads(line)["event"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert "checkpoint" in events and "stop_requested" in events
+
+    resumed = cli("resume", run_dir.name)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert status_of(run_dir)["status"] == "completed"
+    assert_steps_continuous(run_dir, max_steps)
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert any(e["event"] == "resumed" and e["step"] == stopped_at for e in events)
+
+
+def test_secrets_never_land_in_the_run_directory(workspace):
+    secret = "hf_TopSecretValue123456"
+    plugin_dir = workspace / ".workbench" / "plugins"
+    plugin_dir.mkdir(parents=True)
+    (plugin_dir / "leaky.py").write_text(
+        "import os\n"
+        "from workbench.hookspecs import hookimpl\n"
+        "from workbench.specs import TrainerSpec\n"
+        "@hookimpl\n"
+        "def register_trainers():\n"
+        "    return [TrainerSpec('leaky', ('conversational',), 'leaky:build')]\n"
+        "def build(ctx):\n"
+        "    print('token is', os.environ['HF_TOKEN'], flush=True)\n"
+        "    raise SystemExit(0)\n"
+    )
+    config = workspace / "leaky.toml"
+    config.write_text((CONFIGS / "sft.toml").read_text().replace('name = "sft"', 'name = "leaky"')
+                      .replace("../", str(CONFIGS.parent) + "/").split("[trainer.args]")[0])
+    result = cli("run", str(config), env={"HF_TOKEN": secret, "PYTHONPATH": str(plugin_dir)})
+    run_dir = only_run(workspace)
+    assert "token is ***" in (run_dir / "console.log").read_text()
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+    assert result.returncode != 0  # the leaky trainer never trains
