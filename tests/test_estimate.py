@@ -318,6 +318,15 @@ def test_bad_config_fields_are_named(llama3_dir):
                            "intermediate_size": 8})
 
 
+def test_unreachable_hub_id_is_one_line_error(tmp_path):
+    cfg = {"model": {"path": "workbench-tests/no-such-model-7f3a"}, "trainer": {"name": "sft"}}
+    with pytest.raises(ConfigError) as info:
+        estimate(cfg, POLICY, base_dir=tmp_path, source="job.toml")
+    message = str(info.value)
+    assert "\n" not in message and "workbench-tests/no-such-model-7f3a" in message
+    assert message.startswith("job.toml: [model] path")
+
+
 def _cli(*argv, cwd=None):
     return subprocess.run([sys.executable, "-m", "workbench.cli.main", "estimate", *argv],
                           capture_output=True, text=True, cwd=cwd, timeout=60)

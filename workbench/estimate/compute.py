@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from workbench.estimate.activations import inference_activations, training_activations
 from workbench.estimate.memory import optimizer_bytes, optimizer_model, weight_bytes
 from workbench.estimate.modelshape import EMBEDDING, HEAD, LINEAR, ModelShape, TensorSpec
-from workbench.estimate.settings import DTYPE_BYTES, JobSettings
+from workbench.estimate.settings import DTYPE_BYTES, JobSettings, normalize_dtype
 from workbench.errors import ConfigError
 
 GiB = 1024**3
@@ -85,8 +85,6 @@ def resolve_load_dtype(settings: JobSettings, shape: ModelShape) -> str:
     """The dtype weights are loaded in: the config's own for "auto" (transformers 5), else float32."""
     if settings.dtype != "auto":
         return settings.dtype
-    from workbench.estimate.settings import normalize_dtype
-
     try:
         return normalize_dtype(shape.config_dtype, "config.json dtype", allow_auto=False) if shape.config_dtype else "float32"
     except ConfigError:

@@ -238,12 +238,39 @@ def load_model_config(path: str, base_dir: Path | None = None, where: str = "[mo
         raise ConfigError(f"model path {local} is a file, expected a folder with config.json", where=where)
     if _looks_local(raw):
         raise ConfigError(f"model folder not found: {local}", where=where)
-    try:
-        from transformers import AutoConfig
+    return _hub_config(raw, local, where)
 
-        return AutoConfig.from_pretrained(raw).to_dict(), f"hub:{raw}"
-    except Exception as exc:  # noqa: BLE001 - any Hub/offline failure becomes one line
+
+def _hub_config(repo_id: str, local: Path, where: str) -> tuple[dict, str]:
+    """Config of a Hub model: from the local Hub cache, else fetched (fails fast when offline)."""
+    import logging
+    import socket
+    from urllib.parse import urlparse
+
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(repo_id, local_files_only=True).to_dict(), f"hub:{repo_id}"
+    except Exception:  # noqa: BLE001 - not cached: fetch it below
+        pass
+    from huggingface_hub import constants
+
+    head = f"no local folder {local} and the Hub config of '{repo_id}'"
+    if constants.HF_HUB_OFFLINE:
+        raise ConfigError(f"{head} is not cached (HF_HUB_OFFLINE is set)", where=where)
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        # huggingface_hub would retry for ~30 s before giving up
+        raise ConfigError(f"{head} could not be fetched: {host} is unreachable (offline?)", where=where) from None
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)
+    try:
+        return AutoConfig.from_pretrained(repo_id).to_dict(), f"hub:{repo_id}"
+    except Exception as exc:  # noqa: BLE001 - any Hub failure becomes one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ConfigError(
-            f"no local folder {local} and the Hub config of '{raw}' could not be fetched: {first}", where=where
-        ) from None
+        raise ConfigError(f"{head} could not be fetched: {first}", where=where) from None
+    finally:
+        hub_log.setLevel(level)
