@@ -76,7 +76,7 @@ def convert_sharegpt(row: dict) -> dict:
 
 
 def detect_alpaca(rows: list[dict]) -> DetectResult:
-    return fraction(rows, lambda r: isinstance(r.get("instruction"), str) and isinstance(r.get("output"), str))
+    return fraction(rows, lambda r: "instruction" in r and "output" in r and "messages" not in r)
 
 
 def convert_alpaca(row: dict) -> dict:

@@ -43,7 +43,7 @@ def require(row: dict, field: str, types: type | tuple[type, ...] = str, allow_e
     """row[field], checked for presence, type and (by default) non-emptiness."""
     value = row.get(field)
     if value is None:
-        raise DataError("missing field" if field not in row else "is null", where=field)
+        raise DataError("missing field" if field not in row else "is null (empty)", where=field)
     if not isinstance(value, types):
         names = types.__name__ if isinstance(types, type) else " or ".join(t.__name__ for t in types)
         names = names.replace("str", "string")

@@ -5,7 +5,13 @@ from __future__ import annotations
 from workbench.hookspecs import hookimpl
 from workbench.specs import DataFormat
 
-from workbench_plugins.formats import chat, pairs, plain
+from workbench_plugins.formats import arrow_checks, chat, pairs, plain
+
+# Optional fast path for big files (see arrow_checks): rows these pass skip the Python converter.
+chat.convert_messages.arrow_check = arrow_checks.check_messages
+chat.convert_alpaca.arrow_check = arrow_checks.check_alpaca
+plain.convert_text.arrow_check = arrow_checks.check_text
+plain.convert_prompt_completion.arrow_check = arrow_checks.check_prompt_completion
 
 
 @hookimpl

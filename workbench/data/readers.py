@@ -17,7 +17,8 @@ from workbench.errors import DataError
 
 HUB_PREFIX = "hub:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Row:
 
 
 def is_hub_name(source: str) -> bool:
+    """"hub:org/name", or an "org/name" that is not a local path."""
     return source.startswith(HUB_PREFIX) or (not Path(source).exists() and bool(_HUB_ID.match(source))
                                              and not source.endswith(SUFFIXES))
 
@@ -64,52 +66,95 @@ def iter_rows(source: str, split: str = "train", limit: int | None = None) -> It
         yield row
 
 
+def decode_line(raw: bytes) -> dict:
+    """One JSONL line as a row dict, or {"__error__": reason} (the caller adds the location)."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {"__error__": f"invalid JSON: {exc.msg} (column {exc.colno})"}
+    except UnicodeDecodeError as exc:
+        return {"__error__": f"not UTF-8 text: {exc.reason} at byte {exc.start}"}
+    if type(data) is not dict:
+        return {"__error__": f"expected a JSON object, got {_json_type(data)}"}
+    return data
+
+
+def _json_type(value) -> str:
+    return {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def _jsonl(path: str) -> Iterator[Row]:
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
+            if number == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM):]
             if not raw.strip():
                 continue
-            try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                yield Row(f"{path}:{number}", number, {"__error__": f"invalid JSON: {getattr(exc, 'msg', exc)}"})
-                continue
-            if not isinstance(data, dict):
-                yield Row(f"{path}:{number}", number, {"__error__": f"expected a JSON object, got {type(data).__name__}"})
-                continue
-            yield Row(f"{path}:{number}", number, data)
+            yield Row(f"{path}:{number}", number, decode_line(raw))
 
 
 def _json(path: str) -> Iterator[Row]:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_bytes())
     except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON at line {exc.lineno}: {exc.msg}", where=path) from None
+        raise DataError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                        where=f"{path}:{exc.lineno}") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", where=path) from None
     if isinstance(data, dict):  # {"data": [...]} or {"train": [...]}
-        lists = [v for v in data.values() if isinstance(v, list)]
+        lists = [k for k, v in data.items() if isinstance(v, list)]
         if len(lists) != 1:
-            raise DataError("expected a JSON array of rows (or an object holding one array)", where=path)
-        data = lists[0]
+            raise DataError("expected a JSON array of rows, or an object holding exactly one array "
+                            f"(found arrays: {', '.join(lists) or 'none'})", where=path)
+        data = data[lists[0]]
     if not isinstance(data, list):
-        raise DataError("expected a JSON array of rows", where=path)
+        raise DataError(f"expected a JSON array of rows, got {_json_type(data)}", where=path)
     for i, item in enumerate(data, start=1):
-        row = item if isinstance(item, dict) else {"__error__": f"expected an object, got {type(item).__name__}"}
+        row = item if isinstance(item, dict) else {"__error__": f"expected a JSON object, got {_json_type(item)}"}
         yield Row(f"{path} row {i}", i, row)
 
 
 def _csv(path: str) -> Iterator[Row]:
-    with open(path, newline="", encoding="utf-8") as f:
-        dialect = "excel-tab" if path.endswith(".tsv") else "excel"
-        reader = csv.DictReader(f, dialect=dialect)
-        start = 2
-        for data in reader:
-            yield Row(f"{path}:{start}", start, {k: _csv_value(v) for k, v in data.items() if k is not None})
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        dialect = "excel-tab" if path.lower().endswith(".tsv") else "excel"
+        reader = csv.reader(f, dialect=dialect)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataError(f"unreadable CSV header: {exc}", where=f"{path}:1") from None
+        if len(set(header)) != len(header):
+            dup = next(h for h in header if header.count(h) > 1)
+            raise DataError(f"duplicate column {dup!r} in the header", where=f"{path}:1")
+        start = reader.line_num + 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as exc:
+                yield Row(f"{path}:{start}", start, {"__error__": f"unreadable CSV record: {exc}"})
+                start = reader.line_num + 1
+                continue
+            if cells:
+                if len(cells) != len(header):
+                    data = {"__error__": f"record has {len(cells)} fields, the header has {len(header)}"}
+                else:
+                    data = {k: _csv_value(v) for k, v in zip(header, cells)}
+                yield Row(f"{path}:{start}", start, data)
             start = reader.line_num + 1
 
 
-def _csv_value(value: str | None):
-    """CSV cells holding JSON lists/objects (e.g. messages) are decoded; the rest stay strings."""
-    if value and value[:1] in "[{":
+def _csv_value(value: str):
+    """CSV cells holding JSON lists/objects (e.g. messages) are decoded; the rest stay strings.
+
+    An empty cell is a missing value (None), so "missing field" errors read naturally.
+    """
+    if value == "":
+        return None
+    if value[:1] in "[{":
         try:
             return json.loads(value)
         except json.JSONDecodeError:
@@ -122,8 +167,12 @@ def _csv_value(value: str | None):
 def _parquet(path: str) -> Iterator[Row]:
     import pyarrow.parquet as pq
 
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise DataError(f"unreadable Parquet file: {_first_line(exc)}", where=path) from None
     number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+    for batch in pf.iter_batches(batch_size=1024):
         for data in batch.to_pylist():
             number += 1
             yield Row(f"{path} row {number}", number, data)
@@ -132,7 +181,10 @@ def _parquet(path: str) -> Iterator[Row]:
 def _disk(path: str, split: str) -> Iterator[Row]:
     from datasets import DatasetDict, load_from_disk
 
-    ds = load_from_disk(path)
+    try:
+        ds = load_from_disk(path)
+    except Exception as exc:  # noqa: BLE001 - not a save_to_disk folder, version mismatch...
+        raise DataError(f"not a datasets save_to_disk folder: {_first_line(exc)}", where=path) from None
     if isinstance(ds, DatasetDict):
         if split not in ds:
             raise DataError(f"split '{split}' not in dataset (has {', '.join(ds)})", where=path)
@@ -152,5 +204,10 @@ def _hub(source: str, split: str) -> Iterator[Row]:
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001 - offline, unknown name, gated repo...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = _first_line(exc)
         raise DataError(f"cannot load Hub dataset '{name}': {first}", where=f"hub:{name}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
