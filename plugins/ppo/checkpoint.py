@@ -72,8 +72,8 @@ def load(path: Path, accelerator: Any, policy: torch.nn.Module, value_head: torc
     state = json.loads(state_file.read_text(encoding="utf-8"))
     _load_policy(path, policy)
     value_head.load_state_dict(load_file(str(path / VALUE_HEAD_FILE), device=str(next(value_head.parameters()).device)))
-    device = accelerator.device
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=device, weights_only=True))
+    # Optimizer.load_state_dict moves the state onto its parameters' device.
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
     rng_file = path / f"rng_state_{accelerator.process_index}.pth"
     if rng_file.is_file():

@@ -115,7 +115,10 @@ class PPORunner:
             num_warmup_steps=config.warmup_steps,
             num_training_steps=self.max_steps * self.updates_per_step,
         )
-        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(self.model, optimizer, scheduler)
+        # The scheduler stays unprepared: Accelerate's wrapper steps it once per process,
+        # but here every process takes the same optimizer steps.
+        self.model, self.optimizer = self.accelerator.prepare(self.model, optimizer)
+        self.scheduler = scheduler
         self.global_step = 0
         self.log_history: list[dict[str, Any]] = []
 
