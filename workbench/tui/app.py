@@ -1,0 +1,278 @@
+"""The workbench TUI: `workbench` / `workbench tui` (also `workbench watch DIR`, `workbench serve`).
+
+Start-up stays fast: this module imports only Textual and the light run-store code.
+Screens other than the main one are imported when first opened; the run table, GPU
+telemetry and the plugin registry are filled by worker threads after the first paint.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+
+import workbench_themes
+from workbench.errors import WorkbenchError
+from workbench.paths import runs_dir
+from workbench.paths import workspace as default_workspace
+from workbench.runs.store import ACTIVE, Run
+from workbench.tui.commands import WorkbenchCommands, plugin_command, tab_command
+from workbench.tui.polling import ThreadPoll
+from workbench.tui.runs_poll import RunsPoller, RunsSnapshot
+from workbench.tui.screens.main import TABS, MainScreen, PluginsPane, RunsPane
+from workbench.tui.widgets.runs_table import RunsTable
+
+RUNS_POLL_ENV = "WORKBENCH_RUNS_POLL"
+
+
+class WorkbenchApp(App):
+    """Runs, GPUs, datasets, configs and plugins of one workspace."""
+
+    TITLE = "Workbench"
+    CSS_PATH = workbench_themes.css_path()
+    COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Keys"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False),
+    ]
+
+    def __init__(self, workspace: Path | None = None, select_run: str | None = None, watch: Path | None = None,
+                 gpu_poll: float | None = None, runs_poll: float | None = None):
+        super().__init__()
+        self.workspace = Path(workspace or default_workspace()).resolve()
+        self.sub_title = str(self.workspace)
+        self.select_run = select_run
+        self.watch_path = Path(watch) if watch else None
+        self.gpu_poll = gpu_poll
+        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or 0.5)
+        self.active_runs: list[dict[str, Any]] = []
+        self.runs: list[dict[str, Any]] = []
+        self.registry: Any = None
+        self.plugin_commands: list[tuple[str, str, Any]] = []
+        self.runs_poller = RunsPoller(self.workspace)
+        self.runs_poll: ThreadPoll[RunsSnapshot] | None = None
+        for theme in workbench_themes.THEMES:
+            self.register_theme(theme)
+        self.theme = os.environ.get("WORKBENCH_THEME") or workbench_themes.DEFAULT_THEME
+
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        self.runs_poll = ThreadPoll(self, self.runs_poller.poll, self._runs_updated, self.runs_poll_s, "runs",
+                                    on_error=self._poll_failed).start()
+        self.call_after_refresh(self._start_registry)
+        if self.watch_path is not None:
+            self.open_source(self.watch_path)
+        elif self.select_run:
+            self.open_run(self.select_run)
+
+    # -- live data ------------------------------------------------------------------------
+    def _runs_updated(self, snap: RunsSnapshot) -> None:
+        self.runs = snap.summaries
+        self.active_runs = snap.active
+        main = self.screen_stack[0] if self.screen_stack else None
+        if not isinstance(main, MainScreen) or not main.is_mounted:
+            return
+        table = main.query_one(RunsTable)
+        table.update_runs(snap.summaries)
+        empty = main.query_one("#runs-empty")
+        empty.display = not snap.summaries
+        if not snap.summaries:
+            empty.update(f"No runs in {runs_dir(self.workspace)} yet.\n"
+                         "Start one: workbench run CONFIG   (or: workbench demo)")
+        main.query_one(RunsPane).show_info()
+
+    def _poll_failed(self, exc: BaseException) -> None:
+        self.notify(f"cannot list runs: {type(exc).__name__}: {exc}", severity="error", timeout=3)
+
+    def refresh_runs(self) -> None:
+        if self.runs_poll:
+            self.runs_poll.kick()
+
+    def _start_registry(self) -> None:
+        self.run_worker(self._build_registry, thread=True, group="registry", exit_on_error=False)
+
+    def _build_registry(self) -> None:
+        from workbench.plugin_manager import get_registry
+
+        error, commands = None, []
+        try:
+            registry = get_registry(self.workspace)
+            for result in registry.call_hook("register_tui_commands"):
+                for item in result or []:
+                    if isinstance(item, (tuple, list)) and len(item) == 3 and callable(item[2]):
+                        commands.append((str(item[0]), str(item[1]), item[2]))
+        except Exception as exc:  # noqa: BLE001 - the app works without plugins
+            registry, error = None, f"{type(exc).__name__}: {exc}"
+        try:
+            self.call_from_thread(self._registry_ready, registry, commands, error)
+        except Exception:  # noqa: BLE001 - app closing
+            pass
+
+    def _registry_ready(self, registry: Any, commands: list, error: str | None) -> None:
+        self.registry = registry
+        self.plugin_commands = commands
+        main = self.screen_stack[0]
+        if isinstance(main, MainScreen):
+            main.query_one(PluginsPane).show(registry, error)
+
+    # -- navigation ---------------------------------------------------------------------------
+    def show_tab(self, tab: str) -> None:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.screen_stack[0].query_one("#tabs").active = tab
+
+    def open_run(self, run_id: str) -> None:
+        """Push the detail screen of a run of this workspace."""
+        path = runs_dir(self.workspace) / run_id
+        if not (path / "status.json").exists():
+            self.notify(f"no run {run_id} in {runs_dir(self.workspace)}", severity="error")
+            return
+        from workbench.tui.screens.detail import RunDetailScreen
+        from workbench.tui.sources import RunDirSource
+
+        self.push_screen(RunDetailScreen(RunDirSource(Run(path))))
+
+    def open_source(self, path: Path) -> None:
+        """Push the detail screen for any run dir or Trainer output dir (`workbench watch`)."""
+        from workbench.tui.screens.detail import RunDetailScreen
+        from workbench.tui.sources import source_for
+
+        try:
+            source = source_for(path)
+        except WorkbenchError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return
+        self.push_screen(RunDetailScreen(source))
+
+    def open_log(self, path: Path, title: str) -> None:
+        from workbench.tui.screens.logs import LogScreen
+
+        self.push_screen(LogScreen(path, title))
+
+    def action_help(self) -> None:
+        from workbench.tui.screens.dialogs import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_compare(self) -> None:
+        """Compare the marked runs (with one marked: it and the run under the cursor)."""
+        main = self.screen_stack[0]
+        table = main.query_one(RunsTable)
+        ids = [s["id"] for s in reversed(self.runs) if s["id"] in table.marked]
+        current = table.current_id
+        if len(ids) == 1 and current and current not in ids:
+            ids.append(current)
+        if len(ids) < 2:
+            self.notify("mark two or more runs with space, then press c", severity="warning")
+            return
+        self.compare(ids)
+
+    def compare(self, run_ids: list[str]) -> None:
+        from workbench.tui.screens.compare import CompareScreen
+
+        root = runs_dir(self.workspace)
+        self.push_screen(CompareScreen([Run(root / rid) for rid in run_ids]))
+
+    # -- run actions ------------------------------------------------------------------------
+    def do_run_action(self, what: str, run_id: str) -> None:
+        run = Run(runs_dir(self.workspace) / run_id)
+        if what == "stop":
+            self.stop_run(run, now=False)
+        elif what == "stop_now":
+            self.stop_run(run, now=True)
+        elif what == "resume":
+            self.resume_run(run)
+        elif what == "duplicate":
+            self.duplicate_config(run)
+        elif what == "logs":
+            self.open_log(run.path("console.log"), run.id)
+
+    def stop_run(self, run: Run, now: bool = False) -> None:
+        """Ask, then request a graceful stop (checkpoint, exit) or terminate at once."""
+        from workbench.tui.screens.dialogs import ConfirmScreen
+
+        state = run.status().get("status")
+        if state not in ACTIVE:
+            self.notify(f"{run.id} is {state}, not running", severity="warning")
+            return
+        if now:
+            question = f"Terminate {run.id} now?"
+            detail = "The job gets SIGTERM, then SIGKILL; work since the last checkpoint is lost."
+        else:
+            question = f"Stop {run.id}?"
+            detail = "It saves a checkpoint and exits; `r` resumes it later."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(lambda: self._stop(run, now), thread=True, group="control", exit_on_error=False)
+
+        self.push_screen(ConfirmScreen(question, detail, yes="Stop now" if now else "Stop"), answered)
+
+    def _stop(self, run: Run, now: bool) -> None:
+        from workbench.runs.control import request_stop
+
+        try:
+            message, severity = request_stop(run, now=now), "information"
+        except WorkbenchError as exc:
+            message, severity = exc.one_line(), "error"
+        self.call_from_thread(self.notify, message, severity=severity)
+        self.call_from_thread(self.refresh_runs)
+
+    def resume_run(self, run: Run) -> None:
+        def work() -> None:
+            from workbench.runs.control import resume
+
+            try:
+                pid = resume(run)
+                message, severity = f"resumed {run.id} (supervisor pid {pid})", "information"
+            except WorkbenchError as exc:
+                message, severity = exc.one_line(), "error"
+            self.call_from_thread(self.notify, message, severity=severity)
+            self.call_from_thread(self.refresh_runs)
+
+        self.notify(f"resuming {run.id}…")
+        self.run_worker(work, thread=True, group="control", exit_on_error=False)
+
+    def duplicate_config(self, run: Run) -> None:
+        from workbench.tui.actions import duplicate_config
+
+        try:
+            path = duplicate_config(run, self.workspace)
+        except (WorkbenchError, OSError) as exc:
+            self.notify(f"cannot duplicate config: {exc}", severity="error")
+            return
+        self.notify(f"config copied to {path.relative_to(self.workspace)}")
+
+    # -- command palette ------------------------------------------------------------------
+    def palette_commands(self) -> list[tuple[str, str, Any]]:
+        """What WorkbenchCommands offers: tabs, runs, compare, help, plugin commands."""
+        from functools import partial
+
+        cmds: list[tuple[str, str, Any]] = [
+            (f"Tab: {tab.capitalize()}", f"show the {tab} tab ({i + 1})", tab_command(self, tab))
+            for i, tab in enumerate(TABS)
+        ]
+        cmds.append(("Help: keys", "every key of the app (?)", self.action_help))
+        cmds.append(("Compare marked runs", "overlay the curves of the runs marked with space", self.action_compare))
+        cmds.append(("Refresh runs", "re-read the runs folder now", self.refresh_runs))
+        for s in self.runs[:100]:
+            cmds.append((f"Open run {s['id']}", f"{s.get('status')} · {s.get('trainer')}", partial(self.open_run, s["id"])))
+            if s.get("status") in ACTIVE:
+                run = Run(Path(s["dir"]))
+                cmds.append((f"Stop run {s['id']}", "graceful stop: checkpoint, then exit",
+                             partial(self.stop_run, run, False)))
+        for title, help_text, fn in self.plugin_commands:
+            cmds.append((title, help_text, plugin_command(self, fn, title)))
+        return cmds
+
+
+def run_app(select_run: str | None = None, workspace: Path | None = None, watch: Path | None = None,
+            gpu_poll: float | None = None) -> None:
+    """Run the TUI in this terminal until the user quits (jobs keep running)."""
+    WorkbenchApp(workspace=workspace, select_run=select_run, watch=watch, gpu_poll=gpu_poll).run()

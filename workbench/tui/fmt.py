@@ -1,0 +1,102 @@
+"""Compact text for table cells and status lines (numbers, durations, bars, bytes)."""
+
+from __future__ import annotations
+
+import math
+
+BAR_FULL, BAR_EMPTY = "█", "░"
+EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def num(value: float | None, digits: int = 4) -> str:
+    """A short number: 2.513, 0.0001579 -> 1.58e-04, 12345 -> 12.3k, None -> '-'."""
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    a = abs(value)
+    if a == 0:
+        return "0"
+    if a >= 1e3:
+        for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+            if a >= div:
+                return f"{value / div:.3g}{unit}"
+    if a < 1e-3:
+        return f"{value:.2e}"
+    return f"{value:.{digits}g}"
+
+
+def duration(seconds: float | None) -> str:
+    """1h02m, 5m07s, 42s; '-' when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    s = int(round(seconds))
+    if s >= 86400:
+        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
+def bar(fraction: float | None, width: int = 10) -> str:
+    """A progress bar of `width` cells with eighth-cell resolution (text only: readable without colour)."""
+    if fraction is None or not math.isfinite(fraction):
+        return BAR_EMPTY * width
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = int(round(fraction * width * 8))
+    full, part = divmod(eighths, 8)
+    out = BAR_FULL * full
+    if full < width:
+        out += (EIGHTHS[part] if part else BAR_EMPTY) + BAR_EMPTY * (width - full - 1)
+    return out
+
+
+def progress(step: int | None, total: int | None, width: int = 8) -> str:
+    """'██████░░ 75%' for a step out of a total; just the step when the total is unknown."""
+    if not total:
+        return "-"
+    frac = (step or 0) / total
+    return f"{bar(frac, width)} {int(frac * 100):3d}%"
+
+
+def gib(nbytes: float | None) -> str:
+    if nbytes is None:
+        return "N/A"
+    return f"{nbytes / 1024**3:.1f}G"
+
+
+STATUS_MARKS = {
+    "queued": "… queued", "starting": "… starting", "running": "▶ running", "stopping": "■ stopping",
+    "completed": "✓ completed", "failed": "✗ failed", "stopped": "■ stopped", "lost": "? lost",
+    "idle": "· idle", "waiting": "… waiting",
+}
+
+
+def status_text(status: str | None) -> str:
+    """The status with a glyph, so state reads without colour (NO_COLOR terminals)."""
+    return STATUS_MARKS.get(status or "", status or "?")
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def spark(values: list[float | None], width: int, lo: float | None = 0.0, hi: float | None = None) -> str:
+    """A one-line sparkline of the last `width` values (None shows as a gap)."""
+    vals = values[-width:]
+    real = [v for v in vals if v is not None and math.isfinite(v)]
+    if not real:
+        return " " * len(vals)
+    lo = min(real) if lo is None else lo
+    hi = max(real) if hi is None else hi
+    span = (hi - lo) or 1.0
+    out = []
+    for v in vals:
+        if v is None or not math.isfinite(v):
+            out.append(" ")
+        else:
+            out.append(SPARK[min(7, max(0, int((v - lo) / span * 7.999)))])
+    return "".join(out)

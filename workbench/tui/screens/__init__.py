@@ -1,0 +1,1 @@
+"""Screens of the workbench TUI (imported lazily: only when first shown)."""
