@@ -86,7 +86,8 @@ def encode_prompt_completion(tok, prompt, completion) -> Encoded:
         ids = tok(prompt + completion, add_special_tokens=True)["input_ids"]
         if tok.eos_token_id is not None and (not ids or ids[-1] != tok.eos_token_id):
             ids = [*ids, tok.eos_token_id]
-    n = len(prompt_ids) if ids[: len(prompt_ids)] == prompt_ids else _common_prefix(prompt_ids, ids)
+    # Like TRL: the first len(prompt_ids) tokens are the prompt, even where a token merges across the seam.
+    n = min(len(prompt_ids), len(ids))
     return Encoded(list(ids), [0] * n + [1] * (len(ids) - n))
 
 

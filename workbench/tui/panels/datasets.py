@@ -143,6 +143,7 @@ class DatasetsPanel(Widget):
         self.bad_rows: list = []
         self.model_path: str | None = None
         self._tokenizer = None
+        self.mask_rendered: Text | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="ds-body"):
@@ -311,7 +312,7 @@ class DatasetsPanel(Widget):
     @on(OptionList.OptionSelected, "#ds-bad")
     def _jump_to_bad(self, event: OptionList.OptionSelected) -> None:
         bad = self.bad_rows[int(event.option.id.removeprefix("bad-"))]
-        self.go_to(bad.number, highlight=bad.number)
+        self.go_to(max(1, bad.number - 5), highlight=bad.number)  # a little context above it
         self.query_one("#ds-tabs", TabbedContent).active = "ds-tab-rows"
         self.query_one("#ds-rows", DataTable).focus()
 
@@ -342,6 +343,7 @@ class DatasetsPanel(Widget):
             text = mask_text(self._get_tokenizer(), canonical, fmt.kind, row.number)
         except WorkbenchError as exc:
             text = Text(f"row {row.number} cannot be rendered: {exc.one_line()}")
+        self.mask_rendered = text
         self.app.call_from_thread(target.update, text)
 
     # ------------------------------------------------------------- statistics

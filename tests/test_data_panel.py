@@ -1,0 +1,98 @@
+"""The Datasets panel headless at 80x24: open a file, page, validate and jump to a bad row, mask view."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, OptionList
+
+from workbench.data.samples import BAD_LINES
+from workbench.paths import sample_data_dir
+from workbench.tui.panels.datasets import PAGE, DatasetsPanel, TRAINED_STYLE
+
+
+class Host(App):
+    def compose(self) -> ComposeResult:
+        yield DatasetsPanel()
+
+
+async def test_open_page_validate_jump_and_mask(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
+            for i in range(1, 181)]
+    rows[122]["messages"][1]["role"] = "bot"   # line 123 is bad
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "chat.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DatasetsPanel)
+        files = app.query_one("#ds-files", OptionList)
+        assert files.get_option_at_index(0).prompt == "data/chat.jsonl"
+        files.focus()
+        files.highlighted = 0
+        await pilot.press("enter")
+        await pilot.pause()
+        table = app.query_one("#ds-rows", DataTable)
+        assert table.row_count == PAGE and table.get_row_at(0)[0] == "1"
+        await app.workers.wait_for_complete()
+        table.focus()
+        await pilot.press("n")
+        assert table.get_row_at(0)[0] == str(PAGE + 1)
+        await pilot.press("p")
+        assert table.get_row_at(0)[0] == "1"
+        await pilot.press("v")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert [b.number for b in panel.bad_rows] == [123]
+        bad = app.query_one("#ds-bad", OptionList)
+        bad.focus()
+        bad.highlighted = 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert panel.highlighted_row().number == 123
+        assert "bot" in str(table.get_row_at(table.cursor_row)[1])
+        table.move_cursor(row=table.cursor_row - 1)  # line 122 is fine: show its loss mask
+        await pilot.pause()
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = panel.mask_rendered
+        trained = "".join(text.plain[s.start:s.end] for s in text.spans if str(s.style) == TRAINED_STYLE)
+        assert trained == "a122<|end|>", (text.plain, text.spans[:5])
+
+
+async def test_first_page_of_a_big_file_needs_no_scan(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    path = tmp_path / "big.jsonl"
+    line = json.dumps({"text": "x" * 200}) + "\n"
+    path.write_text(line * 200_000)  # ~40 MB
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DatasetsPanel)
+        panel.open_file(path)
+        assert panel.source.index.progress < 1  # the page is up before the index is built
+        assert app.query_one("#ds-rows", DataTable).row_count == PAGE
+        panel.workers.cancel_group(panel, "file")
+        await pilot.pause()
+
+
+async def test_bad_sample_file_in_panel(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DatasetsPanel)
+        panel.open_file(sample_data_dir() / "data" / "sft-messages-bad.jsonl")
+        panel.action_validate()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert {b.number for b in panel.bad_rows} == set(BAD_LINES["sft-messages-bad.jsonl"])
+
+
+def test_panel_import_keeps_heavy_libraries_out():
+    code = ("import sys, workbench.tui.panels.datasets; "
+            "print([m for m in ('torch','transformers','datasets','trl') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
