@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 import re
 import sys
@@ -158,21 +157,23 @@ def _annotation_accepts(annotation: Any, value: Any) -> bool | None:
 
 def check_trainer_args(args: dict, config_class: str, where) -> None:
     """Every key must be a field of the trainer's real config class, with a fitting type."""
+    from workbench.config.argschema import trainer_fields
+
     try:
-        cls = load_object(config_class)
+        fields = trainer_fields(config_class)
     except Exception as exc:  # noqa: BLE001
         raise PluginError(f"cannot import trainer config class {config_class}: {exc}") from None
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    cls_name = config_class.rsplit(":", 1)[-1]
     for name, value in args.items():
         keypath = f"trainer.args.{name}"
         if name in MANAGED_ARGS:
             raise ConfigError(f"{keypath}: set by workbench ({MANAGED_ARGS[name]}); remove it", where=where(keypath))
         if name not in fields:
-            raise ConfigError(f"{keypath}: not a field of {cls.__name__}{_did_you_mean(name, fields)}",
+            raise ConfigError(f"{keypath}: not a field of {cls_name}{_did_you_mean(name, fields)}",
                               where=where(keypath))
-        ok = _annotation_accepts(fields[name].type, value)
-        if ok is False:
-            raise ConfigError(f"{keypath}: expected {fields[name].type}, got {type(value).__name__} {value!r}",
+        annotation = fields[name]["annotation"]
+        if _annotation_accepts(annotation, value) is False:
+            raise ConfigError(f"{keypath}: expected {annotation}, got {type(value).__name__} {value!r}",
                               where=where(keypath))
 
 

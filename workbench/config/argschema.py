@@ -1,0 +1,79 @@
+"""The fields of a trainer's config class (e.g. trl.SFTConfig), cached per library version.
+
+Importing TRL costs seconds; validating a config must not. The first use imports the real
+class and records its fields (name, annotation, default, help) in the user's cache, keyed
+by the class path and the installed version of its package; later uses read that file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from workbench.specs import load_object
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("WORKBENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "workbench")
+    return Path(base) / "argschema"
+
+
+def _package_version(class_path: str) -> str | None:
+    top = class_path.split(":")[0].split(".")[0]
+    try:
+        return metadata.version(top)
+    except metadata.PackageNotFoundError:
+        return None  # a local plugin module: no stable version, never cached
+
+
+def _jsonable(value: Any) -> Any:
+    if value is dataclasses.MISSING:
+        return None
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def fields_of(cls: type) -> dict[str, dict[str, Any]]:
+    out = {}
+    for f in dataclasses.fields(cls):
+        default = f.default
+        if default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        out[f.name] = {
+            "annotation": f.type if isinstance(f.type, str) else repr(f.type).replace("typing.", ""),
+            "default": _jsonable(default),
+            "help": str(f.metadata.get("help", "")),
+        }
+    return out
+
+
+def trainer_fields(class_path: str) -> dict[str, dict[str, Any]]:
+    """{field: {annotation, default, help}} of the config class at `class_path`."""
+    version = _package_version(class_path)
+    path = None
+    if version:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", class_path)
+        path = cache_dir() / f"{safe}-{version}.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            pass
+    fields = fields_of(load_object(class_path))
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(fields), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home only costs speed
+    return fields
