@@ -219,12 +219,13 @@ class TokenStats:
         """(low, high, count) buckets of sequence length, high exclusive."""
         if not self.lengths:
             return []
-        top = max(self.lengths)
-        width = max(1, -(-(top + 1) // bins))
+        low, top = min(self.lengths), max(self.lengths)
+        width = max(1, -(-(top - low + 1) // bins))
+        bins = -(-(top - low + 1) // width)
         counts = [0] * bins
         for n in self.lengths:
-            counts[min(n // width, bins - 1)] += 1
-        return [(i * width, (i + 1) * width, c) for i, c in enumerate(counts)]
+            counts[(n - low) // width] += 1
+        return [(low + i * width, low + (i + 1) * width, c) for i, c in enumerate(counts)]
 
     def percentile(self, q: float) -> int:
         if not self.lengths:
