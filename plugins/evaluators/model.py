@@ -1,0 +1,81 @@
+"""Loads what evaluators score: the run's final model (merging nothing) and its prompts/texts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError
+from workbench.training import TrainContext
+
+
+def load_trained(ctx: TrainContext, evaluator: str):
+    """(model, tokenizer) of checkpoints/final, a LoRA adapter on its base, or [model].path when untrained."""
+    from accelerate import PartialState
+
+    final = ctx.output_dir / "final"
+    if not final.is_dir():
+        final = None
+    cfg_file = final / "config.json" if final else Path(ctx.config["model"]["path"]) / "config.json"
+    if cfg_file.is_file():
+        archs = json.loads(cfg_file.read_text(encoding="utf-8")).get("architectures") or []
+        if any(a.endswith("ForSequenceClassification") for a in archs):
+            raise ConfigError(f"evaluator '{evaluator}' needs a generative (causal LM) model, but the run's model is "
+                              f"a {archs[0]}", where="eval.evaluators")
+    if final is not None and (final / "adapter_config.json").is_file():
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(ctx.load_model("policy"), str(final))
+    else:
+        model = ctx.load_model("policy", path=str(final) if final else None)
+    if not (getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)):
+        model = model.to(PartialState().device)
+    return model.eval(), ctx.load_tokenizer()
+
+
+def rows_for_eval(ctx: TrainContext, max_rows: int) -> tuple[Any, bool]:
+    """(rows, held_out): data.eval / the eval_fraction slice, else the last train rows."""
+    if ctx.eval_dataset is not None and len(ctx.eval_dataset):
+        ds, held_out = ctx.eval_dataset, True
+    elif ctx.train_dataset is not None and len(ctx.train_dataset):
+        ds, held_out = ctx.train_dataset, False
+        ds = ds.select(range(max(0, len(ds) - max_rows), len(ds)))
+    else:
+        raise ConfigError("no data to evaluate on: set data.eval or data.eval_fraction", where="eval.evaluators")
+    return ds.select(range(min(max_rows, len(ds)))), held_out
+
+
+def _is_chat(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
+
+
+def render(tokenizer, row: dict) -> str:
+    """One canonical row as the text the model is trained on (chat template for conversations)."""
+    if "text" in row and row["text"] is not None:
+        return row["text"]
+    if row.get("messages"):
+        return tokenizer.apply_chat_template(row["messages"], tokenize=False)
+    prompt = row.get("prompt") or ([] if _is_chat(row.get("chosen") or row.get("completion")) else "")
+    answer = row.get("completion", row.get("chosen"))
+    if answer is None:
+        answer = [] if _is_chat(prompt) else ""
+    if _is_chat(prompt) or _is_chat(answer):
+        return tokenizer.apply_chat_template(list(prompt) + list(answer), tokenize=False)
+    return str(prompt) + str(answer)
+
+
+def prompt_of(row: dict) -> tuple[Any, Any]:
+    """(prompt, reference) of a canonical row: the prompt part and, when known, the expected answer."""
+    if row.get("messages"):
+        msgs = list(row["messages"])
+        reference = None
+        while msgs and msgs[-1].get("role") == "assistant":
+            reference = msgs.pop()["content"]
+        return msgs, reference
+    if "prompt" in row:
+        ref = row.get("answer", row.get("completion", row.get("chosen")))
+        if _is_chat(ref):
+            ref = "".join(m.get("content") or "" for m in ref)
+        return row["prompt"], ref
+    return (row.get("text") or "")[:200], None

@@ -1,0 +1,55 @@
+"""Perplexity evaluator: exp of the mean token negative log-likelihood on evaluation rows."""
+
+from __future__ import annotations
+
+import math
+
+from workbench.errors import ConfigError
+from workbench.training import TrainContext
+from workbench_plugins.evaluators.model import load_trained, render, rows_for_eval
+
+
+def evaluate(ctx: TrainContext, max_rows: int = 64, batch_size: int = 8, max_length: int = 512) -> dict[str, float]:
+    """Perplexity of the trained model on data.eval (or the held-out slice, else the last train rows).
+
+    Returns perplexity, loss (mean NLL per token), tokens, rows and held_out (1.0 when the
+    rows were not trained on).
+    """
+    import torch
+
+    for name, value in (("max_rows", max_rows), ("batch_size", batch_size), ("max_length", max_length)):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"must be a positive integer, got {value!r}", where=f"eval.options.perplexity.{name}")
+    model, tokenizer = load_trained(ctx, "perplexity")
+    rows, held_out = rows_for_eval(ctx, max_rows)
+    texts = [render(tokenizer, dict(r)) for r in rows]
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    total_nll, total_tokens = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(texts), batch_size):
+            enc = [_encode(tokenizer, t, max_length) for t in texts[start:start + batch_size]]
+            width = max(len(e) for e in enc)
+            ids = torch.full((len(enc), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(enc), width), dtype=torch.long)
+            for i, e in enumerate(enc):
+                ids[i, :len(e)] = torch.tensor(e, dtype=torch.long)
+                mask[i, :len(e)] = 1
+            ids, mask = ids.to(device), mask.to(device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            target, keep = ids[:, 1:], mask[:, 1:].bool()
+            nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
+                                                    reduction="none").view_as(target)
+            total_nll += float(nll[keep].sum())
+            total_tokens += int(keep.sum())
+    if total_tokens == 0:
+        raise ConfigError("no tokens to score (empty evaluation rows)", where="eval.evaluators")
+    loss = total_nll / total_tokens
+    return {"perplexity": math.exp(min(loss, 700.0)), "loss": loss, "tokens": float(total_tokens),
+            "rows": float(len(texts)), "held_out": 1.0 if held_out else 0.0}
+
+
+def _encode(tokenizer, text: str, max_length: int) -> list[int]:
+    """Token ids; text rendered by a chat template already starts with its BOS, so none is added twice."""
+    has_bos = bool(tokenizer.bos_token) and text.startswith(tokenizer.bos_token)
+    return tokenizer(text, add_special_tokens=not has_bos, truncation=True, max_length=max_length)["input_ids"]
