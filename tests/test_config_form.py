@@ -226,6 +226,8 @@ def test_invalid_toml_is_a_one_line_config_error(tmp_path):
     doc = ConfigDocument(COMMENTED)
     with pytest.raises(ConfigError):
         doc.replace_text("[[[")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        doc.replace_text("[run]\nseed = 1\nseed = 2\n")  # duplicate key: tomlkit's own error type
     assert doc.text == COMMENTED  # unchanged after a failed replace
 
 

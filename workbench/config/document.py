@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.exceptions import ParseError
+from tomlkit.exceptions import ParseError, TOMLKitError
 from tomlkit.items import Table
 
 from workbench.errors import ConfigError
@@ -67,6 +67,8 @@ class ConfigDocument:
             where = f"{self.path or '<config>'}:{exc.line}"
             message = re.sub(r"\s+at line \d+ col \d+$", "", str(exc))
             raise ConfigError(f"invalid TOML: {message}", where=where) from None
+        except TOMLKitError as exc:  # e.g. a key defined twice
+            raise ConfigError(f"invalid TOML: {exc}", where=str(self.path or "<config>")) from None
 
     @property
     def text(self) -> str:

@@ -90,6 +90,8 @@ class FieldSpec:
         """Input text -> value; "" -> None (unset). Raises FieldValueError with a one-line reason."""
         raw = text.strip()
         if raw == "":
+            if self.required:  # kept in the file (and in place) until a new value is typed
+                raise FieldValueError(f"{self.key}: required")
             return None
         if self.kind == "bool":
             low = raw.lower()

@@ -212,6 +212,7 @@ class ConfigsPanel(Widget):
         self._gpus: list[dict] | None = None
         self._fields_trainer: Any = None
         self.last_check: tuple[bool, str] | None = None
+        self.pending = False           # a validation is scheduled or running
         self.last_estimate: str = ""
 
     # -- layout --------------------------------------------------------------------------
@@ -434,7 +435,8 @@ class ConfigsPanel(Widget):
             self._field_errors[spec.key] = str(exc)
             if row:
                 row.add_class("-invalid")
-            self._set_status(False, str(exc))
+            self._cancel_validation()
+            self._report(False, str(exc), "")
             return
         except WorkbenchError as exc:
             self._set_status(False, exc.one_line())
@@ -519,7 +521,7 @@ class ConfigsPanel(Widget):
             self._raw_pending = text
             self._update_title()
             self._cancel_validation()
-            self._set_status(False, exc.one_line())
+            self._report(False, exc.one_line(), "")
             return
         self._raw_pending = None
         self._after_edit()
@@ -575,6 +577,7 @@ class ConfigsPanel(Widget):
     def schedule_validation(self, delay: float = VALIDATE_DELAY_S) -> None:
         """Validate the current text after `delay` seconds of quiet (debounced)."""
         self._cancel_validation()
+        self.pending = True
         self._set_status(None, "validating...")
         generation = self._generation
         self._validate_timer = self.set_timer(max(delay, 0.01), lambda: self._validate(generation))
@@ -632,6 +635,10 @@ class ConfigsPanel(Widget):
             return
         if self._field_errors:  # a field whose text does not parse outranks the file's check
             ok, message = False, next(iter(self._field_errors.values()))
+        self._report(ok, message, estimate)
+
+    def _report(self, ok: bool, message: str, estimate: str) -> None:
+        self.pending = False
         self.last_check = (ok, message)
         self.last_estimate = estimate
         self._set_status(ok, "valid: ready to launch (ctrl+r)" if ok else message)
