@@ -26,6 +26,7 @@ from workbench.tui.screens.main import TABS, MainScreen, PluginsPane, RunsPane
 from workbench.tui.widgets.runs_table import RunsTable
 
 RUNS_POLL_ENV = "WORKBENCH_RUNS_POLL"
+PRELOAD_DELAY_S = 1.0
 
 
 class WorkbenchApp(App):
@@ -51,6 +52,7 @@ class WorkbenchApp(App):
         self.active_runs: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
         self.registry: Any = None
+        self.registry_error: str | None = None
         self.plugin_commands: list[tuple[str, str, Any]] = []
         self.runs_poller = RunsPoller(self.workspace)
         self.runs_poll: ThreadPoll[RunsSnapshot] | None = None
@@ -64,18 +66,34 @@ class WorkbenchApp(App):
     def on_mount(self) -> None:
         self.runs_poll = ThreadPoll(self, self.runs_poller.poll, self._runs_updated, self.runs_poll_s, "runs",
                                     on_error=self._poll_failed).start()
-        self.call_after_refresh(self._start_registry)
         if self.watch_path is not None:
             self.open_source(self.watch_path)
         elif self.select_run:
             self.open_run(self.select_run)
 
+    def on_ready(self) -> None:
+        """After the first frame: the plugin registry, then GPU telemetry, off the start-up path."""
+        self._start_registry()
+        self.set_timer(PRELOAD_DELAY_S, self._preload)
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        """The tabs screen (None while starting or after exit)."""
+        stack = self.screen_stack
+        return stack[0] if stack and isinstance(stack[0], MainScreen) and stack[0].is_mounted else None
+
+    def _preload(self) -> None:
+        main = self.main_screen
+        if main is not None:
+            main.load_panel("gpus")  # its history starts now, not when the tab is first opened
+            main.load_panel("plugins")
+
     # -- live data ------------------------------------------------------------------------
     def _runs_updated(self, snap: RunsSnapshot) -> None:
         self.runs = snap.summaries
         self.active_runs = snap.active
-        main = self.screen_stack[0] if self.screen_stack else None
-        if not isinstance(main, MainScreen) or not main.is_mounted:
+        main = self.main_screen
+        if main is None:
             return
         table = main.query_one(RunsTable)
         table.update_runs(snap.summaries)
@@ -114,17 +132,19 @@ class WorkbenchApp(App):
             pass
 
     def _registry_ready(self, registry: Any, commands: list, error: str | None) -> None:
-        self.registry = registry
+        self.registry, self.registry_error = registry, error
         self.plugin_commands = commands
-        main = self.screen_stack[0]
-        if isinstance(main, MainScreen):
-            main.query_one(PluginsPane).show(registry, error)
+        main = self.main_screen
+        if main is not None:
+            for pane in main.query(PluginsPane):
+                pane.show(registry, error)
 
     # -- navigation ---------------------------------------------------------------------------
     def show_tab(self, tab: str) -> None:
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        self.screen_stack[0].query_one("#tabs").active = tab
+        if self.main_screen is not None:
+            self.main_screen.show_tab(tab)
 
     def open_run(self, run_id: str) -> None:
         """Push the detail screen of a run of this workspace."""
@@ -162,7 +182,9 @@ class WorkbenchApp(App):
 
     def action_compare(self) -> None:
         """Compare the marked runs (with one marked: it and the run under the cursor)."""
-        main = self.screen_stack[0]
+        main = self.main_screen
+        if main is None:
+            return
         table = main.query_one(RunsTable)
         ids = [s["id"] for s in reversed(self.runs) if s["id"] in table.marked]
         current = table.current_id

@@ -30,9 +30,11 @@ class ThreadPoll(Generic[T]):
         self.again = False
         self.rounds = 0
         self.timer: Timer | None = None
+        self.stopped = False
 
     def start(self, now: bool = True) -> ThreadPoll[T]:
         """Start the timer (and poll once at once unless `now` is False)."""
+        self.stopped = False
         if self.timer is None:
             self.timer = self.node.set_interval(self.interval, self.kick, name=self.name)
         if now:
@@ -40,6 +42,8 @@ class ThreadPoll(Generic[T]):
         return self
 
     def stop(self) -> None:
+        """Stop polling; a result still in flight is dropped (its view may be gone)."""
+        self.stopped = True
         if self.timer is not None:
             self.timer.stop()
             self.timer = None
@@ -54,6 +58,8 @@ class ThreadPoll(Generic[T]):
 
     def kick(self) -> None:
         """Poll now, unless a poll is in flight (then poll again right after it)."""
+        if self.stopped:
+            return
         if self.busy:
             self.again = True
             return
@@ -73,6 +79,8 @@ class ThreadPoll(Generic[T]):
 
     def _done(self, result: Any, ok: bool) -> None:
         self.busy = False
+        if self.stopped or not self.node.is_attached:
+            return
         self.rounds += 1
         try:
             if ok:

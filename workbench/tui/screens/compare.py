@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from workbench.runs.store import Run
+from workbench.tui.widgets.bars import TitleBar
 from workbench.tui import fmt
 from workbench.tui.configdiff import differing
 from workbench.tui.metrics import MetricTable, order_metrics
@@ -51,7 +52,7 @@ class CompareScreen(ChartKeys, Screen):
         return self.query_one("#compare-chart", LineChart)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("", id="chart-state")
         with Horizontal(id="compare-body"):
             with Vertical(id="compare-left"):

@@ -9,8 +9,9 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Log, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
 
+from workbench.tui.widgets.bars import TitleBar
 from workbench.tui import fmt
 from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
@@ -86,7 +87,7 @@ class RunDetailScreen(ChartKeys, Screen):
         return self.query_one("#run-chart", LineChart)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static("loading…", id="run-summary")
         failure = Static("", id="run-failure")
         failure.display = False

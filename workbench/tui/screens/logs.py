@@ -7,8 +7,9 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Log, Static
+from textual.widgets import Footer, Log, Static
 
+from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.tail import TextTail
 
@@ -35,7 +36,7 @@ class LogScreen(Screen):
         self.poll: ThreadPoll | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static(str(self.path), id="log-path")
         yield Log(id="log-body", max_lines=MAX_LINES, auto_scroll=True)
         yield Footer()

@@ -10,11 +10,13 @@ from textual.binding import Binding
 from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, DataTable, Footer, Static
 
+from workbench.tui.widgets.bars import TabBar, TitleBar
 from workbench.tui.widgets.runs_table import RunsTable
 
 TABS = ("runs", "gpus", "datasets", "configs", "plugins")
+TAB_TITLES = {"runs": "Runs", "gpus": "GPUs", "datasets": "Datasets", "configs": "Configs", "plugins": "Plugins"}
 
 
 class RunsPane(Vertical):
@@ -84,6 +86,9 @@ class PluginsPane(Vertical):
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns("plugin", "version", "status", "origin", "registers")
         self.records: list[Any] = []
+        app: Any = self.app
+        if app.registry is not None or app.registry_error:
+            self.show(app.registry, app.registry_error)
 
     def show(self, registry: Any = None, error: str | None = None) -> None:
         """Fill the table from a built registry (or show why it could not be built)."""
@@ -113,7 +118,7 @@ class PluginsPane(Vertical):
 
 
 class LazyPanel(Container):
-    """A tab body that mounts its panel the first time the tab is shown."""
+    """A tab body that mounts its content the first time it is needed (start-up stays fast)."""
 
     def __init__(self, kind: str, **kwargs: Any):
         super().__init__(**kwargs)
@@ -124,20 +129,26 @@ class LazyPanel(Container):
         if self.loaded:
             return
         self.loaded = True
+        self.mount(self._build())
+
+    def _build(self) -> Widget:
+        if self.kind == "gpus":
+            from workbench.tui.widgets.gpu_panel import GpuPanel
+
+            return GpuPanel(interval=self.app.gpu_poll)
+        if self.kind == "plugins":
+            return PluginsPane()
         from workbench.tui.panels import WorkspaceFiles, load_panel
 
         cls, error = load_panel(self.kind)
         ws = self.app.workspace
-        widget: Widget
         if cls is None:
-            widget = WorkspaceFiles(ws, self.kind, note=error)
-        else:
-            try:
-                params = inspect.signature(cls).parameters
-                widget = cls(workspace=ws) if "workspace" in params else cls()
-            except Exception as exc:  # noqa: BLE001 - a broken panel must not take the app down
-                widget = WorkspaceFiles(ws, self.kind, note=f"{cls.__name__}: {type(exc).__name__}: {exc}")
-        self.mount(widget)
+            return WorkspaceFiles(ws, self.kind, note=error)
+        try:
+            params = inspect.signature(cls).parameters
+            return cls(workspace=ws) if "workspace" in params else cls()
+        except Exception as exc:  # noqa: BLE001 - a broken panel must not take the app down
+            return WorkspaceFiles(ws, self.kind, note=f"{cls.__name__}: {type(exc).__name__}: {exc}")
 
 
 class MainScreen(Screen):
@@ -153,31 +164,38 @@ class MainScreen(Screen):
     ]
 
     def compose(self) -> ComposeResult:
-        from workbench.tui.widgets.gpu_panel import GpuPanel
-
-        yield Header()
-        with TabbedContent(id="tabs", initial="runs"):
-            with TabPane("1 Runs", id="runs"):
-                yield RunsPane(id="runs-pane")
-            with TabPane("2 GPUs", id="gpus"):
-                yield GpuPanel(interval=self.app.gpu_poll, id="gpu-panel")
-            with TabPane("3 Datasets", id="datasets"):
-                yield LazyPanel("datasets", id="datasets-panel")
-            with TabPane("4 Configs", id="configs"):
-                yield LazyPanel("configs", id="configs-panel")
-            with TabPane("5 Plugins", id="plugins"):
-                yield PluginsPane(id="plugins-pane")
+        yield TitleBar(id="title-bar")
+        yield TabBar(TAB_TITLES, "runs", id="tab-bar")
+        with ContentSwitcher(id="tabs", initial="runs"):
+            yield RunsPane(id="runs")
+            for tab in TABS[1:]:
+                yield LazyPanel(tab, id=tab)
         yield Footer()
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one("#tabs", ContentSwitcher).current or "runs"
+
+    def show_tab(self, tab: str) -> None:
+        """Switch to a tab, mounting its content on first show."""
+        if tab not in TABS:
+            raise ValueError(f"no tab {tab!r}")
+        if tab != "runs":
+            self.load_panel(tab)
+        self.query_one("#tabs", ContentSwitcher).current = tab
+        self.query_one(TabBar).set_active(tab)
+        if tab == "runs":
+            self.query_one(RunsTable).focus()
+
+    def on_tab_bar_clicked(self, event: TabBar.Clicked) -> None:
+        self.show_tab(event.tab)
+
+    def load_panel(self, tab: str) -> None:
+        """Mount a tab's content now (on first show, or in the background after start-up)."""
+        self.query_one(f"#{tab}", LazyPanel).load()
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
 
     def action_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
-
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        pane = event.pane.id
-        if pane in ("datasets", "configs"):
-            self.query_one(f"#{pane}-panel", LazyPanel).load()
-        if pane == "runs":
-            self.query_one(RunsTable).focus()
+        self.show_tab(tab)

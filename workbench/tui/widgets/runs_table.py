@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from workbench.tui import fmt
 
-COLUMNS = (("mark", " ", 1), ("run", "run", 20), ("status", "status", 11), ("progress", "progress", 12),
+COLUMNS = (("mark", " ", 1), ("run", "run", 20), ("status", "status", 11), ("progress", "progress", 13),
            ("loss", "loss", 6), ("step", "step", 9), ("eta", "ETA", 6), ("tps", "tok/s", 6),
            ("elapsed", "elapsed", 7), ("trainer", "trainer", 7))
 """Most telling first: at 80 columns the run, its state, progress and loss are in view."""
