@@ -172,5 +172,5 @@ def test_plugin_registers_ppo_without_importing_torch():
         "print(any(m in sys.modules for m in ('torch', 'transformers', 'accelerate')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert out[0] == "ppo ('prompt_only',) ['policy', 'reference', 'reward']"
+    assert out[0] == "ppo ('prompt_only',) ['policy', 'value', 'reference', 'reward']"
     assert out[1] == "False"

@@ -108,6 +108,7 @@ def test_lora_ppo_trains_adapter_only(tmp_path):
     cfg = make_config(tmp_path, max_steps=4, learning_rate=5e-3)
     runner = PPORunner(policy=policy, tokenizer=tok, config=cfg, train_prompts=PROMPTS, reward_fn=target_fraction)
     assert runner.ref_model is None  # the reference is the base with adapters disabled
+    assert runner.accelerator.unwrap_model(runner.model).critic is None  # value_model="auto": a head on the policy
     out = runner.train()
     assert out["log_history"][0]["kl"] == pytest.approx(0.0, abs=1e-5)  # LoRA B starts at zero
     assert out["log_history"][-1]["kl"] != 0.0
@@ -160,7 +161,7 @@ def test_stop_request_checkpoints_and_resume_continues(tmp_path):
     out = PPORunner(policy=policy, tokenizer=tok, config=cfg, train_prompts=PROMPTS, reward_fn=reward_then_stop, reporter=reporter).train()
     assert out["stopped"] and out["global_step"] == 3
     ckpt = tmp_path / "checkpoints" / "checkpoint-3"
-    for name in ("model.safetensors", "value_head.safetensors", "optimizer.pt", "scheduler.pt", "rng_state_0.pth", "trainer_state.json"):
+    for name in ("model.safetensors", "value_model/model.safetensors", "value_head.safetensors", "optimizer.pt", "scheduler.pt", "rng_state_0.pth", "trainer_state.json"):
         assert (ckpt / name).is_file(), name
     state = json.loads((ckpt / "trainer_state.json").read_text())
     assert state["global_step"] == 3 and [r["step"] for r in state["log_history"]] == [1, 2, 3]

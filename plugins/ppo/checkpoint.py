@@ -24,10 +24,11 @@ from workbench_plugins.ppo.modeling import is_peft_model
 
 STATE_FILE = "trainer_state.json"
 VALUE_HEAD_FILE = "value_head.safetensors"
+CRITIC_DIR = "value_model"
 
 
-def save_policy(out: Path, accelerator: Any, policy: torch.nn.Module, value_head: torch.nn.Module, tokenizer: Any) -> None:
-    """Write the policy (adapter for PEFT), tokenizer and value head; main process only."""
+def save_policy(out: Path, accelerator: Any, policy: torch.nn.Module, value_head: torch.nn.Module, tokenizer: Any, critic: torch.nn.Module | None = None) -> None:
+    """Write the policy (adapter for PEFT), tokenizer, value head and separate critic (in value_model/)."""
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -35,6 +36,8 @@ def save_policy(out: Path, accelerator: Any, policy: torch.nn.Module, value_head
         if tokenizer is not None:
             tokenizer.save_pretrained(out)
         save_file({k: v.detach().cpu().contiguous() for k, v in value_head.state_dict().items()}, str(out / VALUE_HEAD_FILE))
+        if critic is not None:
+            critic.save_pretrained(out / CRITIC_DIR, state_dict=accelerator.get_state_dict(critic) if not is_peft_model(critic) else None)
     accelerator.wait_for_everyone()
 
 
@@ -47,9 +50,10 @@ def save(
     optimizer: Any,
     scheduler: Any,
     state: dict[str, Any],
+    critic: torch.nn.Module | None = None,
 ) -> None:
     """Write a full resumable checkpoint to `path`."""
-    save_policy(path, accelerator, policy, value_head, tokenizer)
+    save_policy(path, accelerator, policy, value_head, tokenizer, critic)
     if accelerator.is_main_process:
         torch.save(optimizer.state_dict(), path / "optimizer.pt")
         torch.save(scheduler.state_dict(), path / "scheduler.pt")
@@ -64,13 +68,17 @@ def save(
     accelerator.wait_for_everyone()
 
 
-def load(path: Path, accelerator: Any, policy: torch.nn.Module, value_head: torch.nn.Module, optimizer: Any, scheduler: Any) -> dict[str, Any]:
+def load(
+    path: Path, accelerator: Any, policy: torch.nn.Module, value_head: torch.nn.Module, optimizer: Any, scheduler: Any, critic: torch.nn.Module | None = None
+) -> dict[str, Any]:
     """Restore weights, optimizer, scheduler and RNG from `path`; returns trainer_state.json."""
     state_file = path / STATE_FILE
     if not state_file.is_file():
         raise RunError(f"not a PPO checkpoint (no {STATE_FILE})", where=str(path))
     state = json.loads(state_file.read_text(encoding="utf-8"))
     _load_policy(path, policy)
+    if critic is not None:
+        _load_policy(path / CRITIC_DIR, critic)
     value_head.load_state_dict(load_file(str(path / VALUE_HEAD_FILE), device=str(next(value_head.parameters()).device)))
     # Optimizer.load_state_dict moves the state onto its parameters' device.
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))

@@ -70,6 +70,7 @@ class PPOConfig:
     lam: float = field(default=0.95, metadata=_help("Lambda of GAE (bias/variance trade-off)."))
     cliprange: float = field(default=0.2, metadata=_help("Clip range of the policy ratio."))
     cliprange_value: float = field(default=0.2, metadata=_help("Clip range of the value prediction around its rollout value."))
+    value_model: str = field(default="auto", metadata=_help("Value function: 'separate' (a trainable copy of the policy with a value head), 'shared' (a head on the policy), or 'auto' (separate for full fine-tuning, shared with LoRA).", choices=["auto", "separate", "shared"]))
     vf_coef: float = field(default=0.1, metadata=_help("Weight of the value loss in the total loss."))
     whiten_rewards: bool = field(default=False, metadata=_help("Whiten the per-token rewards before GAE."))
 
@@ -103,6 +104,8 @@ class PPOConfig:
             bad("kl_estimator", "must be 'k1' or 'k3'")
         if self.lr_scheduler_type not in ("linear", "cosine", "constant"):
             bad("lr_scheduler_type", "must be 'linear', 'cosine' or 'constant'")
+        if self.value_model not in ("auto", "separate", "shared"):
+            bad("value_model", "must be 'auto', 'separate' or 'shared'")
         if self.stop_token not in (None, "eos"):
             bad("stop_token", "must be 'eos' or None (use stop_token_id for another token)")
         if self.reward_model and self.reward_function:

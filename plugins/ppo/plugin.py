@@ -18,10 +18,11 @@ def register_trainers() -> list[TrainerSpec]:
                 "PPO for RLHF (Workbench's own): policy + value head, KL penalty to a frozen reference, "
                 "GAE, clipped objectives; reward from a reward model or a reward function"
             ),
-            # No "value" model: the value function is a head on the policy's last hidden
-            # state (hidden_size + 1 weights), so the estimator must not count a second model.
             models=(
                 ModelUse("policy", trainable=True),
+                # trainer.args.value_model="auto": a trainable copy of the policy for full
+                # fine-tuning; with LoRA a head on the policy (shares its base).
+                ModelUse("value", trainable=True, shares_base_with_lora=True),
                 ModelUse("reference", shares_base_with_lora=True),
                 ModelUse("reward", source="trainer.args.reward_model"),
             ),

@@ -96,10 +96,16 @@ class PPORunner:
         else:
             self.ref_model = ref_model if ref_model is not None else copy.deepcopy(policy)
             self.ref_model.eval().requires_grad_(False).to(device)
-        if config.gradient_checkpointing:
-            policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        disable_dropout(policy)
-        self.model = PolicyWithValue(policy.to(device))
+        separate = config.value_model == "separate" or (config.value_model == "auto" and not self.is_peft)
+        # A PEFT critic copies the frozen base and trains its own adapters.
+        critic = copy.deepcopy(policy) if separate else None
+        for module in (policy, critic):
+            if module is None:
+                continue
+            if config.gradient_checkpointing:
+                module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            disable_dropout(module)
+        self.model = PolicyWithValue(policy.to(device), critic=critic.to(device) if critic is not None else None)
 
         self.world = self.accelerator.num_processes
         self.global_batch = config.rollout_batch_size * self.world
@@ -352,6 +358,7 @@ class PPORunner:
             accelerator=self.accelerator,
             policy=unwrapped.policy,
             value_head=unwrapped.value_head,
+            critic=unwrapped.critic,
             tokenizer=self.tokenizer,
             optimizer=self.optimizer,
             scheduler=self.scheduler,
@@ -365,7 +372,7 @@ class PPORunner:
 
     def _load_checkpoint(self, path: Path) -> None:
         unwrapped = self.accelerator.unwrap_model(self.model)
-        state = ckpt.load(path, accelerator=self.accelerator, policy=unwrapped.policy, value_head=unwrapped.value_head, optimizer=self.optimizer, scheduler=self.scheduler)
+        state = ckpt.load(path, accelerator=self.accelerator, policy=unwrapped.policy, value_head=unwrapped.value_head, critic=unwrapped.critic, optimizer=self.optimizer, scheduler=self.scheduler)
         self.global_step = int(state["global_step"])
         self.log_history = list(state.get("log_history", []))
         if self.accelerator.is_main_process and self.reporter is not None:
@@ -375,7 +382,7 @@ class PPORunner:
         """Save the policy (the adapter for PEFT), its tokenizer and the value head."""
         out = Path(output_dir or self.config.output_dir)
         unwrapped = self.accelerator.unwrap_model(self.model)
-        ckpt.save_policy(out, self.accelerator, unwrapped.policy, unwrapped.value_head, self.tokenizer)
+        ckpt.save_policy(out, self.accelerator, unwrapped.policy, unwrapped.value_head, self.tokenizer, unwrapped.critic)
 
 
 def _prompt_rows(train_prompts: Any) -> tuple[list[dict[str, Any]], list[str]]:
