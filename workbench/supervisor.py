@@ -18,32 +18,19 @@ import threading
 import time
 from pathlib import Path
 
-from workbench.runs.files import iter_jsonl, write_json_atomic
+from workbench.runs.files import iter_jsonl
+from workbench.secrets import redact, secret_values
 from workbench.runs.store import Run, process_start_time
 from workbench.training.reporter import STOP_REQUEST
 
 KILL_GRACE_S = 10.0
 GPU_SAMPLE_S = 1.0
-SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 # How launchers report a rank killed by a signal.
 SIGNAL_PATTERNS = [
     re.compile(r"died with <Signals\.(SIG[A-Z0-9]+): (\d+)>"),
     re.compile(r"Signal (\d+) \((SIG[A-Z0-9]+)\) received"),
     re.compile(r"exitcode\s*:\s*-(\d+)"),
 ]
-
-
-def secret_values(env: dict[str, str]) -> list[str]:
-    """Values of secret-looking environment variables, longest first, for redaction."""
-    vals = {v for k, v in env.items() if SECRET_ENV.search(k) and len(v) >= 6}
-    return sorted(vals, key=len, reverse=True)
-
-
-def redact(line: str, secrets: list[str]) -> str:
-    for s in secrets:
-        if s in line:
-            line = line.replace(s, "***")
-    return line
 
 
 def signal_from_output(line: str) -> str | None:

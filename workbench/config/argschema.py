@@ -42,6 +42,14 @@ def _jsonable(value: Any) -> Any:
         return repr(value)
 
 
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, str):
+        return annotation
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "")
+
+
 def fields_of(cls: type) -> dict[str, dict[str, Any]]:
     out = {}
     for f in dataclasses.fields(cls):
@@ -49,7 +57,7 @@ def fields_of(cls: type) -> dict[str, dict[str, Any]]:
         if default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             default = f.default_factory()  # type: ignore[misc]
         out[f.name] = {
-            "annotation": f.type if isinstance(f.type, str) else repr(f.type).replace("typing.", ""),
+            "annotation": _type_name(f.type),
             "default": _jsonable(default),
             "help": str(f.metadata.get("help", "")),
         }
@@ -62,7 +70,7 @@ def trainer_fields(class_path: str) -> dict[str, dict[str, Any]]:
     path = None
     if version:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", class_path)
-        path = cache_dir() / f"{safe}-{version}.json"
+        path = cache_dir() / f"{safe}-{version}-v2.json"
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

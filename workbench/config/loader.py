@@ -17,11 +17,11 @@ else:  # pragma: no cover
 
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
 from workbench.errors import ConfigError, DataError, PluginError
+from workbench.secrets import is_secret_name
 from workbench.specs import load_object
 
 # Fields of a trainer's config class that the workbench sets itself.
 MANAGED_ARGS = {"output_dir": "the run's checkpoints/ folder", "logging_dir": "the run directory"}
-SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 
 
 @dataclass
@@ -248,7 +248,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             data["data"][key] = _resolve_path(data["data"][key], base)
 
     for name in data["launch"]["env"]:
-        if SECRET_NAME.search(name):
+        if is_secret_name(name):
             raise ConfigError(f"launch.env.{name}: looks like a secret; export it in your shell instead "
                               "(the config is copied into the run directory)", where=loc.where(f"launch.env.{name}"))
     if data["launch"]["num_processes"] < 1:
