@@ -18,9 +18,11 @@ def run(args) -> int:
     from workbench.paths import sample_data_dir
 
     config = sample_data_dir() / "configs" / "sft.toml"
-    run = start(str(config), args.overrides, name="demo")
+    # Long enough (a few seconds on a CPU) to watch the curve being drawn.
+    overrides = ["trainer.args.max_steps=300", "trainer.args.save_steps=100", *(args.overrides or [])]
+    run = start(str(config), overrides, name="demo")
     if args.headless or not (sys.stdin.isatty() and sys.stdout.isatty()):
-        return follow(run, every=5)
+        return follow(run, every=20)
     from workbench.tui.app import run_app
 
     run_app(select_run=run.id)
