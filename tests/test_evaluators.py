@@ -95,7 +95,9 @@ def test_evaluators_run_after_training_through_the_cli(workspace):
     assert result.returncode == 0, result.stdout + result.stderr
     (run,) = list_runs(workspace)
     assert status_of(run.dir)["status"] == "completed"
-    (row,) = metric_rows(run.dir, kind="evaluation")
+    rows = metric_rows(run.dir, kind="evaluation")  # one row per evaluator
+    assert len(rows) == 2
+    row = {k: v for r in rows for k, v in r.items()}
     assert row["eval/perplexity/held_out"] == 1.0 and row["eval/perplexity/rows"] == 20
     assert 1.0 < row["eval/perplexity/perplexity"] < 418  # better than uniform over the vocabulary
     assert row["eval/generate/samples"] == 3

@@ -59,7 +59,7 @@ def build(ctx: TrainContext):
     model = _load_seq_cls(ctx)
     # The head scores the last non-pad token: the model must know the pad id.
     model.config.pad_token_id = tokenizer.pad_token_id
-    return _reward_trainer_class()(
+    trainer = _reward_trainer_class()(
         model=model,
         args=args,
         train_dataset=ctx.train_dataset,
@@ -68,6 +68,24 @@ def build(ctx: TrainContext):
         peft_config=peft_config(ctx.config, task_type="SEQ_CLS"),
         callbacks=ctx.callbacks,
     )
+    if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
+        restore_head_dtype(trainer.model)
+    return trainer
+
+
+def restore_head_dtype(model) -> None:
+    """Give fully trained modules (PEFT modules_to_save: the score head) their original dtype back.
+
+    Under QLoRA TRL casts every trainable parameter to bfloat16. LoRA layers cast their input,
+    but a plain Linear head does not, so with float32 hidden states its matmul would fail.
+    """
+    from peft.utils.other import ModulesToSaveWrapper
+
+    for module in model.modules():
+        if isinstance(module, ModulesToSaveWrapper):
+            dtype = next(module.original_module.parameters()).dtype
+            for param in module.modules_to_save.parameters():
+                param.data = param.data.to(dtype)
 
 
 def _load_seq_cls(ctx: TrainContext):
