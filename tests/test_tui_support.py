@@ -99,7 +99,7 @@ def fail_with_oom(run_dir: Path) -> None:
         f.write("Traceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n"
                 f"    trainer.train()\ntorch.{msg}\nworkbench: hint: lower the batch size\n")
     st = json.loads((run_dir / "status.json").read_text())
-    st.update(status="failed", exit_code=1, reason=msg)
+    st.update(status="failed", exit_code=1, reason=msg, ended=st.get("started", time.time()) + 20)
     (run_dir / "status.json").write_text(json.dumps(st))
 
 
