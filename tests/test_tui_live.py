@@ -50,10 +50,15 @@ async def test_stop_a_live_run_from_the_tui(ws):
                              what="status stopped")
             await wait_until(pilot, lambda: "■ stopped" in str(screen.query_one("#run-summary").render()), timeout=5)
             await wait_until(pilot, lambda: "checkpoint" in str(screen.query_one("#run-events").lines), timeout=5)
+            stopped_events = events_of(run.dir)
+            await pilot.press("r")  # resume from that checkpoint
+            await wait_until(pilot, lambda: any(e["event"] == "resumed" for e in events_of(run.dir)), timeout=60,
+                             what="resumed event")
+            await wait_until(pilot, lambda: Run(run.dir).status()["status"] in ("starting", "running"), timeout=30)
     finally:
         if Run(run.dir).status()["status"] in ("running", "starting", "stopping"):
             cli("stop", run.id, "--now")
-    events = events_of(run.dir)
+    events = stopped_events
     names = [e["event"] for e in events]
     assert "stop_requested" in names and "checkpoint" in names
     ckpt = [e for e in events if e["event"] == "checkpoint"][-1]
