@@ -157,6 +157,14 @@ class WorkbenchApp(App):
 
         self.push_screen(RunDetailScreen(RunDirSource(Run(path))))
 
+    def on_configs_panel_run_launched(self, message: Any) -> None:
+        """A launch from the Configs tab lands on the new run: Runs tab, its detail screen."""
+        main = self.main_screen
+        if main is not None:
+            main.show_tab("runs")
+        self.refresh_runs()
+        self.open_run(message.run_id)
+
     def open_source(self, path: Path) -> None:
         """Push the detail screen for any run dir or Trainer output dir (`workbench watch`)."""
         from workbench.tui.screens.detail import RunDetailScreen
