@@ -105,3 +105,34 @@ def check_messages(table) -> np.ndarray:
     bad_items = np.bincount(parent[~item_ok], minlength=n) if len(parent) else np.zeros(n, dtype=int)
     assistants = np.bincount(parent[is_assistant], minlength=n) if len(parent) else np.zeros(n, dtype=int)
     return row_ok & (bad_items == 0) & (assistants > 0)
+
+
+def _chat_line_pattern():
+    """`{"messages": [...]}` (plus scalar members) with plain system/user/assistant turns.
+
+    The turn sequence is an optional system turn first, then user/assistant turns with at
+    least one assistant: `(S,)? (U,)* A (, U|A)*`, which is what `check_messages` accepts
+    for turns of exactly `role` and `content` (a string).
+    """
+    from workbench.data import jsongrammar as g
+
+    def turn(*roles: str) -> bytes:
+        return g.obj({"role": g.literal(*roles), "content": g.STRING})
+
+    c = g.COMMA
+    turns = (rb"\[" + g.WS + rb"(?:" + turn("system") + c + rb")?(?:" + turn("user") + c + rb")*"
+             + turn("assistant") + rb"(?:" + c + turn("user", "assistant") + rb")*" + g.WS + rb"\]")
+    return g.line(g.obj({"messages": turns}, extra_scalars=True))
+
+
+def _strings_line_pattern(*names: str):
+    """An object whose `names` are non-blank strings (plus scalar members)."""
+    from workbench.data import jsongrammar as g
+
+    return g.line(g.obj({n: g.NONBLANK_STRING for n in names}, extra_scalars=True))
+
+
+# Line patterns: a cheaper first stage of the checks above (see workbench.data.jsongrammar).
+check_messages.line_pattern = _chat_line_pattern()
+check_text.line_pattern = _strings_line_pattern("text")
+check_prompt_completion.line_pattern = _strings_line_pattern("prompt", "completion")

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from workbench.data.jsongrammar import utf8_valid
 from workbench.data.loading import BadRow, Detection, convert_rows, map_columns, resolve_format
 from workbench.data.readers import BOM, decode_line, iter_rows, source_kind
 from workbench.errors import DataError
@@ -69,9 +70,9 @@ def check_source(source: str, formats: dict[str, DataFormat], data_cfg: dict | N
                  should_stop: Callable[[], bool] | None = None) -> CheckReport:
     """Check every row of `source` with the configured or detected format.
 
-    workers: processes for big JSONL files (default: 1 when the format has a columnar
-    check, which parses on threads, else the CPU count). 1 = in this thread, which is
-    what a TUI worker thread wants: no fork from a threaded process.
+    workers: processes for big JSONL files (default: the CPU count). 1 = in this thread
+    (pyarrow then parses on its threads), which is what a TUI worker thread wants: no
+    fork from a threaded process.
     """
     data_cfg = data_cfg or {}
     detection = resolve_format(source, data_cfg, formats, split)
@@ -79,8 +80,8 @@ def check_source(source: str, formats: dict[str, DataFormat], data_cfg: dict | N
                          scores=detection.scores)
     columns = data_cfg.get("columns") or None
     kind = source_kind(source)
-    if workers is None:  # the columnar path already parses on several threads; Python parsing needs processes
-        workers = 1 if getattr(detection.format.convert, "arrow_check", None) else (os.cpu_count() or 1)
+    if workers is None:  # line patterns and Python parsing hold the GIL: processes, not threads
+        workers = os.cpu_count() or 1
     if kind == "jsonl" and workers > 1 and os.path.getsize(source) >= PARALLEL_MIN:
         _check_jsonl_parallel(source, detection, columns, report, workers, progress)
     elif kind == "jsonl":
@@ -105,7 +106,10 @@ def check_range(path: str, start: int, end: int, fmt: DataFormat, columns: dict 
                 threads: bool = False) -> tuple[int, int, list[tuple[int, str, str]]]:
     """Check the lines starting in [start, end): (newlines seen, rows, [(local line, field, reason)]).
 
-    `start` must be a line start. Local line numbers are 1-based within the range.
+    `start` must be a line start. Local line numbers are 1-based within the range. Rows
+    go through up to three stages: the format's line pattern, its columnar check (on the
+    lines the pattern left), and the Python converter for whatever neither could prove
+    valid; only the converter writes error messages.
     """
     with open(path, "rb") as f:
         f.seek(start)
@@ -114,15 +118,19 @@ def check_range(path: str, start: int, end: int, fmt: DataFormat, columns: dict 
             data += f.readline()  # finish the last line (only the file's last range can lack a newline)
     if start == 0 and data.startswith(BOM):
         data = data[len(BOM):]
-    nlines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-    certain = _arrow_prefilter(data, nlines, fmt, columns, threads)
-    if certain is None:
-        todo: Iterable[int] = range(nlines)
-        rows = 0
-    else:  # one row per line; only the rows the columnar check could not prove go through Python
-        todo = np.flatnonzero(~certain).tolist()
-        rows = nlines - len(todo)
-    lines = data.split(b"\n") if todo else []
+    lines = data.split(b"\n")
+    if data.endswith(b"\n") or not data:
+        lines.pop()  # the empty piece after the last newline is no line
+    nlines = len(lines)
+    check = getattr(fmt.convert, "arrow_check", None)
+    todo: list[int] | range = range(nlines)
+    rows = 0
+    if check is not None and not columns:
+        proven, todo = _pattern_prefilter(data, lines, getattr(check, "line_pattern", None))
+        rows += proven
+    if check is not None:
+        proven, todo = _arrow_prefilter(data, lines, todo, check, columns, threads)
+        rows += proven
     bad = []
     convert = fmt.convert
     loads = json.loads
@@ -150,34 +158,64 @@ def check_range(path: str, start: int, end: int, fmt: DataFormat, columns: dict 
     return nlines, rows, bad
 
 
-def _arrow_prefilter(data: bytes, nlines: int, fmt: DataFormat, columns: dict | None, threads: bool = False):
-    """Per line: True where the format's columnar check proves the row valid; None when not usable.
+def _pattern_prefilter(data: bytes, lines: list[bytes], pattern) -> tuple[int, list[int] | range]:
+    """(lines proven valid by the format's line pattern, indices of the other lines)."""
+    if pattern is None:
+        return 0, range(len(lines))
+    match = pattern.fullmatch
+    todo = [i for i, raw in enumerate(lines) if not match(raw)]
+    if todo and len(todo) == len(lines):
+        return 0, todo
+    if not utf8_valid(data):  # rare: find the matched lines that are not UTF-8 and check those exactly
+        left = set(todo)
+        todo = sorted(left | {i for i, raw in enumerate(lines) if i not in left and not _decodes(raw)})
+    return len(lines) - len(todo), todo
 
-    Usable only when pyarrow parses the block into exactly one row per line (no blank
-    or broken lines), so row i is line i+1. Anything else falls back to per-line checks.
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _arrow_prefilter(data: bytes, lines: list[bytes], todo, check, columns: dict | None,
+                     threads: bool = False) -> tuple[int, list[int] | range]:
+    """(rows the columnar check proves valid, indices of the lines still to check in Python).
+
+    The non-blank lines still to check are parsed by pyarrow as one block; the check is
+    usable only when that gives exactly one row per line, so row i is the i-th of them.
+    Anything else (a line pyarrow cannot parse, a type surprise) leaves every line to Python.
     """
-    check = getattr(fmt.convert, "arrow_check", None)
-    if check is None or nlines < 64:
-        return None
+    candidates = [i for i in todo if lines[i] and not lines[i].isspace()]
+    if len(candidates) < 64:
+        return 0, todo
+    block = data if len(candidates) == len(lines) else b"\n".join([lines[i] for i in candidates])
     try:
         import io
 
         import pyarrow.json as pj
 
-        table = pj.read_json(io.BytesIO(data), read_options=pj.ReadOptions(use_threads=threads,
-                                                                           block_size=len(data) + 1))
-        if table.num_rows != nlines:
-            return None
+        # Several blocks let pyarrow parse on its threads; one block when running in a worker process.
+        size = len(block) // 8 + 1 if threads else len(block) + 1
+        table = pj.read_json(io.BytesIO(block), read_options=pj.ReadOptions(use_threads=threads,
+                                                                            block_size=max(size, 1 << 20)))
+        if table.num_rows != len(candidates):
+            return 0, todo
         if columns:
             names = list(table.column_names)
             for target, source in columns.items():
                 if source in names and target not in names:
                     names[names.index(source)] = target
             table = table.rename_columns(names)
-        result = check(table)
+        certain = check(table)
     except Exception:  # noqa: BLE001 - any parse/type surprise just means the slow, exact path
-        return None
-    return result if len(result) == nlines else None
+        return 0, todo
+    if len(certain) != len(candidates):
+        return 0, todo
+    left = np.flatnonzero(~np.asarray(certain, dtype=bool)).tolist()
+    return len(candidates) - len(left), [candidates[j] for j in left]
 
 
 def _add_range(report: CheckReport, path: str, first_line: int, result) -> int:
