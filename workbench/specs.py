@@ -100,7 +100,8 @@ class DataFormat:
 class EvaluatorSpec:
     """An evaluator run after training (or as its own evaluation run).
 
-    factory: import path of `evaluate(ctx) -> dict[str, float]`.
+    factory: import path of `evaluate(ctx, **options) -> dict[str, float]`, options from
+        `[eval.options.<name>]`; run on rank 0 after training.
     needs: what it requires, e.g. ("model", "eval_data").
     """
 

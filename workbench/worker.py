@@ -90,7 +90,8 @@ def run_job(run_dir: Path) -> str:
         runner.save_model(str(ctx.output_dir / "final"))
         state.wait_for_everyone()
         reporter.event("saved", path="checkpoints/final")
-        run_evaluators(config, registry, ctx, reporter)
+        if is_main:  # evaluators only write from rank 0, so only rank 0 runs them
+            run_evaluators(config, registry, ctx, reporter)
         return "completed"
     finally:
         reporter.close()

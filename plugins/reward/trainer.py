@@ -48,15 +48,13 @@ def save_merged(trainer, output_dir: str) -> None:
 def build(ctx: TrainContext):
     from trl import RewardConfig
 
-    from workbench.training.models import peft_config
-
     args = ctx.training_args(RewardConfig)
     tokenizer = ctx.load_tokenizer()
     # from_pretrained on a causal-LM checkpoint adds a random head: seed first for reproducibility.
     from transformers import set_seed
 
     set_seed(args.seed)
-    model = _load_seq_cls(ctx)
+    model = ctx.load_model("policy", model_class="AutoModelForSequenceClassification", num_labels=1)
     # The head scores the last non-pad token: the model must know the pad id.
     model.config.pad_token_id = tokenizer.pad_token_id
     trainer = _reward_trainer_class()(
@@ -65,7 +63,7 @@ def build(ctx: TrainContext):
         train_dataset=ctx.train_dataset,
         eval_dataset=ctx.eval_dataset,
         processing_class=tokenizer,
-        peft_config=peft_config(ctx.config, task_type="SEQ_CLS"),
+        peft_config=ctx.peft_config(task_type="SEQ_CLS"),
         callbacks=ctx.callbacks,
     )
     if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
@@ -86,11 +84,3 @@ def restore_head_dtype(model) -> None:
             dtype = next(module.original_module.parameters()).dtype
             for param in module.modules_to_save.parameters():
                 param.data = param.data.to(dtype)
-
-
-def _load_seq_cls(ctx: TrainContext):
-    from workbench.training.models import model_load_kwargs
-    from transformers import AutoModelForSequenceClassification
-
-    return AutoModelForSequenceClassification.from_pretrained(
-        ctx.config["model"]["path"], num_labels=1, **model_load_kwargs(ctx.config))

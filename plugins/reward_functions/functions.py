@@ -109,3 +109,23 @@ def exact_answer(column: str = "answer", extract: str = "last_number") -> Reward
                 for c, e in zip(completions, expected)]
 
     return reward
+
+
+def char_share(chars: str = "0123456789") -> RewardFn:
+    """Toy reward: the share of the completion's non-space characters that are in `chars` (0..1).
+
+    Dense and easy to move, so it shows an RL trainer learning within a few dozen steps.
+    """
+    if not isinstance(chars, str) or not chars:
+        raise ConfigError("reward function 'char_share': chars must be a non-empty string",
+                          where="trainer.reward_options.char_share.chars")
+    wanted = set(chars)
+
+    def reward(prompts, completions, **kwargs) -> list[float]:
+        out = []
+        for c in completions:
+            text = [ch for ch in completion_text(c) if not ch.isspace()]
+            out.append(sum(ch in wanted for ch in text) / len(text) if text else 0.0)
+        return out
+
+    return reward

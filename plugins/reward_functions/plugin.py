@@ -21,6 +21,9 @@ def register_reward_functions() -> list[RewardFunctionSpec]:
         RewardFunctionSpec("exact_answer", f"{base}:exact_answer",
                            "1 when the completion's answer equals a dataset column, else 0 "
                            "(options: column = answer, extract = last_number|text|<regex with a group>)"),
+        RewardFunctionSpec("char_share", f"{base}:char_share",
+                           "toy reward: share of the completion's non-space characters in `chars` "
+                           "(options: chars = digits)"),
     ]
 
 

@@ -269,6 +269,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
                               where=loc.where(f"trainer.{name}"))
     if spec.config_class:
         check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where)
+    for use in spec.models:  # model paths in trainer args (e.g. PPO's reward_model) are relative to the config
+        if use.source.startswith("trainer.args."):
+            key = use.source.split(".", 2)[2]
+            if isinstance(data["trainer"]["args"].get(key), str) and data["trainer"]["args"][key]:
+                data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
+    check_reward_functions(data["trainer"], spec, registry, loc.where)
     if data["launch"]["launcher"] not in registry.launchers:
         try:
             registry.get("launchers", data["launch"]["launcher"])
@@ -278,6 +284,22 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
     if check_data:
         check_data_kind(data, spec, registry, loc.where)
     return JobConfig(data, src)
+
+
+def check_reward_functions(trainer: dict, spec, registry, where) -> None:
+    """Named reward functions (GRPO's `reward_functions`, PPO's `args.reward_function`) exist and take their options."""
+    from workbench.training.rewards import build_reward_function, build_reward_functions
+
+    try:
+        if "reward_functions" in spec.options and trainer.get("reward_functions"):
+            build_reward_functions(trainer["reward_functions"], trainer.get("reward_options"), registry)
+        name = trainer["args"].get("reward_function")
+        if isinstance(name, str) and name:
+            build_reward_function(name, trainer["args"].get("reward_function_kwargs"), registry,
+                                  where="trainer.args.reward_function")
+    except ConfigError as exc:
+        raise ConfigError(exc.message if exc.where is None or exc.where in exc.message else f"{exc.where}: {exc.message}",
+                          where=where(exc.where or "trainer")) from None
 
 
 def check_data_kind(data: dict, spec, registry, where) -> str:

@@ -50,17 +50,17 @@ class TrainContext:
 
         return load_tokenizer(self.config)
 
-    def load_model(self, role: str = "policy", path: str | None = None, model_class: str | None = None):
+    def load_model(self, role: str = "policy", path: str | None = None, model_class: str | None = None, **extra: Any):
         """Load a model honouring dtype, quantization and trust_remote_code of the config."""
         from workbench.training.models import load_model
 
-        return load_model(self.config, role=role, path=path, model_class=model_class)
+        return load_model(self.config, role=role, path=path, model_class=model_class, **extra)
 
-    def peft_config(self):
-        """A peft.LoraConfig from [peft], or None when the config has no adapter."""
+    def peft_config(self, task_type: str = "CAUSAL_LM"):
+        """A peft.LoraConfig from [peft] (task_type CAUSAL_LM or SEQ_CLS), or None when the config has no adapter."""
         from workbench.training.models import peft_config
 
-        return peft_config(self.config)
+        return peft_config(self.config, task_type=task_type)
 
     def training_args(self, config_class: Any, **overrides: Any):
         """Build the trainer's config object: workbench-managed fields + user args + overrides."""

@@ -70,12 +70,22 @@ def model_load_kwargs(config: dict) -> dict[str, Any]:
     return kw
 
 
-def load_model(config: dict, role: str = "policy", path: str | None = None, model_class: str | None = None):
-    """Load a model for `role` from `path` (default: [model].path)."""
-    from transformers import AutoModelForCausalLM
+def load_model(config: dict, role: str = "policy", path: str | None = None, model_class: str | None = None,
+               **extra: Any):
+    """Load a model for `role` from `path` (default: [model].path).
 
-    cls = load_object(model_class) if model_class else AutoModelForCausalLM
-    return cls.from_pretrained(path or config["model"]["path"], **model_load_kwargs(config))
+    model_class: "module:Class", or the name of a transformers class (AutoModelForSequenceClassification);
+    extra: more from_pretrained arguments (e.g. num_labels=1).
+    """
+    import transformers
+
+    if not model_class:
+        cls = transformers.AutoModelForCausalLM
+    elif ":" in model_class:
+        cls = load_object(model_class)
+    else:
+        cls = getattr(transformers, model_class)
+    return cls.from_pretrained(path or config["model"]["path"], **{**model_load_kwargs(config), **extra})
 
 
 def peft_config(config: dict, task_type: str = "CAUSAL_LM"):
