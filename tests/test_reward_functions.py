@@ -123,3 +123,11 @@ def test_every_sample_answer_is_the_true_result():
         row = json.loads(line)
         _, a, op, b = row["prompt"][-1]["content"].rstrip("?").rsplit(" ", 3)
         assert int(row["answer"]) == ops[op](int(a), int(b))
+
+
+def test_char_share_counts_wanted_characters_ignoring_spaces():
+    from workbench_plugins.reward_functions.functions import char_share
+
+    fn = char_share("0123456789")
+    rewards = fn(["q"] * 4, ["12 ab", "", "   ", [{"role": "assistant", "content": "7x"}]])
+    assert rewards == [0.5, 0.0, 0.0, 0.5]
