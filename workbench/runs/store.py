@@ -126,6 +126,9 @@ class Run:
             max_steps = begin[-1].get("max_steps") if begin else None
         step = last.get("step", 0)
         started, ended = st.get("started"), st.get("ended")
+        if started and not ended and st.get("status") in FINAL:  # e.g. lost: stop the clock at its last sign of life
+            ended = max((self.dir / n).stat().st_mtime for n in ("status.json", "metrics.jsonl", "console.log")
+                        if (self.dir / n).exists())
         elapsed = ((ended or time.time()) - started) if started else None
         eta = None
         if elapsed and step and max_steps and st["status"] == "running" and step < max_steps:
