@@ -13,11 +13,11 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
   fi
 fi
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q --upgrade pip
 if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
   echo "setup: installing torch 2.13.0" >&2
-  .venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
+  .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
-.venv/bin/python -m pip install -q -e ".[dev]" 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q -e ".[dev]"
 .venv/bin/python -c 'import workbench, workbench_plugins, trl, textual' >/dev/null
 echo "setup: ok (.venv)" >&2
