@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from workbench.data.jsongrammar import utf8_valid
 from workbench.data.lineindex import LineIndex, first_lines
 from workbench.data.readers import iter_rows, source_kind
 from workbench.data.samples import BAD_LINES
@@ -155,3 +156,112 @@ def test_cli_check_exit_code_and_json():
     mapped = subprocess.run([*cli, str(DATA / "sft-text.jsonl"), "--format", "prompt_only", "--columns",
                              "prompt=text"], capture_output=True, text=True)
     assert mapped.returncode == 0, mapped.stdout + mapped.stderr
+
+
+# Lines near the edge of what the line patterns accept: each must get the same verdict
+# (and message) from the fast stages as from json.loads + the converter.
+_EDGE_LINES = [
+    '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}',
+    '  {"messages":[{"content":"q","role":"user"},{"role":"assistant","content":"a"}]}\r',
+    '{"id": 1, "messages": [{"role": "assistant", "content": ""}], "x": null, "y": -1.5e3}',
+    '{"messages": [{"role": "user", "content": "q"}]}',
+    '{"messages": [{"role": "assistant", "content": "a"}, {"role": "system", "content": "s"}]}',
+    '{"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]}',
+    '{"messages": [{"role": "assistant", "content": "a"}], "messages": []}',
+    '{"messages": [{"role": "assistant", "content": "a"}], "\\u006dessages": []}',
+    '{"messages": [{"role": "assistant", "content": "a", "role": "bot"}]}',
+    '{"messages": [{"role": "assistant", "content": "a\\x"}]}',
+    '{"messages": [{"role": "assistant", "content": "a\\u12"}]}',
+    '{"messages": [{"role": "assistant", "content": "tab\there"}]}',
+    '{"messages": [{"role": "assistant", "content": "ok \\ud83d\\ude42 \\n \\" \\\\ \\/"}]}',
+    '{"messages": [{"role": "assistant", "content": "a"}], "n": 01}',
+    '{"messages": [{"role": "assistant", "content": "a"}], "n": NaN}',
+    '{"messages": [{"role": "assistant", "content": "a"}], "meta": {"k": [1, 2]}}',
+    '{"messages": [{"role": "assistant", "content": "a"}]} trailing',
+    '{"messages": [{"role": "assistant", "content": "a"}],}',
+    '{"messages": [{"role": "assistant", "content": null}]}',
+    '{"messages": [{"role": "assistant", "content": 3}]}',
+    '{"messages": [{"role": "Assistant", "content": "a"}]}',
+    '{"messages": [{"role": "tool", "content": "a"}, {"role": "assistant", "content": "a"}]}',
+    '{"messages": [{"role": "assistant", "content": "a", "tool_calls": null}]}',
+    '["not", "an", "object"]',
+    '{"messages": []}',
+    '',
+    '   ',
+    '{"text": "fine"}',
+]
+
+
+def _slow(fmt):
+    return type(fmt)(fmt.name, fmt.kind, fmt.detect, lambda row: fmt.convert(row))  # no fast stages
+
+
+@pytest.mark.parametrize("repeat", [1, 8])  # 8: enough lines for the columnar stage to run too
+def test_line_pattern_stage_agrees_with_python_path(tmp_path, repeat):
+    path = tmp_path / "edge.jsonl"
+    body = "\n".join(_EDGE_LINES * repeat).encode() + b"\n"
+    # a line the pattern accepts but that is not UTF-8: the block check must catch it
+    body += b'{"messages": [{"role": "assistant", "content": "caf\xe9"}]}\n'
+    path.write_bytes(body)
+    fmt = FORMATS["messages"]
+    assert fmt.convert.arrow_check.line_pattern is not None
+    fast = check_range(str(path), 0, path.stat().st_size, fmt, None)
+    slow = check_range(str(path), 0, path.stat().st_size, _slow(fmt), None)
+    assert fast == slow
+    assert fast[2][-1][2].startswith("not UTF-8 text")
+
+
+@pytest.mark.parametrize("name", ["messages", "text", "prompt_completion"])
+def test_line_patterns_never_pass_a_row_the_converter_rejects(name):
+    """Random single-byte mutations of valid lines: whatever the pattern matches must convert."""
+    fmt = FORMATS[name]
+    pattern = fmt.convert.arrow_check.line_pattern
+    seeds = {"messages": [_EDGE_LINES[0], _EDGE_LINES[2], _EDGE_LINES[12]],
+             "text": ['{"text": " x", "id": 2}', '{"text": "a\\u00a0b"}'],
+             "prompt_completion": ['{"prompt": "p", "completion": "c"}', '{"completion": " c", "prompt": "p"}']}[name]
+    alphabet = b' \t\r"\\:,{}[]0-eEnul5u\x00\x1f\xa0abrolesystemcontentassitant'
+    rng = random.Random(11)
+    matched = 0
+    for _ in range(20000):
+        raw = bytearray(rng.choice(seeds).encode())
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(raw) + 1)
+            op = rng.random()
+            if op < 0.4 and i < len(raw):
+                raw[i] = rng.choice(alphabet)
+            elif op < 0.7:
+                raw.insert(i, rng.choice(alphabet))
+            elif i < len(raw):
+                del raw[i]
+        if not pattern.fullmatch(bytes(raw)) or not utf8_valid(bytes(raw)):  # UTF-8 is checked per block
+            continue
+        matched += 1
+        row = json.loads(bytes(raw))
+        assert type(row) is dict, raw
+        fmt.convert(row)  # raises if the pattern passed a bad row
+    assert matched > 300  # the mutations must exercise the pattern, not just miss it
+
+
+def test_columnar_stage_checks_lines_the_pattern_leaves(tmp_path):
+    """Rows with a nested extra field never match the pattern; the columnar check still proves them."""
+    import workbench.data.validate as v
+
+    rng = random.Random(5)
+    lines = []
+    for i in range(400):
+        text = _chat(rng, i)
+        row = json.loads(text) if text.startswith("{\"") and i % 50 else {"messages": [{"role": "bot", "content": "x"}]}
+        row["meta"] = {"source": "x", "n": i}
+        lines.append(json.dumps(row))
+    path = tmp_path / "f.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    fmt = FORMATS["messages"]
+    calls = []
+    real = v._arrow_prefilter
+    v._arrow_prefilter = lambda *a, **k: calls.append(real(*a, **k)) or calls[-1]
+    try:
+        fast = check_range(str(path), 0, path.stat().st_size, fmt, None)
+    finally:
+        v._arrow_prefilter = real
+    assert calls and calls[0][0] > 200  # most rows proven column-wise
+    assert fast == check_range(str(path), 0, path.stat().st_size, _slow(fmt), None)

@@ -23,7 +23,8 @@ from workbench.data.readers import BOM, decode_line, iter_rows, source_kind
 from workbench.errors import DataError
 from workbench.specs import DataFormat
 
-CHUNK = 16 << 20            # bytes per parallel task
+CHUNK = 4 << 20             # bytes per block checked in this process
+PARALLEL_CHUNK = 1 << 20    # bytes per task of the process pool: small blocks stay in the CPU caches
 PARALLEL_MIN = 32 << 20     # smaller files are not worth the process start-up
 Progress = Callable[[float], None]
 
@@ -244,7 +245,7 @@ def _check_jsonl_parallel(path: str, detection: Detection, columns, report: Chec
     from concurrent.futures import ProcessPoolExecutor
 
     size = os.path.getsize(path)
-    ranges = _ranges(path, size, min(CHUNK, max(1 << 20, size // (workers * 4))))
+    ranges = _ranges(path, size, min(CHUNK, PARALLEL_CHUNK, max(64 << 10, size // (workers * 4))))
     method = "fork" if "fork" in mp.get_all_start_methods() else None
     line = 1
     with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
