@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from workbench.data.jsongrammar import utf8_valid
+from workbench.data.jsongrammar import plain_variant, utf8_valid
 from workbench.data.lineindex import LineIndex, first_lines
 from workbench.data.readers import iter_rows, source_kind
 from workbench.data.samples import BAD_LINES
@@ -197,9 +197,11 @@ def _slow(fmt):
 
 
 @pytest.mark.parametrize("repeat", [1, 8])  # 8: enough lines for the columnar stage to run too
-def test_line_pattern_stage_agrees_with_python_path(tmp_path, repeat):
+@pytest.mark.parametrize("control", [True, False])  # False: no raw tab, so the plain pattern variant runs
+def test_line_pattern_stage_agrees_with_python_path(tmp_path, repeat, control):
     path = tmp_path / "edge.jsonl"
-    body = "\n".join(_EDGE_LINES * repeat).encode() + b"\n"
+    edge = [x for x in _EDGE_LINES if control or "\t" not in x]
+    body = "\n".join(edge * repeat).encode() + b"\n"
     # a line the pattern accepts but that is not UTF-8: the block check must catch it
     body += b'{"messages": [{"role": "assistant", "content": "caf\xe9"}]}\n'
     path.write_bytes(body)
@@ -216,6 +218,7 @@ def test_line_patterns_never_pass_a_row_the_converter_rejects(name):
     """Random single-byte mutations of valid lines: whatever the pattern matches must convert."""
     fmt = FORMATS[name]
     pattern = fmt.convert.arrow_check.line_pattern
+    plain = plain_variant(pattern)
     seeds = {"messages": [_EDGE_LINES[0], _EDGE_LINES[2], _EDGE_LINES[12]],
              "text": ['{"text": " x", "id": 2}', '{"text": "a\\u00a0b"}'],
              "prompt_completion": ['{"prompt": "p", "completion": "c"}', '{"completion": " c", "prompt": "p"}']}[name]
@@ -233,8 +236,10 @@ def test_line_patterns_never_pass_a_row_the_converter_rejects(name):
                 raw.insert(i, rng.choice(alphabet))
             elif i < len(raw):
                 del raw[i]
-        if not pattern.fullmatch(bytes(raw)) or not utf8_valid(bytes(raw)):  # UTF-8 is checked per block
-            continue
+        raw = bytes(raw)
+        plain_ok = b"\\" not in raw and not any(c < 32 for c in raw)
+        if not (pattern.fullmatch(raw) or plain_ok and plain.fullmatch(raw)) or not utf8_valid(raw):
+            continue  # (UTF-8 is checked per block)
         matched += 1
         row = json.loads(bytes(raw))
         assert type(row) is dict, raw

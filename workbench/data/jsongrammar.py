@@ -71,6 +71,15 @@ def line(pattern: bytes) -> re.Pattern[bytes]:
     return re.compile(WS + pattern + WS)
 
 
+def plain_variant(pattern: re.Pattern[bytes]) -> re.Pattern[bytes]:
+    """The same grammar for lines with no backslash and no control character but the newline.
+
+    In such a line every quote delimits a string, so a string body is just "no quote":
+    a single-byte exclusion that the regex engine scans about twice as fast.
+    """
+    return re.compile(pattern.pattern.replace(_BODY, rb'[^"]*'), pattern.flags)
+
+
 def utf8_valid(data: bytes) -> bool:
     """Whether `data` is strict UTF-8 (exactly what Python decodes), checked by Arrow without a copy."""
     import struct

@@ -8,6 +8,7 @@ of each kind of problem.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from workbench.data.jsongrammar import utf8_valid
+from workbench.data.jsongrammar import plain_variant, utf8_valid
 from workbench.data.loading import BadRow, Detection, convert_rows, map_columns, resolve_format
 from workbench.data.readers import BOM, decode_line, iter_rows, source_kind
 from workbench.errors import DataError
@@ -119,9 +120,7 @@ def check_range(path: str, start: int, end: int, fmt: DataFormat, columns: dict 
             data += f.readline()  # finish the last line (only the file's last range can lack a newline)
     if start == 0 and data.startswith(BOM):
         data = data[len(BOM):]
-    lines = data.split(b"\n")
-    if data.endswith(b"\n") or not data:
-        lines.pop()  # the empty piece after the last newline is no line
+    lines = Lines(data)
     nlines = len(lines)
     check = getattr(fmt.convert, "arrow_check", None)
     todo: list[int] | range = range(nlines)
@@ -159,18 +158,48 @@ def check_range(path: str, start: int, end: int, fmt: DataFormat, columns: dict 
     return nlines, rows, bad
 
 
-def _pattern_prefilter(data: bytes, lines: list[bytes], pattern) -> tuple[int, list[int] | range]:
+class Lines:
+    """The lines of a block (without their newlines), sliced only when asked for."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        self.newlines = len(ends)
+        if data and data[-1:] != b"\n":
+            ends = np.append(ends, len(data))  # a last line without its newline
+        self.ends = ends.tolist()
+        self.starts = [0, *(ends[:-1] + 1).tolist()] if len(ends) else []
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.data[self.starts[i]:self.ends[i]]
+
+
+def _pattern_prefilter(data: bytes, lines: Lines, pattern) -> tuple[int, list[int] | range]:
     """(lines proven valid by the format's line pattern, indices of the other lines)."""
     if pattern is None:
         return 0, range(len(lines))
-    match = pattern.fullmatch
-    todo = [i for i, raw in enumerate(lines) if not match(raw)]
+    strict = pattern.fullmatch
+    find = data.find
+    if np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 32) == lines.newlines:
+        plain = _plain_variant(pattern).fullmatch  # the block's only control characters are its newlines
+        todo = [i for i, (a, b) in enumerate(zip(lines.starts, lines.ends))
+                if not (plain(data, a, b) if find(b"\\", a, b) < 0 else strict(data, a, b))]
+    else:
+        todo = [i for i, (a, b) in enumerate(zip(lines.starts, lines.ends)) if not strict(data, a, b)]
     if todo and len(todo) == len(lines):
         return 0, todo
     if not utf8_valid(data):  # rare: find the matched lines that are not UTF-8 and check those exactly
         left = set(todo)
-        todo = sorted(left | {i for i, raw in enumerate(lines) if i not in left and not _decodes(raw)})
+        todo = sorted(left | {i for i in range(len(lines)) if i not in left and not _decodes(lines[i])})
     return len(lines) - len(todo), todo
+
+
+@functools.lru_cache(maxsize=16)
+def _plain_variant(pattern):
+    return plain_variant(pattern)
 
 
 def _decodes(raw: bytes) -> bool:
@@ -181,7 +210,7 @@ def _decodes(raw: bytes) -> bool:
     return True
 
 
-def _arrow_prefilter(data: bytes, lines: list[bytes], todo, check, columns: dict | None,
+def _arrow_prefilter(data: bytes, lines: Lines, todo, check, columns: dict | None,
                      threads: bool = False) -> tuple[int, list[int] | range]:
     """(rows the columnar check proves valid, indices of the lines still to check in Python).
 
@@ -189,7 +218,7 @@ def _arrow_prefilter(data: bytes, lines: list[bytes], todo, check, columns: dict
     usable only when that gives exactly one row per line, so row i is the i-th of them.
     Anything else (a line pyarrow cannot parse, a type surprise) leaves every line to Python.
     """
-    candidates = [i for i in todo if lines[i] and not lines[i].isspace()]
+    candidates = [i for i in todo if not lines[i].isspace() and lines[i]]
     if len(candidates) < 64:
         return 0, todo
     block = data if len(candidates) == len(lines) else b"\n".join([lines[i] for i in candidates])
