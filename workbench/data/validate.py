@@ -25,7 +25,8 @@ from workbench.errors import DataError
 from workbench.specs import DataFormat
 
 CHUNK = 4 << 20             # bytes per block checked in this process
-PARALLEL_CHUNK = 1 << 20    # bytes per task of the process pool: small blocks stay in the CPU caches
+PARALLEL_CHUNK = 1 << 20    # bytes per block in the process pool: small blocks stay in the CPU caches
+TASK_BYTES = 16 << 20       # bytes per pool task (consecutive blocks), to keep the parent's share small
 PARALLEL_MIN = 32 << 20     # smaller files are not worth the process start-up
 Progress = Callable[[float], None]
 
@@ -268,6 +269,11 @@ def _check_jsonl_serial(path: str, fmt: DataFormat, columns, report: CheckReport
             return
 
 
+def check_ranges(path: str, ranges: list[tuple[int, int]], fmt: DataFormat, columns: dict | None) -> list:
+    """`check_range` over consecutive ranges: one pool task, many cache-sized blocks."""
+    return [check_range(path, start, end, fmt, columns) for start, end in ranges]
+
+
 def _check_jsonl_parallel(path: str, detection: Detection, columns, report: CheckReport, workers: int,
                           progress) -> None:
     import multiprocessing as mp
@@ -275,14 +281,17 @@ def _check_jsonl_parallel(path: str, detection: Detection, columns, report: Chec
 
     size = os.path.getsize(path)
     ranges = _ranges(path, size, min(CHUNK, PARALLEL_CHUNK, max(64 << 10, size // (workers * 4))))
+    per_task = max(1, min(TASK_BYTES // PARALLEL_CHUNK, len(ranges) // (workers * 4)))
+    groups = [ranges[i:i + per_task] for i in range(0, len(ranges), per_task)]
     method = "fork" if "fork" in mp.get_all_start_methods() else None
     line = 1
     with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
-        futures = [pool.submit(check_range, path, s, e, detection.format, columns) for s, e in ranges]
-        for (_, end), fut in zip(ranges, futures):  # in order, so line numbers add up
-            line += _add_range(report, path, line, fut.result())
+        futures = [pool.submit(check_ranges, path, group, detection.format, columns) for group in groups]
+        for group, fut in zip(groups, futures):  # in order, so line numbers add up
+            for result in fut.result():
+                line += _add_range(report, path, line, result)
             if progress:
-                progress(end / size if size else 1.0)
+                progress(group[-1][1] / size if size else 1.0)
 
 
 def _ranges(path: str, size: int, chunk: int) -> list[tuple[int, int]]:
