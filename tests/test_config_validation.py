@@ -50,11 +50,11 @@ def test_valid_config_resolves_defaults(tmp_path):
 
 
 def test_unknown_key_names_line_and_suggests(tmp_path):
-    path = write(tmp_path, BASE.replace('[model]\n', '[model]\ngradient_checkpoint = true\n'))
+    path = write(tmp_path, BASE.replace('[model]\n', '[model]\ntrust_remote_cod = true\n'))
     exc = error_of(path)
     assert isinstance(exc, ConfigError)
-    assert str(exc).startswith(f"{path}:{line_of(path, 'gradient_checkpoint =')}: model.gradient_checkpoint: unknown key")
-    assert "did you mean 'gradient_checkpointing'?" in str(exc)
+    assert str(exc).startswith(f"{path}:{line_of(path, 'trust_remote_cod =')}: model.trust_remote_cod: unknown key")
+    assert "did you mean 'trust_remote_code'?" in str(exc)
     assert "\n" not in str(exc)
 
 
@@ -147,12 +147,12 @@ def test_tokenizers_parallelism_is_not_a_secret(tmp_path):
 def test_overrides_parse_toml_values(tmp_path):
     cfg = load_config(write(tmp_path, BASE), [
         "trainer.args.max_steps=7", "trainer.args.learning_rate=1e-3", 'run.tags=["a", "b"]',
-        "run.name=hello world", "launch.mixed_precision=bf16", "model.gradient_checkpointing=true",
+        "run.name=hello world", "launch.mixed_precision=bf16", "model.dtype=\"bfloat16\"",
     ])
     assert cfg["trainer"]["args"] == {"max_steps": 7, "learning_rate": 0.001}
     assert cfg["run"]["tags"] == ["a", "b"] and cfg["run"]["name"] == "hello world"
     assert cfg["launch"]["mixed_precision"] == "bf16"
-    assert cfg["model"]["gradient_checkpointing"] is True
+    assert cfg["model"]["dtype"] == "bfloat16"
 
 
 def test_overrides_are_validated_too(tmp_path):

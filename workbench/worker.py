@@ -18,7 +18,7 @@ from workbench.runs.store import Run
 from workbench.training.reporter import RunReporter
 
 OOM_HINT = ("CUDA out of memory: lower trainer.args.per_device_train_batch_size (raise gradient_accumulation_steps), "
-            "enable model.gradient_checkpointing, or load the model in 4-bit ([quantization]); "
+            "set trainer.args.gradient_checkpointing = true, or load the model in 4-bit ([quantization]); "
             "`workbench estimate CONFIG` shows the memory budget")
 
 
@@ -42,6 +42,15 @@ def load_split(config: dict, key: str, registry, reporter: RunReporter, is_main:
     return Dataset.from_list(prepared.rows), prepared
 
 
+def resolve_mixed_precision(value: str) -> str:
+    """"auto" becomes bf16 on GPUs that support it, otherwise no autocast."""
+    if value != "auto":
+        return value
+    import torch
+
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
 def run_job(run_dir: Path) -> str:
     """Train; returns the outcome: completed | stopped | nan."""
     import torch
@@ -60,6 +69,9 @@ def run_job(run_dir: Path) -> str:
     no_gpu = not torch.cuda.is_available()
     if no_gpu:  # transformers' TrainingArguments and Accelerator() read this flag
         os.environ["ACCELERATE_USE_CPU"] = "true"
+    config["launch"]["mixed_precision"] = resolve_mixed_precision(config["launch"].get("mixed_precision", "auto"))
+    # Accelerator() (own trainers) reads the env; transformers trainers get bf16/fp16 in their args.
+    os.environ["ACCELERATE_MIXED_PRECISION"] = config["launch"]["mixed_precision"]
     state = PartialState(cpu=no_gpu)
     is_main = state.is_main_process
     reporter = RunReporter(run_dir, is_main=is_main)
@@ -73,7 +85,8 @@ def run_job(run_dir: Path) -> str:
             parts = train.train_test_split(test_size=config["data"]["eval_fraction"], seed=config["run"]["seed"])
             train, eval_ds = parts["train"], parts["test"]
         reporter.event("data_ready", format=prepared.format.name, kind=prepared.format.kind, rows=len(train),
-                       eval_rows=len(eval_ds) if eval_ds is not None else 0, world_size=state.num_processes)
+                       eval_rows=len(eval_ds) if eval_ds is not None else 0, world_size=state.num_processes,
+                       mixed_precision=config["launch"]["mixed_precision"], device=str(state.device))
         callback = WorkbenchCallback(reporter, stop_on_nan=config["run"]["stop_on_nan"])
         trainer_opts = {k: v for k, v in config["trainer"].items() if k not in ("name", "args")}
         ctx = TrainContext(config=config, run_dir=run_dir,

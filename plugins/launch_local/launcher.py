@@ -38,7 +38,8 @@ def accelerate_yaml(config: dict) -> str:
         f"num_processes: {n}",
         f"num_machines: {launch['num_machines']}",
         "machine_rank: 0",
-        f"mixed_precision: '{launch['mixed_precision']}'",
+        # "auto" is settled by the worker, which sees the GPUs it runs on.
+        f"mixed_precision: '{'no' if launch['mixed_precision'] == 'auto' else launch['mixed_precision']}'",
         f"gpu_ids: '{launch['gpu_ids']}'",
         "main_training_function: main",
         "rdzv_backend: static",

@@ -40,7 +40,6 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "tokenizer": Key("str?", None, "tokenizer folder or id, when not the model's own"),
         "chat_template": Key("str?", None, "a Jinja chat template file replacing the tokenizer's"),
         "attn_implementation": Key("str?", None, "eager, sdpa, flash_attention_2, ..."),
-        "gradient_checkpointing": Key("bool", False, "trade compute for activation memory"),
     },
     "data": {
         "train": Key("str", REQUIRED, "training data: .jsonl/.json/.csv/.parquet, a save_to_disk folder, or hub:NAME"),
@@ -75,7 +74,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "launcher": Key("str", "local", "a launcher plugin: local (accelerate launch), slurm, ..."),
         "num_processes": Key("int", 1, "processes (GPUs) on this machine; 2+ runs DDP"),
         "num_machines": Key("int", 1, "machines taking part"),
-        "mixed_precision": Key("str", "no", "autocast precision", ("no", "bf16", "fp16")),
+        "mixed_precision": Key("str", "auto", "autocast precision; auto = bf16 on GPUs that support it, else no",
+                               ("auto", "no", "bf16", "fp16")),
         "gpu_ids": Key("str", "all", "which GPUs: all, or a list like 0,1"),
         "distributed": Key("str", "ddp", "how ranks share the model", ("ddp", "fsdp", "deepspeed")),
         "zero_stage": Key("int", 0, "DeepSpeed ZeRO stage", (0, 1, 2, 3)),

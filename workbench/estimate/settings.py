@@ -172,13 +172,12 @@ def read_settings(config: Mapping[str, Any], source: str | None = None) -> JobSe
         mixed = "bf16"
     elif fp16:
         mixed = "fp16"
-    elif "mixed_precision" in launch.data:
-        mixed = launch.choice("mixed_precision", "no", ("no", "bf16", "fp16"))
-    elif bf16 is None and trl_like:
+    elif launch.data.get("mixed_precision", "auto") == "auto":
+        # The worker picks bf16 on GPUs that support it; the estimate is for such a GPU.
         mixed = "bf16"
-        notes.append(f"bf16 not set: assumed true ({name} default)")
+        notes.append("launch.mixed_precision = auto: assumed bf16 (a GPU with bf16 support)")
     else:
-        mixed = "no"
+        mixed = launch.choice("mixed_precision", "no", ("auto", "no", "bf16", "fp16"))
 
     lora = _read_peft(config.get("peft"), source)
     quant = _read_quant(config.get("quantization"), source)

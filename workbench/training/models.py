@@ -117,7 +117,6 @@ def build_training_args(ctx, config_class: Any, **overrides: Any):
         "disable_tqdm": True,
         "bf16": cfg["launch"]["mixed_precision"] == "bf16",
         "fp16": cfg["launch"]["mixed_precision"] == "fp16",
-        "gradient_checkpointing": cfg["model"].get("gradient_checkpointing", False),
         "dataloader_num_workers": 0,
     }
     if ctx.eval_dataset is not None:
