@@ -18,13 +18,23 @@ COLUMNS = (("mark", " ", 1), ("run", "run", 20), ("status", "status", 11), ("pro
 MARK = "●"
 
 
+def run_label(s: dict[str, Any]) -> str:
+    """Name first (the id's date prefix would eat an 80-column table), then the start time."""
+    rid = s["id"]
+    parts = rid.split("-", 2)
+    if len(parts) == 3 and parts[0].isdigit() and len(parts[1]) == 6 and parts[1].isdigit():
+        when = f"{parts[0][6:8]}/{parts[1][:2]}:{parts[1][2:4]}"
+        return f"{parts[2][:20 - len(when) - 1]} {when}"
+    return rid
+
+
 def cells(s: dict[str, Any], marked: bool) -> dict[str, Any]:
     """The text of each column for one run summary."""
     step, total = s.get("step"), s.get("max_steps")
     status = s.get("status") or "?"
     return {
         "mark": MARK if marked else " ",
-        "run": s["id"],
+        "run": run_label(s),
         "status": fmt.status_text(status),
         "trainer": s.get("trainer") or "-",
         "progress": fmt.progress(step, total),
@@ -98,7 +108,8 @@ class RunsTable(DataTable):
                     self.add_row(*(row[k] for k, _, _ in COLUMNS), key=s["id"])
                     self._shown[s["id"]] = row
             order = {rid: i for i, rid in enumerate(ids)}
-            self.sort("run", key=lambda rid: order.get(str(rid), len(order)))
+            by_label = {run_label(s): i for i, s in enumerate(summaries)}
+            self.sort("run", key=lambda label: by_label.get(str(label), len(by_label)))
             self._order = ids
             if current in order:
                 self.move_cursor(row=self.get_row_index(current), animate=False)
