@@ -21,7 +21,7 @@ def start(config_path: str, overrides: list[str] | None = None, name: str | None
     from workbench.supervisor import spawn
 
     if not quiet:
-        print("validating config (imports the trainer's config class)...", file=sys.stderr)
+        print(f"validating {config_path} ...", file=sys.stderr)
     config = load_config(config_path, overrides)
     run = create_run(config, name=name)
     spawn(run)
