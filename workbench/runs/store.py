@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-
 from workbench import __version__
 from workbench.errors import RunError
 from workbench.paths import runs_dir
@@ -186,6 +184,8 @@ def _drop_none(value: Any) -> Any:
 
 def job_toml(config: dict[str, Any], source: Path | None) -> str:
     """The resolved config as TOML (unset optional keys are left out: TOML has no null)."""
+    import tomlkit  # only when creating runs: keeps the TUI's start-up light
+
     config = _drop_none(config)
     doc = tomlkit.document()
     doc.add(tomlkit.comment(f"Resolved by workbench {__version__} from {source or '<inline>'}; the job's only input."))
