@@ -95,6 +95,8 @@ def run_job(run_dir: Path) -> str:
                            resume_from_checkpoint=os.environ.get("WORKBENCH_RESUME") or None)
         runner = load_object(spec.factory)(ctx)
         runner.train(resume_from_checkpoint=ctx.resume_from_checkpoint)
+        if torch.cuda.is_available():  # what the VRAM estimate is checked against
+            reporter.event("peak_memory", bytes=torch.cuda.max_memory_allocated(), device=str(state.device))
         stopped = callback.stop_requested or getattr(runner, "stopped", False) or reporter.stop_requested()
         if callback.nan_detected and config["run"]["stop_on_nan"]:
             return "nan"
