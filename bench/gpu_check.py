@@ -44,15 +44,16 @@ def nvml_check() -> list[str]:
     return lines
 
 
-async def panel_renders() -> str:
+async def panel_screenshot(path: Path) -> Path:
+    """The GPUs tab of the real app on the real NVML backend, saved as an SVG screenshot."""
     from workbench.tui.app import WorkbenchApp
 
     app = WorkbenchApp(workspace=Path(tempfile.mkdtemp()))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2")
         await pilot.pause(2.5)
-        return "\n".join(str(line.text) for line in app.screen._compositor.render_update(full=True).strips
-                         ) if hasattr(app.screen, "_compositor") else "rendered"
+        app.save_screenshot(filename=path.name, path=str(path.parent))
+    return path
 
 
 def run_preset(name: str, extra: list[str], steps: int, workspace: Path) -> dict:
@@ -99,7 +100,7 @@ def main() -> int:
     for line in nvml_check() or ["NVML unavailable"]:
         print(line)
     print("== GPU panel (headless, 80x24) ==")
-    print(asyncio.run(panel_renders())[:2000])
+    print("screenshot:", asyncio.run(panel_screenshot(Path(tempfile.mkdtemp()) / "gpus.svg")))
     print("== presets on the GPU ==")
     workspace = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     for name, extra in PRESETS.items():
