@@ -93,7 +93,8 @@ class Supervisor:
             t.start()
         rc = self.proc.wait()
         self.done.set()
-        threads[0].join(timeout=5)
+        for t in threads[:2]:  # output fully written; no status write of the watcher races the final one
+            t.join(timeout=5)
         console.close()
         self._finish(rc)
         return 0
@@ -160,17 +161,17 @@ class Supervisor:
                 pids = sorted([root.pid] + [c.pid for c in root.children(recursive=True)])
             except psutil.Error:
                 pids = last_pids
-            if pids != last_pids:
+            if pids != last_pids and not self.done.is_set():
                 last_pids = pids
                 self.run.update_status(job_pids=pids)
             if self.stop_now.is_set():
                 self._kill_job()
                 return
             if self.run.path(STOP_REQUEST).exists():
-                if stop_seen_at is None:
+                if stop_seen_at is None and not self.done.is_set():
                     stop_seen_at = time.time()
                     self.run.update_status(status="stopping")
-                elif time.time() - stop_seen_at > grace:
+                elif stop_seen_at is not None and time.time() - stop_seen_at > grace:
                     self._kill_job()
                     return
 
