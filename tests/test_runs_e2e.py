@@ -120,6 +120,13 @@ def test_kill_9_of_worker_is_failed_with_signal(workspace):
     assert st["signal"] == "SIGKILL"
 
 
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def test_kill_9_of_supervisor_is_lost(workspace):
     run_dir = start_long_run(workspace)
     sup = status_of(run_dir)["supervisor_pid"]
@@ -131,6 +138,10 @@ def test_kill_9_of_supervisor_is_lost(workspace):
         assert json.loads((run_dir / "status.json").read_text())["status"] in ("running", "stopping")
         listed = json.loads(cli("ls", "--json").stdout)
         assert listed[0]["status"] == "lost"
+        # The job outlived its supervisor; `stop --now` still reaches it through its process group.
+        assert "terminated the job" in cli("stop", run_dir.name, "--now").stdout
+        wait_for(lambda: not any(alive(p) for p in status_of(run_dir).get("job_pids", [])), timeout=30,
+                 what="job gone")
     finally:
         try:
             os.killpg(job, signal.SIGKILL)

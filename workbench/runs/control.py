@@ -15,6 +15,13 @@ from workbench.training.reporter import STOP_REQUEST
 def request_stop(run: Run, now: bool = False) -> str:
     """Ask for a graceful stop (checkpoint, then exit) or, with now, terminate the job."""
     st = run.status()
+    if st["status"] == "lost" and now and st.get("job_pgid"):
+        # The supervisor is gone but the job may live on in its own process group.
+        try:
+            os.killpg(st["job_pgid"], signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            return f"{run.id} is lost and its job is no longer running"
+        return f"terminated the job of lost run {run.id}"
     if st["status"] not in ACTIVE:
         raise RunError(f"run {run.id} is {st['status']}, not running")
     tmp = run.path(STOP_REQUEST + ".tmp")
