@@ -123,7 +123,7 @@ def registry_with(*plugins: Any, builtins: bool = True, strict: bool = True):
         record.hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
 
     for hook, (attr, spec_type) in REGISTER_HOOKS.items():
-        for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: the first one owns a name
             record = reg.plugin(impl.plugin_name)
             try:
                 specs = list(impl.function() or [])
@@ -404,6 +404,20 @@ def _toml(config: Mapping[str, Any]) -> str:
     return tomlkit.dumps(json.loads(json.dumps(config)))
 
 
+def _wait_for_supervisor(run_dir: Path, timeout: float):
+    """The Run once its supervisor has exited: final status written, run_finished hooks called."""
+    import time
+
+    from workbench.runs.store import Run, process_alive
+
+    run = Run(run_dir)
+    deadline = time.time() + timeout
+    raw = run.raw_status
+    while time.time() < deadline and process_alive(raw.get("supervisor_pid"), raw.get("supervisor_start")):
+        time.sleep(0.05)
+    return run
+
+
 def run_job(config: Mapping[str, Any] | str | os.PathLike, workspace: str | os.PathLike,
             plugins: Sequence[Any] = (), *, overrides: Sequence[str] = (), env: Mapping[str, str] | None = None,
             timeout: float = 600) -> RunResult:
@@ -442,8 +456,6 @@ def run_job(config: Mapping[str, Any] | str | os.PathLike, workspace: str | os.P
             break
     if run_dir is None:
         return RunResult("rejected", proc.returncode, None, stdout=proc.stdout, stderr=proc.stderr)
-    from workbench.runs.store import Run
-
-    run = Run(run_dir)
+    run = _wait_for_supervisor(run_dir, timeout=60)
     return RunResult(run.status()["status"], proc.returncode, run_dir, run.metrics(), run.events(),
                      proc.stdout, proc.stderr)
