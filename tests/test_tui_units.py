@@ -9,7 +9,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import pytest
 
 from tests.test_tui_support import fail_with_oom, make_run
 from workbench.runs.store import Run

@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pluggy
 
@@ -152,41 +152,58 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def build_registry(workspace: Path | None = None) -> Registry:
-    """Discover, load and query every plugin. Never raises for a plugin's fault."""
+@dataclass(frozen=True)
+class Candidate:
+    """A plugin found but not yet loaded: `load()` imports it."""
+
+    name: str
+    source: str
+    version: str
+    builtin: bool
+    load: Callable[[], Any]
+
+
+def discover(workspace: Path | None = None) -> list[Candidate]:
+    """Entry points of the `workbench` group (built-ins first), then local plugin files."""
+    found: list[Candidate] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found.append(Candidate(ep.name, f"entry point {dist.metadata['Name'] if dist else '?'}",
+                               dist.version if dist else "", ep.value.startswith("workbench_plugins."), ep.load))
+    found.sort(key=lambda c: not c.builtin)  # a built-in owns its names; a clashing plugin is the conflict
+    for path in _local_plugin_files(workspace):
+        found.append(Candidate(path.stem, str(path), "", False, lambda p=path: _load_file_module(p)))
+    return found
+
+
+def build_registry(workspace: Path | None = None, candidates: list[Candidate] | None = None) -> Registry:
+    """Load and query every plugin (discovered, or the given candidates). Never raises for a plugin's fault."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     reg = Registry(manager=pm)
     allowed, denied = _name_filter()
 
-    candidates: list[tuple[str, str, str, bool, Any]] = []  # name, source, version, builtin, loader
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        dist_name = dist.metadata["Name"] if dist else "?"
-        version = dist.version if dist else ""
-        builtin = ep.value.startswith("workbench_plugins.")
-        candidates.append((ep.name, f"entry point {dist_name}", version, builtin, ep.load))
-    for path in _local_plugin_files(workspace):
-        candidates.append((path.stem, str(path), "", False, lambda p=path: _load_file_module(p)))
-
-    for name, source, version, builtin, loader in candidates:
-        record = PluginRecord(name=name, source=source, version=version, builtin=builtin)
-        reg.plugins.append(record)
-        if (allowed is not None and name not in allowed) or name in denied:
+    for cand in discover(workspace) if candidates is None else candidates:
+        record = PluginRecord(name=cand.name, source=cand.source, version=cand.version, builtin=cand.builtin)
+        if (allowed is not None and cand.name not in allowed) or cand.name in denied:
             record.status = "disabled"
+            reg.plugins.append(record)
             continue
         try:
-            module = loader()
-            version = version or str(getattr(module, "__version__", ""))
-            record.version = version
-            pm.register(module, name=name)
+            module = cand.load()
+            if pm.is_registered(module):  # the same module offered twice (e.g. a test passing a built-in)
+                continue
+            record.version = cand.version or str(getattr(module, "__version__", ""))
+            pm.register(module, name=cand.name)
         except Exception as exc:  # noqa: BLE001
             record.status, record.error = "broken", _error_line(exc)
+            reg.plugins.append(record)
             continue
+        reg.plugins.append(record)
         record.hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
 
     for hook, (attr, spec_type) in REGISTER_HOOKS.items():
-        for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):  # registration order
+        for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: the first one owns a name
             record = reg.plugin(impl.plugin_name)
             try:
                 specs = list(impl.function() or [])

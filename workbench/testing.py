@@ -82,69 +82,14 @@ def registry_with(*plugins: Any, builtins: bool = True, strict: bool = True):
         name clash with one of them then shows up as a conflict.
     strict: raise PluginError when a given plugin is broken or in conflict, with its error.
     """
-    import pluggy
+    from workbench.plugin_manager import Candidate, build_registry, discover
 
-    from workbench import hookspecs
-    from workbench.plugin_manager import ENTRY_POINT_GROUP, REGISTER_HOOKS, PluginRecord, Registry
-
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    reg = Registry(manager=pm)
-    candidates: list[tuple[str, Any, bool]] = []
-    if builtins:
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.value.startswith("workbench_plugins."):
-                candidates.append((ep.name, ep.load, True))
-    for plugin in plugins:
-        candidates.append((_plugin_name(plugin), lambda p=plugin: p, False))
-
-    given: set[str] = set()
-    for name, loader, builtin in candidates:
-        try:
-            module = loader()
-        except Exception as exc:  # noqa: BLE001 - reported like the real plugin manager does
-            reg.plugins.append(PluginRecord(name, "registry_with", builtin=builtin, status="broken",
-                                            error=f"{type(exc).__name__}: {exc}"))
-            continue
-        if not builtin and pm.is_registered(module):  # a built-in passed again: test that one
-            given.add(pm.get_name(module))
-            continue
-        given.update([] if builtin else [name])
-        record = PluginRecord(name=name, source="registry_with", builtin=builtin)
-        reg.plugins.append(record)
-        try:
-            record.version = str(getattr(module, "__version__", ""))
-            pm.register(module, name=name)
-        except Exception as exc:  # noqa: BLE001 - reported like the real plugin manager does
-            record.status, record.error = "broken", f"{type(exc).__name__}: {exc}"
-            continue
-        record.hooks = sorted(h.name for h in pm.get_hookcallers(module) or [])
-
-    for hook, (attr, spec_type) in REGISTER_HOOKS.items():
-        for impl in getattr(pm.hook, hook).get_hookimpls():  # registration order: the first one owns a name
-            record = reg.plugin(impl.plugin_name)
-            try:
-                specs = list(impl.function() or [])
-                bad = [s for s in specs if not isinstance(s, spec_type)]
-                if bad:
-                    raise TypeError(f"{hook} returned {type(bad[0]).__name__}, expected {spec_type.__name__}")
-            except Exception as exc:  # noqa: BLE001
-                record.status, record.error = "broken", f"{hook}: {type(exc).__name__}: {exc}"
-                continue
-            table = getattr(reg, attr)
-            for spec in specs:
-                key = (attr, spec.name)
-                if spec.name in table and reg.owner[key] != impl.plugin_name:
-                    reg.conflicts.setdefault(key, [reg.owner[key]]).append(impl.plugin_name)
-                    record.status = "conflict"
-                    record.error = f"{attr[:-1].replace('_', ' ')} '{spec.name}' already registered by {reg.owner[key]}"
-                    continue
-                table[spec.name] = spec
-                reg.owner[key] = impl.plugin_name
-                record.registers.setdefault(attr, []).append(spec.name)
-
+    candidates = [c for c in discover(None) if c.builtin] if builtins else []
+    candidates += [Candidate(_plugin_name(p), "registry_with", "", False, lambda p=p: p) for p in plugins]
+    reg = build_registry(candidates=candidates)
+    # A given plugin that is a built-in module was registered under its built-in name: check that one.
+    given = {reg.manager.get_name(p) for p in plugins if reg.manager.is_registered(p)}
+    given |= {_plugin_name(p) for p in plugins if not reg.manager.is_registered(p)}
     if strict:
         for record in reg.plugins:
             if record.name in given and record.status != "ok":

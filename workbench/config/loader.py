@@ -18,7 +18,6 @@ else:  # pragma: no cover
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
 from workbench.errors import ConfigError, DataError, PluginError
 from workbench.secrets import is_secret_name
-from workbench.specs import load_object
 
 # Fields of a trainer's config class that the workbench sets itself.
 MANAGED_ARGS = {"output_dir": "the run's checkpoints/ folder", "logging_dir": "the run directory"}

@@ -11,7 +11,7 @@ import re
 import shlex
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
