@@ -101,9 +101,14 @@ torch.manual_seed(cfg["seed"])
 policy = AutoModelForCausalLM.from_pretrained(cfg["model"])
 ref = AutoModelForCausalLM.from_pretrained(cfg["model"])
 value = AutoModelForSequenceClassification.from_pretrained(cfg["model"], num_labels=1)
+# TRL's rollout batch per process is per_device_train_batch_size * gradient_accumulation_steps, which
+# num_mini_batches then splits; each micro-batch slice of a minibatch (here the whole minibatch) is one
+# optimizer step. So per_device_train_batch_size=rollout gives our layout: 16 prompts per step, 2
+# minibatches of 8, one optimizer step each (rollout // mini_batches here would halve the rollout and
+# double the steps and optimizer updates).
 args = PPOConfig(
     output_dir=cfg["out"], report_to="none", seed=cfg["seed"], use_cpu=True, bf16=False,
-    per_device_train_batch_size=cfg["rollout"] // cfg["mini_batches"], gradient_accumulation_steps=1,
+    per_device_train_batch_size=cfg["rollout"], gradient_accumulation_steps=1,
     num_mini_batches=cfg["mini_batches"], total_episodes=cfg["steps"] * cfg["rollout"],
     local_rollout_forward_batch_size=cfg["rollout"], num_ppo_epochs=cfg["ppo_epochs"],
     response_length=cfg["response_length"], temperature=cfg["temperature"], learning_rate=cfg["lr"],
@@ -112,6 +117,10 @@ args = PPOConfig(
 )
 trainer = PPOTrainer(args=args, processing_class=tok, model=policy, ref_model=ref,
                      reward_model=ToyRewardModel(tok.convert_tokens_to_ids(ASSISTANT)), train_dataset=dataset, value_model=value)
+layout = (args.local_batch_size, args.local_mini_batch_size, args.num_total_batches)
+expected = (cfg["rollout"], cfg["rollout"] // cfg["mini_batches"], cfg["steps"])
+if layout != expected:
+    sys.exit(f"TRL batch layout (rollout, minibatch, steps) {layout} != {expected}: the comparison would be unfair")
 t0 = time.perf_counter()
 trainer.train()
 seconds = time.perf_counter() - t0
@@ -183,8 +192,11 @@ def main() -> int:
     ours_all, trl_all = [], []
     for seed in args.seeds:
         cfg = {**base, "seed": seed}
-        trl = summary(run_side(python, TRL, cfg), args.window)
-        ours = summary(run_side(Path(sys.executable), OURS, cfg), args.window)
+        runs = {"trl": run_side(python, TRL, cfg), "ours": run_side(Path(sys.executable), OURS, cfg)}
+        for name, result in runs.items():
+            if len(result["rewards"]) != args.steps:
+                raise RuntimeError(f"{name} logged {len(result['rewards'])} steps, expected {args.steps}")
+        trl, ours = summary(runs["trl"], args.window), summary(runs["ours"], args.window)
         for name, s in (("trl-1.12", trl), ("workbench", ours)):
             print(f"{seed:>4} {name:<10} {s[0]:>12.3f} {s[1]:>11.3f} {s[2]:>8.2f}")
         ours_all.append(ours)
