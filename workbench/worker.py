@@ -102,9 +102,12 @@ def run_job(run_dir: Path) -> str:
             return "nan"
         if stopped:
             return "stopped"
-        runner.save_model(str(ctx.output_dir / "final"))
-        state.wait_for_everyone()
-        reporter.event("saved", path="checkpoints/final")
+        if getattr(runner, "produces_model", True):  # an evaluation run's runner has no model to save
+            runner.save_model(str(ctx.output_dir / "final"))
+            state.wait_for_everyone()
+            reporter.event("saved", path="checkpoints/final")
+        else:
+            state.wait_for_everyone()
         if is_main:  # evaluators only write from rank 0, so only rank 0 runs them
             run_evaluators(config, registry, ctx, reporter)
         return "completed"

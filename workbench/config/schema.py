@@ -34,6 +34,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "model": {
         "path": Key("str", REQUIRED, "a local folder or a Hugging Face Hub model id"),
+        "adapter": Key("str?", None, "a PEFT (LoRA) adapter folder applied to the model at load "
+                       "(merged in; kept separate under [quantization])"),
         "dtype": Key("str", "auto", "weights dtype", ("auto", "float32", "bfloat16", "float16")),
         "trust_remote_code": Key("bool", False, "run Python code shipped with the model (off unless you trust it)"),
         "revision": Key("str?", None, "Hub revision (branch, tag or commit)"),

@@ -85,7 +85,24 @@ def load_model(config: dict, role: str = "policy", path: str | None = None, mode
         cls = load_object(model_class)
     else:
         cls = getattr(transformers, model_class)
-    return cls.from_pretrained(path or config["model"]["path"], **{**model_load_kwargs(config), **extra})
+    model = cls.from_pretrained(path or config["model"]["path"], **{**model_load_kwargs(config), **extra})
+    adapter = config["model"].get("adapter")
+    if adapter and path is None:  # [model] itself is base + adapter; other paths (a checkpoint, a reward model) are not
+        model = apply_adapter(model, adapter, quantized=quantization_config(config) is not None)
+    return model
+
+
+def apply_adapter(model, adapter: str, quantized: bool = False):
+    """`model` with the PEFT adapter at `adapter` applied: merged into the weights (a plain model any
+    trainer can start from), or a frozen PeftModel on a quantized base, where merging would re-round."""
+    from peft import PeftModel
+
+    from workbench.errors import ConfigError
+
+    if not (Path(adapter) / "adapter_config.json").is_file():
+        raise ConfigError(f"not a PEFT adapter folder (no adapter_config.json): {adapter}", where="model.adapter")
+    peft_model = PeftModel.from_pretrained(model, adapter, is_trainable=False)
+    return peft_model if quantized else peft_model.merge_and_unload()
 
 
 def peft_config(config: dict, task_type: str = "CAUSAL_LM"):

@@ -1,0 +1,1 @@
+"""The `evaluate` trainer: a run that scores a model with evaluator plugins and trains nothing."""
