@@ -12,6 +12,19 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def evaluation_scores(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """{evaluator: {metric: value}} from metric rows of kind "evaluation" (keys eval/<evaluator>/<metric>)."""
+    out: dict[str, dict[str, float]] = {}
+    for row in rows:
+        if row.get("kind") != "evaluation":
+            continue
+        for key, value in row.items():
+            parts = key.split("/", 2)
+            if len(parts) == 3 and parts[0] == "eval":
+                out.setdefault(parts[1], {})[parts[2]] = value
+    return out
+
+
 def run(args) -> int:
     from workbench.runs.files import tail_jsonl
     from workbench.runs.store import find_run
@@ -21,6 +34,7 @@ def run(args) -> int:
     rows = tail_jsonl(r.path("metrics.jsonl"))
     info["last_metrics"] = next((m for m in reversed(rows) if m.get("kind", "train") == "train"), None)
     info["last_eval"] = next((m for m in reversed(rows) if m.get("kind") == "eval"), None)
+    info["evaluation"] = evaluation_scores(rows)
     info["events"] = tail_jsonl(r.path("events.jsonl"))[-10:]
     info["checkpoints"] = [p.name for p in r.checkpoints()]
     if args.json:
@@ -35,6 +49,9 @@ def run(args) -> int:
     if info["last_metrics"]:
         m = {k: v for k, v in info["last_metrics"].items() if k not in ("time", "kind")}
         print("  metrics   " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items()))
+    for evaluator, scores in info["evaluation"].items():
+        print(f"  evaluated {evaluator}: " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                                      for k, v in scores.items()))
     if info["checkpoints"]:
         print(f"  checkpoints {', '.join(info['checkpoints'])}")
     for e in info["events"]:
