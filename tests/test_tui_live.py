@@ -87,7 +87,9 @@ async def test_a_run_started_from_the_cli_shows_up_live(ws):
         await wait_until(pilot, lambda: screen.status.get("status") == "completed", timeout=240)
         await wait_until(pilot, lambda: len(screen.chart.series("loss")) == 25, timeout=5)
         assert list(screen.chart.series("loss").x) == [float(s) for s in range(1, 26)]
-        assert "completed" in str(table.get_row(run_id)[2])
+        # The table polls on its own timer: it catches up within a poll or two.
+        await wait_until(pilot, lambda: "completed" in str(table.get_row(run_id)[2]), timeout=10,
+                         what="the table row to show completed")
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
