@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-from importlib.metadata import entry_points
 
 import pytest
 
 from tests.conftest import CONFIGS, DATA, MODEL, cli, metric_rows, status_of, write_config
 from workbench.errors import ConfigError, RunError
-from workbench.runs.store import Run, find_run, job_toml, list_runs
+from workbench.runs.store import Run, find_run, list_runs
 
 MESSAGES = DATA / "sft-messages.jsonl"
-
-
-@pytest.fixture(autouse=True)
-def evaluate_plugin(workspace, tmp_path_factory, monkeypatch):
-    """The `evaluate` trainer is an entry point once installed; until then a local plugin file offers it."""
-    if "evaluate" not in {ep.name for ep in entry_points(group="workbench")}:
-        folder = tmp_path_factory.mktemp("plugins")
-        (folder / "evaluate_shim.py").write_text("from workbench_plugins.evaluate.plugin import register_trainers\n")
-        monkeypatch.setenv("WORKBENCH_PLUGINS_DIR", str(folder))
-    return workspace
 
 
 def fake_run(workspace, checkpoint: str = "final", adapter: bool = True, overrides: list[str] | None = None) -> Run:
