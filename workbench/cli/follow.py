@@ -44,10 +44,12 @@ def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = N
             rows = list(iter_jsonl(path, offset)) if complete else []
             offset += complete
             for row in rows:
-                if row.get("kind") == "eval" or interactive:
-                    pass
                 step = row.get("step", 0)
-                if row.get("kind") == "eval":
+                if row.get("kind") == "evaluation":  # post-training evaluator scores
+                    scores = {k: v for k, v in row.items() if k.startswith("eval/")}
+                    print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()),
+                          file=out, flush=True)
+                elif row.get("kind") == "eval":
                     print(format_metrics(row, max_steps), file=out)
                 elif interactive:
                     print("\r" + format_metrics(row, max_steps).ljust(100), end="", file=out, flush=True)

@@ -239,7 +239,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
     data = validate_sections(raw, loc.where)
     base = src.parent if src else Path.cwd()
     data["model"]["path"] = _resolve_path(data["model"]["path"], base)
-    for key in ("tokenizer", "chat_template"):
+    for key in ("tokenizer", "chat_template", "adapter"):
         if data["model"].get(key):
             data["model"][key] = _resolve_path(data["model"][key], base)
     for key in ("train", "eval"):
@@ -274,6 +274,11 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             if isinstance(data["trainer"]["args"].get(key), str) and data["trainer"]["args"][key]:
                 data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
     check_reward_functions(data["trainer"], spec, registry, loc.where)
+    for name in data.get("eval", {}).get("evaluators", []):
+        try:
+            registry.get("evaluators", name)
+        except PluginError as exc:
+            raise ConfigError(f"eval.evaluators: {exc.message}", where=loc.where("eval.evaluators")) from None
     if data["launch"]["launcher"] not in registry.launchers:
         try:
             registry.get("launchers", data["launch"]["launcher"])

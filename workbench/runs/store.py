@@ -114,7 +114,7 @@ class Run:
     def summary(self) -> dict[str, Any]:
         """What `ls` and the TUI's table show: cheap (reads only the tails of files)."""
         st = self.status()
-        rows = tail_jsonl(self.dir / "metrics.jsonl")
+        rows = [r for r in tail_jsonl(self.dir / "metrics.jsonl") if r.get("kind") != "evaluation"]
         train = [r for r in rows if r.get("kind", "train") == "train"]
         last = train[-1] if train else (rows[-1] if rows else {})
         last_loss = next((r["loss"] for r in reversed(train) if "loss" in r), None)
