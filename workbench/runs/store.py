@@ -23,6 +23,8 @@ from workbench.runs.files import iter_jsonl, read_json, tail_jsonl, write_json_a
 ACTIVE = ("queued", "starting", "running", "stopping")
 FINAL = ("completed", "failed", "stopped", "lost")
 QUEUED_TIMEOUT_S = 60.0
+_NUMBERS = ("created", "started", "ended", "supervisor_pid", "supervisor_start", "job_pgid", "max_steps",
+            "resumed_from_step", "world_size", "exit_code", "attempt")
 
 
 def _slug(text: str) -> str:
@@ -68,7 +70,16 @@ class Run:
 
     @property
     def raw_status(self) -> dict[str, Any]:
-        return read_json(self.dir / "status.json") or {"status": "unknown"}
+        st = read_json(self.dir / "status.json")
+        if st is None:  # hand-edited or damaged: still listed, with the reason
+            return {"status": "unknown", "reason": "status.json is unreadable"}
+        bad = [k for k in _NUMBERS if k in st and st[k] is not None
+               and (not isinstance(st[k], (int, float)) or isinstance(st[k], bool))]
+        for key in bad:  # viewers do arithmetic on these; a damaged value must not crash them
+            del st[key]
+        if bad:
+            st["reason"] = f"status.json: bad value for {', '.join(bad)}"
+        return st
 
     def status(self) -> dict[str, Any]:
         """status.json, with an active run whose supervisor is gone reported as `lost`."""
@@ -169,7 +180,7 @@ def list_runs(workspace: Path | None = None) -> list[Run]:
     if not root.is_dir():
         return []
     runs = [Run(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "status.json").exists()]
-    return sorted(runs, key=lambda r: (r.raw_status.get("created", 0), r.id))
+    return sorted(runs, key=lambda r: (r.raw_status.get("created") or 0, r.id))
 
 
 def new_run_id(name: str) -> str:

@@ -1,0 +1,97 @@
+"""Abuse of the CLI and the run lifecycle: every failure is one clear line, nothing half-made on disk."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONFIGS, DATA, MODEL, cli
+
+
+def sft_config(folder: Path, **replace: str) -> Path:
+    """The sft preset written into `folder`, with its relative paths pointing at the bundled files."""
+    text = (CONFIGS / "sft.toml").read_text().replace("../models/tiny-llama", str(MODEL)).replace("../data", str(DATA))
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "job.toml"
+    path.write_text(text)
+    return path
+
+
+def one_error_line(result) -> str:
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# --- a runs folder holding things that are not runs ---------------------------------------------
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"text"', "{bad json", '{"status": "running", "created": "yesterday"}'])
+def test_ls_and_show_survive_a_damaged_status_json(workspace, content):
+    damaged = workspace / "runs" / "damaged"
+    damaged.mkdir(parents=True)
+    (damaged / "status.json").write_text(content)
+    (workspace / "runs" / "stray.txt").write_text("not a run")
+    good = workspace / "runs" / "20260101-000000-good"
+    good.mkdir()
+    (good / "status.json").write_text(json.dumps({"status": "completed", "created": 1.0, "trainer": "sft"}))
+
+    listed = cli("ls")
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    assert "damaged" in listed.stdout and "20260101-000000-good" in listed.stdout
+    shown = cli("show", "damaged")
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+    assert cli("show", "good").returncode == 0
+
+
+# --- model paths -------------------------------------------------------------------------------
+
+def test_hub_model_id_with_a_dot_stays_a_hub_id(workspace, tmp_path):
+    from workbench.config import load_config
+
+    config = sft_config(tmp_path / "cfg")
+    cfg = load_config(config, ['model.path="Qwen/Qwen2.5-0.5B-Instruct"'], check_data=False)
+    assert cfg.data["model"]["path"] == "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+def broken_model(tmp_path: Path, remove: str) -> Path:
+    folder = tmp_path / "mödel dir" / remove
+    shutil.copytree(MODEL, folder)
+    for p in list(folder.glob(remove + "*")):
+        p.unlink()
+    return folder
+
+
+@pytest.mark.parametrize("remove,expect", [("tokenizer", "tokenizer"), ("model.safetensors", "weights"),
+                                           ("config.json", "config.json")])
+def test_validate_names_a_model_folder_missing_files(workspace, tmp_path, remove, expect):
+    folder = broken_model(tmp_path, remove)
+    config = sft_config(tmp_path / "cfg", **{str(MODEL): str(folder)})
+    line = one_error_line(cli("validate", str(config)))
+    assert "model.path" in line and str(folder) in line and expect in line, line
+    assert "job.toml:" in line
+
+
+@pytest.mark.parametrize("key,value", [("model.path", '"./no-such-model"'), ("model.tokenizer", '"./no-such-tok"'),
+                                       ("model.chat_template", '"missing.jinja"'), ("model.adapter", '"./no-adapter"')])
+def test_validate_rejects_local_model_paths_that_do_not_exist(workspace, tmp_path, key, value):
+    config = sft_config(tmp_path / "cfg")
+    line = one_error_line(cli("validate", str(config), "--set", f"{key}={value}"))
+    assert key in line and "not found" in line, line
+
+
+def test_worker_names_a_broken_model_folder_in_one_line(tmp_path):
+    """A folder that broke after launch (or a resume after a clean-up) fails with the path, not a stack trace."""
+    from workbench.errors import ConfigError
+    from workbench.training.models import load_tokenizer
+
+    folder = broken_model(tmp_path, "tokenizer")
+    with pytest.raises(ConfigError) as info:
+        load_tokenizer({"model": {"path": str(folder)}})
+    assert str(folder) in info.value.one_line() and "tokenizer" in info.value.one_line()
