@@ -68,8 +68,7 @@ def broken_model(tmp_path: Path, remove: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("remove,expect", [("tokenizer", "tokenizer"), ("model.safetensors", "weights"),
-                                           ("config.json", "config.json")])
+@pytest.mark.parametrize("remove,expect", [("tokenizer", "tokenizer"), ("config.json", "config.json")])
 def test_validate_names_a_model_folder_missing_files(workspace, tmp_path, remove, expect):
     folder = broken_model(tmp_path, remove)
     config = sft_config(tmp_path / "cfg", **{str(MODEL): str(folder)})
@@ -86,12 +85,42 @@ def test_validate_rejects_local_model_paths_that_do_not_exist(workspace, tmp_pat
     assert key in line and "not found" in line, line
 
 
-def test_worker_names_a_broken_model_folder_in_one_line(tmp_path):
+@pytest.mark.parametrize("remove,expect", [("tokenizer", "tokenizer"), ("model.safetensors", "weights")])
+def test_worker_names_a_broken_model_folder_in_one_line(tmp_path, remove, expect):
     """A folder that broke after launch (or a resume after a clean-up) fails with the path, not a stack trace."""
     from workbench.errors import ConfigError
-    from workbench.training.models import load_tokenizer
+    from workbench.training.models import load_model, load_tokenizer
 
-    folder = broken_model(tmp_path, "tokenizer")
+    folder = broken_model(tmp_path, remove)
+    config = {"model": {"path": str(folder), "dtype": "auto"}}
     with pytest.raises(ConfigError) as info:
-        load_tokenizer({"model": {"path": str(folder)}})
-    assert str(folder) in info.value.one_line() and "tokenizer" in info.value.one_line()
+        load_tokenizer(config) if remove == "tokenizer" else load_model(config)
+    assert str(folder) in info.value.one_line() and expect in info.value.one_line()
+
+
+@pytest.mark.parametrize("override", ['model.path=""', 'data.train=""', 'data.train="  "'])
+def test_empty_required_paths_are_rejected(workspace, tmp_path, override):
+    config = sft_config(tmp_path / "cfg")
+    line = one_error_line(cli("validate", str(config), "--set", override))
+    assert override.split("=")[0] in line and "empty" in line, line
+
+
+@pytest.mark.slow
+def test_model_folder_broken_after_launch_fails_the_run_with_its_path(workspace, tmp_path):
+    from tests.conftest import status_of, wait_for
+    from workbench.config import load_config
+    from workbench.runs.store import FINAL, create_run
+    from workbench.supervisor import spawn
+
+    folder = tmp_path / "models" / "tiny ü"
+    shutil.copytree(MODEL, folder)
+    config = sft_config(tmp_path / "cfg", **{str(MODEL): str(folder), "max_steps = 40": "max_steps = 2"})
+    run = create_run(load_config(config))
+    for p in folder.glob("tokenizer*"):
+        p.unlink()
+    spawn(run)
+    st = wait_for(lambda: status_of(run.dir)["status"] in FINAL and status_of(run.dir), timeout=180, what="end")
+    assert st["status"] == "failed"
+    assert str(folder) in st["reason"] and "tokenizer" in st["reason"] and "\n" not in st["reason"], st["reason"]
+    shown = cli("show", run.id)
+    assert shown.returncode == 0 and str(folder) in shown.stdout.splitlines()[0]

@@ -120,12 +120,17 @@ def _did_you_mean(name: str, known) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _resolve_path(value: str, base: Path) -> str:
-    """Relative paths are relative to the config file; Hub ids stay as they are."""
+def _resolve_path(value: str, base: Path, hub_id: bool = False) -> str:
+    """Relative paths are relative to the config file; Hub ids stay as they are.
+
+    hub_id: the key takes a Hub model id, so a name that is not a local path stays a name even
+    with a dot in it ("Qwen/Qwen2.5-0.5B"); data files need "hub:" to be read from the Hub.
+    """
+    value = str(Path(value).expanduser()) if value.startswith("~") else value
     if value.startswith("hub:") or Path(value).is_absolute():
         return value
     candidate = (base / value).resolve()
-    if candidate.exists() or value.startswith((".", "/")) or Path(value).suffix:
+    if candidate.exists() or value.startswith(".") or (Path(value).suffix and not hub_id):
         return str(candidate)
     return value  # looks like a Hub id ("org/name")
 
@@ -238,10 +243,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
 
     data = validate_sections(raw, loc.where)
     base = src.parent if src else Path.cwd()
-    data["model"]["path"] = _resolve_path(data["model"]["path"], base)
-    for key in ("tokenizer", "chat_template", "adapter"):
+    for key in ("path", "tokenizer", "chat_template", "adapter"):
         if data["model"].get(key):
-            data["model"][key] = _resolve_path(data["model"][key], base)
+            data["model"][key] = _resolve_path(data["model"][key], base, hub_id=key in ("path", "tokenizer"))
+    check_model_paths(data["model"], loc.where)
+    if not data["data"]["train"].strip():
+        raise ConfigError("data.train: empty; give a data file or hub:NAME", where=loc.where("data.train"))
     for key in ("train", "eval"):
         if data["data"].get(key):
             data["data"][key] = _resolve_path(data["data"][key], base)
@@ -288,6 +295,26 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
     if check_data:
         check_data_kind(data, spec, registry, loc.where)
     return JobConfig(data, src)
+
+
+def check_model_paths(model: dict, where) -> None:
+    """Local model, tokenizer, chat template and adapter paths exist and hold what loading needs."""
+    from workbench.config.model_files import model_folder_problem
+
+    if not model["path"]:
+        raise ConfigError("model.path: empty; give a model folder or a Hub id", where=where("model.path"))
+    # Weights are checked by the job when it loads them (a run's final/ folder may be written later).
+    problems = {"path": model_folder_problem(model["path"], weights=False, tokenizer=not model.get("tokenizer"))}
+    if model.get("tokenizer"):
+        problems["tokenizer"] = model_folder_problem(model["tokenizer"], config=False, weights=False)
+    if model.get("chat_template") and not Path(model["chat_template"]).is_file():
+        problems["chat_template"] = f"file not found: {model['chat_template']}"
+    if model.get("adapter") and not Path(model["adapter"], "adapter_config.json").is_file():
+        problems["adapter"] = (f"not a PEFT adapter folder (no adapter_config.json): {model['adapter']}"
+                               if Path(model["adapter"]).is_dir() else f"folder not found: {model['adapter']}")
+    for key, problem in problems.items():
+        if problem:
+            raise ConfigError(f"model.{key}: {problem}", where=where(f"model.{key}"))
 
 
 def check_reward_functions(trainer: dict, spec, registry, where) -> None:

@@ -18,12 +18,24 @@ def _common_kwargs(model_cfg: dict) -> dict[str, Any]:
     return kw
 
 
+def _check_folder(path: str, what: str, weights: bool = True, tokenizer: bool = True) -> None:
+    """A local folder that lost files since validation fails with its path, not a loader's stack trace."""
+    from workbench.config.model_files import model_folder_problem
+    from workbench.errors import ConfigError
+
+    problem = model_folder_problem(path, config=weights, weights=weights, tokenizer=tokenizer)
+    if problem:
+        raise ConfigError(f"{what}: {problem}")
+
+
 def load_tokenizer(config: dict):
     """The model's tokenizer (or [model].tokenizer), with a pad token and optional chat template file."""
     from transformers import AutoTokenizer
 
     model_cfg = config["model"]
-    tokenizer = AutoTokenizer.from_pretrained(model_cfg.get("tokenizer") or model_cfg["path"], **_common_kwargs(model_cfg))
+    key = "tokenizer" if model_cfg.get("tokenizer") else "path"
+    _check_folder(model_cfg[key], f"model.{key}", weights=False)
+    tokenizer = AutoTokenizer.from_pretrained(model_cfg[key], **_common_kwargs(model_cfg))
     if model_cfg.get("chat_template"):
         tokenizer.chat_template = Path(model_cfg["chat_template"]).read_text(encoding="utf-8")
     if tokenizer.pad_token is None:
@@ -85,6 +97,7 @@ def load_model(config: dict, role: str = "policy", path: str | None = None, mode
         cls = load_object(model_class)
     else:
         cls = getattr(transformers, model_class)
+    _check_folder(path or config["model"]["path"], f"{role} model" if path else "model.path", tokenizer=False)
     model = cls.from_pretrained(path or config["model"]["path"], **{**model_load_kwargs(config), **extra})
     adapter = config["model"].get("adapter")
     if adapter and path is None:  # [model] itself is base + adapter; other paths (a checkpoint, a reward model) are not
