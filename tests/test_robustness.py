@@ -124,3 +124,39 @@ def test_model_folder_broken_after_launch_fails_the_run_with_its_path(workspace,
     assert str(folder) in st["reason"] and "tokenizer" in st["reason"] and "\n" not in st["reason"], st["reason"]
     shown = cli("show", run.id)
     assert shown.returncode == 0 and str(folder) in shown.stdout.splitlines()[0]
+
+
+# --- run ids -----------------------------------------------------------------------------------
+
+def test_a_run_id_taken_by_another_process_mid_creation_gets_the_next_id(workspace, tmp_path, monkeypatch):
+    """Two `workbench run` in the same second: the one that renames second must not fail nor clobber."""
+    import workbench.runs.store as store
+    from workbench.config import load_config
+
+    config = load_config(sft_config(tmp_path / "cfg"))
+    real_write = store.write_json_atomic
+    rival: list[Path] = []
+
+    def write_and_lose_the_race(path, data):
+        real_write(path, data)
+        if path.name == "status.json" and not rival:  # another process renames its run into place now
+            other = workspace / "runs" / data["id"]
+            other.mkdir()
+            (other / "status.json").write_text(json.dumps({"status": "queued", "id": data["id"], "rival": True}))
+            rival.append(other)
+
+    monkeypatch.setattr(store, "write_json_atomic", write_and_lose_the_race)
+    run = store.create_run(config)
+    assert rival and run.dir != rival[0]
+    assert json.loads((rival[0] / "status.json").read_text())["rival"] is True
+    assert run.raw_status["id"] == run.id and f"cd {run.dir}" in (run.dir / "command.sh").read_text()
+    assert not [p for p in (workspace / "runs").iterdir() if p.name.startswith(".staging")]
+
+
+def test_a_workspace_where_no_run_can_be_made_is_one_line(tmp_path):
+    """Root ignores read-only modes, so a workspace that is a file stands in for an unwritable one."""
+    not_a_dir = tmp_path / "ws-file"
+    not_a_dir.write_text("")
+    config = sft_config(tmp_path / "cfg")
+    line = one_error_line(cli("-w", str(not_a_dir), "run", "-d", str(config)))
+    assert "cannot create a run directory" in line and str(not_a_dir) in line, line

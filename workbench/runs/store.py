@@ -207,18 +207,33 @@ def job_toml(config: dict[str, Any], source: Path | None) -> str:
 
 def create_run(config, workspace: Path | None = None, name: str | None = None) -> Run:
     """Make a run directory for a validated JobConfig, atomically: all its files or nothing."""
+    import errno
+
+    data = config.data
+    root = runs_dir(workspace)
+    label = name or data["run"].get("name") or data["trainer"]["name"]
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            run_id = new_run_id(label) + (f"-{n}" if n > 1 else "")
+            if (root / run_id).exists():
+                continue
+            try:
+                return _build_run(config, root, run_id, label)
+            except OSError as exc:  # another `workbench run` took this id between our check and our rename
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not (root / run_id).exists():
+                    raise
+    except OSError as exc:
+        raise RunError(f"cannot create a run directory: {exc.strerror or exc}", where=str(root)) from None
+    raise RunError("no free run id", where=str(root))
+
+
+def _build_run(config, root: Path, run_id: str, label: str) -> Run:
+    """Write every file of run `run_id` under runs/.staging-*, then rename it into place."""
     from workbench.plugin_manager import get_registry
     from workbench.specs import load_object
 
     data = config.data
-    root = runs_dir(workspace)
-    root.mkdir(parents=True, exist_ok=True)
-    label = name or data["run"].get("name") or data["trainer"]["name"]
-    run_id = new_run_id(label)
-    n = 1
-    while (root / run_id).exists():
-        n += 1
-        run_id = f"{new_run_id(label)}-{n}"
     staging = root / f".staging-{run_id}-{os.getpid()}"
     staging.mkdir()
     try:
