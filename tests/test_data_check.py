@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from workbench.data.jsongrammar import plain_variant, utf8_valid
+from workbench.data.jsongrammar import plain_variant, spacing_variant, utf8_valid
 from workbench.data.lineindex import LineIndex, first_lines
 from workbench.data.readers import iter_rows, source_kind
 from workbench.data.samples import BAD_LINES
-from workbench.data.validate import check_range, check_source
+from workbench.data.validate import SPACINGS, check_range, check_source
 from workbench.errors import DataError
 from workbench.paths import sample_data_dir
 from workbench.plugin_manager import get_registry
@@ -219,6 +219,8 @@ def test_line_patterns_never_pass_a_row_the_converter_rejects(name):
     fmt = FORMATS[name]
     pattern = fmt.convert.arrow_check.line_pattern
     plain = plain_variant(pattern)
+    spaced = [spacing_variant(pattern, comma, colon) for comma, colon in SPACINGS]
+    spaced_plain = [spacing_variant(plain, comma, colon) for comma, colon in SPACINGS]
     seeds = {"messages": [_EDGE_LINES[0], _EDGE_LINES[2], _EDGE_LINES[12]],
              "text": ['{"text": " x", "id": 2}', '{"text": "a\\u00a0b"}'],
              "prompt_completion": ['{"prompt": "p", "completion": "c"}', '{"completion": " c", "prompt": "p"}']}[name]
@@ -238,7 +240,8 @@ def test_line_patterns_never_pass_a_row_the_converter_rejects(name):
                 del raw[i]
         raw = bytes(raw)
         plain_ok = b"\\" not in raw and not any(c < 32 for c in raw)
-        if not (pattern.fullmatch(raw) or plain_ok and plain.fullmatch(raw)) or not utf8_valid(raw):
+        usable = [pattern, *spaced] + ([plain, *spaced_plain] if plain_ok else [])
+        if not any(p.fullmatch(raw) for p in usable) or not utf8_valid(raw):
             continue  # (UTF-8 is checked per block)
         matched += 1
         row = json.loads(bytes(raw))
@@ -270,3 +273,73 @@ def test_columnar_stage_checks_lines_the_pattern_leaves(tmp_path):
         v._arrow_prefilter = real
     assert calls and calls[0][0] > 200  # most rows proven column-wise
     assert fast == check_range(str(path), 0, path.stat().st_size, _slow(fmt), None)
+
+
+def _mutations(seeds: list[str], n: int, seed: int):
+    alphabet = b' \t\r"\\:,{}[]0-eEnul5u\x00\x1f\xa0abrolesystemcontentassitant'
+    rng = random.Random(seed)
+    for _ in range(n):
+        raw = bytearray(rng.choice(seeds).encode())
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(raw) + 1)
+            if rng.random() < 0.5 and i < len(raw):
+                raw[i] = rng.choice(alphabet)
+            else:
+                raw.insert(i, rng.choice(alphabet))
+        yield bytes(raw)
+
+
+@pytest.mark.parametrize("name", ["messages", "text", "prompt_completion"])
+def test_possessive_and_spaced_grammars_agree_with_the_backtracking_one(name):
+    """Possessive repeats must not change a verdict; a fixed-spacing variant only narrows it."""
+    import re
+
+    pattern = FORMATS[name].convert.arrow_check.line_pattern
+    if b"*+" not in pattern.pattern:
+        pytest.skip("no possessive quantifiers before Python 3.11")
+    greedy = re.compile(pattern.pattern.replace(b"*+", b"*").replace(b"?+", b"?"))
+    assert greedy.pattern != pattern.pattern
+    spaced = [spacing_variant(pattern, comma, colon) for comma, colon in SPACINGS]
+    seeds = {"messages": [_EDGE_LINES[0], _EDGE_LINES[2], _EDGE_LINES[5], _EDGE_LINES[12],
+                          json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant",
+                                      "content": "a"}, {"role": "user", "content": "q2"}]}, separators=(",", ":"))],
+             "text": ['{"text": " x", "id": 2}', '{"id": "a", "text": "b", "n": -0.5}'],
+             "prompt_completion": ['{"prompt": "p", "completion": "c"}', '{"a":1,"completion":" c","prompt":"p"}']}[name]
+    agree = hits = narrowed = 0
+    for raw in _mutations(seeds, 20000, 3):
+        verdict = bool(pattern.fullmatch(raw))
+        assert verdict == bool(greedy.fullmatch(raw)), raw
+        for variant in spaced:
+            if variant.fullmatch(raw):
+                assert verdict, raw  # a variant never accepts what the general grammar rejects
+                hits += 1
+            elif verdict:
+                narrowed += 1
+        agree += verdict
+    assert agree > 300 and hits > 100 and narrowed > 100  # all three cases exercised
+
+
+def test_line_stage_with_mixed_spacing_and_escapes_agrees_with_python_path(tmp_path):
+    """Blocks whose lines mix spacings and escapes: each line falls back to the general grammar as needed."""
+    rng = random.Random(9)
+    lines = []
+    for i in range(600):
+        text = _chat(rng, i)
+        if not text.startswith("{\""):
+            lines.append(text)  # broken or blank
+            continue
+        row = json.loads(text) if i % 7 else {"messages": [{"role": "assistant", "content": "x"}]}
+        if i % 5 == 1:
+            row.setdefault("messages", [{}])[0]["content"] = 'line\nbreak "quoted" \u00e9'
+        style = i % 4
+        text = (json.dumps(row) if style == 0 else json.dumps(row, separators=(",", ":")) if style == 1
+                else json.dumps(row, indent=None, separators=(" , ", " : ")) if style == 2
+                else json.dumps(row, ensure_ascii=False))
+        lines.append(text)
+    fmt = FORMATS["messages"]
+    for body in (lines, lines[1:], [x for x in lines if "\\" not in x]):
+        path = tmp_path / "mixed.jsonl"
+        path.write_text("\n".join(body) + "\n", encoding="utf-8")
+        fast = check_range(str(path), 0, path.stat().st_size, fmt, None)
+        assert fast == check_range(str(path), 0, path.stat().st_size, _slow(fmt), None)
+        assert fast[1] > 400 and fast[2]  # most rows valid, some not

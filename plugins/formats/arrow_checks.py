@@ -120,8 +120,10 @@ def _chat_line_pattern():
         return g.obj({"role": g.literal(*roles), "content": g.STRING})
 
     c = g.COMMA
-    turns = (rb"\[" + g.WS + rb"(?:" + turn("system") + c + rb")?(?:" + turn("user") + c + rb")*"
-             + turn("assistant") + rb"(?:" + c + turn("user", "assistant") + rb")*" + g.WS + rb"\]")
+    # Possessive repeats are safe here: a user turn can't start the assistant turn that
+    # follows the user run, nor can `, turn` start the closing `]` (see jsongrammar.STAR).
+    turns = (rb"\[" + g.WS + rb"(?:" + turn("system") + c + rb")" + g.OPT + rb"(?:" + turn("user") + c + rb")"
+             + g.STAR + turn("assistant") + rb"(?:" + c + turn("user", "assistant") + rb")" + g.STAR + g.WS + rb"\]")
     return g.line(g.obj({"messages": turns}, extra_scalars=True))
 
 

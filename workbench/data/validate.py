@@ -14,11 +14,12 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Callable, Iterable
 
 import numpy as np
 
-from workbench.data.jsongrammar import plain_variant, utf8_valid
+from workbench.data.jsongrammar import plain_variant, spacing_variant, utf8_valid
 from workbench.data.loading import BadRow, Detection, convert_rows, map_columns, resolve_format
 from workbench.data.readers import BOM, decode_line, iter_rows, source_kind
 from workbench.errors import DataError
@@ -164,8 +165,12 @@ class Lines:
 
     def __init__(self, data: bytes):
         self.data = data
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        arr = np.frombuffer(data, dtype=np.uint8)
+        controls = np.flatnonzero(arr < 32)  # one pass finds the newlines and any other control byte
+        newline = arr[controls] == 10
+        ends = controls if newline.all() else controls[newline]
         self.newlines = len(ends)
+        self.only_newline_controls = len(ends) == len(controls)
         if data and data[-1:] != b"\n":
             ends = np.append(ends, len(data))  # a last line without its newline
         self.ends = ends.tolist()
@@ -182,14 +187,23 @@ def _pattern_prefilter(data: bytes, lines: Lines, pattern) -> tuple[int, list[in
     """(lines proven valid by the format's line pattern, indices of the other lines)."""
     if pattern is None:
         return 0, range(len(lines))
-    strict = pattern.fullmatch
-    find = data.find
-    if np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 32) == lines.newlines:
-        plain = _plain_variant(pattern).fullmatch  # the block's only control characters are its newlines
-        todo = [i for i, (a, b) in enumerate(zip(lines.starts, lines.ends))
-                if not (plain(data, a, b) if find(b"\\", a, b) < 0 else strict(data, a, b))]
+    strict, plain = _variants(pattern)
+    starts, ends = lines.starts, lines.ends
+    # The spacing the block's first line is written with is most likely that of all its lines.
+    k = next((i for i, v in enumerate(strict[:-1]) if starts and v.fullmatch(data, starts[0], ends[0])), -1)
+    if not lines.only_newline_controls:
+        matched = _match(data, starts, ends, strict[k].fullmatch, strict[-1].fullmatch)
+    elif b"\\" not in data:  # the common case: the plain grammar for every line
+        matched = _match(data, starts, ends, plain[k].fullmatch, plain[-1].fullmatch)
     else:
-        todo = [i for i, (a, b) in enumerate(zip(lines.starts, lines.ends)) if not strict(data, a, b)]
+        fast_plain, fast_strict, find = plain[k].fullmatch, strict[k].fullmatch, data.find
+        matched = [fast_plain(data, a, b) if find(b"\\", a, b) < 0 else fast_strict(data, a, b)
+                   for a, b in zip(starts, ends)]
+        if k != -1 and None in matched:
+            general_plain, general_strict = plain[-1].fullmatch, strict[-1].fullmatch
+            matched = [m or (general_plain(data, a, b) if find(b"\\", a, b) < 0 else general_strict(data, a, b))
+                       for m, a, b in zip(matched, starts, ends)]
+    todo = [i for i, m in enumerate(matched) if m is None] if None in matched else []
     if todo and len(todo) == len(lines):
         return 0, todo
     if not utf8_valid(data):  # rare: find the matched lines that are not UTF-8 and check those exactly
@@ -198,9 +212,22 @@ def _pattern_prefilter(data: bytes, lines: Lines, pattern) -> tuple[int, list[in
     return len(lines) - len(todo), todo
 
 
+def _match(data: bytes, starts: list[int], ends: list[int], fast, general) -> list:
+    """Per line, `fast`'s match or else `general`'s (None where neither matches)."""
+    matched = list(map(fast, repeat(data), starts, ends))
+    if fast is not general and None in matched:
+        matched = [m or general(data, a, b) for m, a, b in zip(matched, starts, ends)]
+    return matched
+
+
+SPACINGS = ((b", ", b": "), (b",", b":"))  # json.dumps' default and compact writers'
+
+
 @functools.lru_cache(maxsize=16)
-def _plain_variant(pattern):
-    return plain_variant(pattern)
+def _variants(pattern) -> tuple[tuple[re.Pattern[bytes], ...], tuple[re.Pattern[bytes], ...]]:
+    """(strict, plain) grammars: one per fixed spacing in SPACINGS, then the general one."""
+    plain = plain_variant(pattern)
+    return tuple((*(spacing_variant(p, comma, colon) for comma, colon in SPACINGS), p) for p in (pattern, plain))
 
 
 def _decodes(raw: bytes) -> bool:
