@@ -160,3 +160,34 @@ def test_a_workspace_where_no_run_can_be_made_is_one_line(tmp_path):
     config = sft_config(tmp_path / "cfg")
     line = one_error_line(cli("-w", str(not_a_dir), "run", "-d", str(config)))
     assert "cannot create a run directory" in line and str(not_a_dir) in line, line
+
+
+# --- lifecycle commands on runs in the wrong state ---------------------------------------------
+
+def finished_run(workspace: Path, status: str) -> Path:
+    """A run directory as a finished job leaves it (a complete checkpoint included), without training."""
+    run_dir = workspace / "runs" / f"20260101-000000-{status}"
+    (run_dir / "checkpoints" / "checkpoint-4").mkdir(parents=True)
+    (run_dir / "checkpoints" / "checkpoint-4" / "trainer_state.json").write_text("{}")
+    (run_dir / "status.json").write_text(json.dumps({"status": status, "created": 1.0, "attempt": 1, "ended": 2.0,
+                                                     "trainer": "sft", "argv": ["false"]}))
+    (run_dir / "console.log").write_text("done\n")
+    return run_dir
+
+
+def test_resume_of_a_completed_run_is_refused_and_changes_nothing(workspace):
+    run_dir = finished_run(workspace, "completed")
+    before = (run_dir / "status.json").read_text()
+    line = one_error_line(cli("resume", run_dir.name))
+    assert run_dir.name in line and "completed" in line, line
+    assert (run_dir / "status.json").read_text() == before
+    assert not (run_dir / "events.jsonl").exists()
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "stopped"])
+def test_stop_and_logs_follow_on_a_finished_run(workspace, status):
+    run_dir = finished_run(workspace, status)
+    line = one_error_line(cli("stop", run_dir.name))
+    assert run_dir.name in line and status in line
+    logs = cli("logs", "-f", run_dir.name, timeout=20)  # returns at once: the run has ended
+    assert logs.returncode == 0 and logs.stdout == "done\n"

@@ -45,6 +45,8 @@ def resume(run: Run) -> int:
     st = run.status()
     if st["status"] in ACTIVE:
         raise RunError(f"run {run.id} is still {st['status']}")
+    if st["status"] == "completed":  # its final model is saved; resuming would only replay the last steps
+        raise RunError(f"run {run.id} is completed: nothing to resume (train longer with a new run)")
     if not run.checkpoints():
         raise RunError(f"run {run.id} has no checkpoint to resume from")
     return spawn(run, resume=True)
