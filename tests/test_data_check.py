@@ -343,3 +343,35 @@ def test_line_stage_with_mixed_spacing_and_escapes_agrees_with_python_path(tmp_p
         fast = check_range(str(path), 0, path.stat().st_size, fmt, None)
         assert fast == check_range(str(path), 0, path.stat().st_size, _slow(fmt), None)
         assert fast[1] > 400 and fast[2]  # most rows valid, some not
+
+
+def test_a_hand_written_line_pattern_gets_no_spacing_variants():
+    import re
+
+    import workbench.data.validate as v
+
+    hand = re.compile(rb'\{"text": "[a-z]+"\}')
+    strict, plain = v._variants(hand)
+    assert all(p is strict[-1] for p in strict) and all(p is plain[-1] for p in plain)
+    built = v._variants(FORMATS["text"].convert.arrow_check.line_pattern)[0]
+    assert len({p.pattern for p in built}) == len(built)
+
+
+def test_ranges_of_a_mapped_file_bom_no_final_newline_and_empty(tmp_path):
+    """Block edges: a BOM, a last line without its newline, a range ending mid-line, an empty file."""
+    fmt = FORMATS["messages"]
+    good = '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "ä"}]}'
+    bad = '{"messages": [{"role": "bot", "content": "q"}]}'
+    path = tmp_path / "edges.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join([good, bad] * 40 + [good, bad]).encode())
+    size = path.stat().st_size
+    whole = check_range(str(path), 0, size, fmt, None)
+    assert whole == check_range(str(path), 0, size, _slow(fmt), None)
+    assert whole[:2] == (82, 82) and [b[0] for b in whole[2]] == list(range(2, 83, 2))
+    cut = len(b"\xef\xbb\xbf" + good.encode()) + 5  # inside line 2: the range runs to that line's end
+    first = check_range(str(path), 0, cut, fmt, None)
+    assert first[:2] == (2, 2) and [b[0] for b in first[2]] == [2]
+    rest = check_range(str(path), cut + len(bad) - 3, size, fmt, None)  # line 3 on
+    assert rest[:2] == (80, 80) and rest[2][0][0] == 2
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    assert check_range(str(tmp_path / "empty.jsonl"), 0, 0, fmt, None) == (0, 0, [])

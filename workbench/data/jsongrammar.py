@@ -101,7 +101,7 @@ def spacing_variant(pattern: re.Pattern[bytes], comma: bytes, colon: bytes) -> r
     return re.compile(src.replace(WS, b""), pattern.flags)
 
 
-def utf8_valid(data: bytes) -> bool:
+def utf8_valid(data: bytes | memoryview) -> bool:
     """Whether `data` is strict UTF-8 (exactly what Python decodes), checked by Arrow without a copy."""
     import struct
 
@@ -109,7 +109,7 @@ def utf8_valid(data: bytes) -> bool:
 
     if len(data) >= 1 << 31:  # beyond 32-bit string offsets
         try:
-            data.decode("utf-8")
+            str(data, "utf-8")
         except UnicodeDecodeError:
             return False
         return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import mmap
 import os
 import re
 from collections import Counter
@@ -26,7 +27,7 @@ from workbench.errors import DataError
 from workbench.specs import DataFormat
 
 CHUNK = 4 << 20             # bytes per block checked in this process
-PARALLEL_CHUNK = 1 << 20    # bytes per block in the process pool: small blocks stay in the CPU caches
+PARALLEL_CHUNK = 512 << 10  # bytes per block in the process pool: small blocks stay in the CPU caches
 TASK_BYTES = 16 << 20       # bytes per pool task (consecutive blocks), to keep the parent's share small
 PARALLEL_MIN = 32 << 20     # smaller files are not worth the process start-up
 Progress = Callable[[float], None]
@@ -115,14 +116,36 @@ def check_range(path: str, start: int, end: int, fmt: DataFormat, columns: dict 
     lines the pattern left), and the Python converter for whatever neither could prove
     valid; only the converter writes error messages.
     """
+    return check_ranges(path, [(start, end)], fmt, columns, threads)[0]
+
+
+def check_ranges(path: str, ranges: list[tuple[int, int]], fmt: DataFormat, columns: dict | None,
+                 threads: bool = False) -> list:
+    """`check_range` over ranges of one file (one pool task: many cache-sized blocks).
+
+    The file is mapped into memory, not read: the blocks are checked where the page
+    cache holds them, without a copy.
+    """
     with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(end - start)
-        if data and not data.endswith(b"\n"):
-            data += f.readline()  # finish the last line (only the file's last range can lack a newline)
-    if start == 0 and data.startswith(BOM):
-        data = data[len(BOM):]
-    lines = Lines(data)
+        data = _map(f)
+        return [_check_block(data, start, end, fmt, columns, threads) for start, end in ranges]
+
+
+def _map(f) -> mmap.mmap | bytes:
+    try:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # an empty file, or one that can't be mapped
+        return f.read()
+
+
+def _check_block(data: mmap.mmap | bytes, start: int, end: int, fmt: DataFormat, columns: dict | None,
+                 threads: bool) -> tuple[int, int, list[tuple[int, str, str]]]:
+    if start < end < len(data) and data[end - 1] != 10:  # finish the last line
+        nxt = data.find(b"\n", end)
+        end = len(data) if nxt < 0 else nxt + 1
+    if start == 0 and data[:len(BOM)] == BOM:
+        start = len(BOM)
+    lines = Lines(data, start, min(end, len(data)))
     nlines = len(lines)
     check = getattr(fmt.convert, "arrow_check", None)
     todo: list[int] | range = range(nlines)
@@ -161,20 +184,26 @@ def check_range(path: str, start: int, end: int, fmt: DataFormat, columns: dict 
 
 
 class Lines:
-    """The lines of a block (without their newlines), sliced only when asked for."""
+    """The lines of data[lo:hi] (without their newlines), sliced only when asked for.
 
-    def __init__(self, data: bytes):
-        self.data = data
-        arr = np.frombuffer(data, dtype=np.uint8)
+    `starts` and `ends` are offsets in `data`, which may be a whole mapped file.
+    """
+
+    def __init__(self, data: mmap.mmap | bytes, lo: int = 0, hi: int | None = None):
+        hi = len(data) if hi is None else hi
+        self.data, self.lo, self.hi = data, lo, hi
+        arr = np.frombuffer(data, dtype=np.uint8, count=hi - lo, offset=lo) if hi > lo else np.zeros(0, np.uint8)
         controls = np.flatnonzero(arr < 32)  # one pass finds the newlines and any other control byte
         newline = arr[controls] == 10
         ends = controls if newline.all() else controls[newline]
+        del arr  # (a mapped file can't be closed while an array views it)
         self.newlines = len(ends)
         self.only_newline_controls = len(ends) == len(controls)
-        if data and data[-1:] != b"\n":
-            ends = np.append(ends, len(data))  # a last line without its newline
+        if hi > lo and data[hi - 1] != 10:
+            ends = np.append(ends, hi - lo)  # a last line without its newline
+        ends = ends + lo
         self.ends = ends.tolist()
-        self.starts = [0, *(ends[:-1] + 1).tolist()] if len(ends) else []
+        self.starts = [lo, *(ends[:-1] + 1).tolist()] if len(ends) else []
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -182,8 +211,12 @@ class Lines:
     def __getitem__(self, i: int) -> bytes:
         return self.data[self.starts[i]:self.ends[i]]
 
+    def block(self) -> bytes:
+        """All the lines, as they are in the file."""
+        return self.data[self.lo:self.hi]
 
-def _pattern_prefilter(data: bytes, lines: Lines, pattern) -> tuple[int, list[int] | range]:
+
+def _pattern_prefilter(data: mmap.mmap | bytes, lines: Lines, pattern) -> tuple[int, list[int] | range]:
     """(lines proven valid by the format's line pattern, indices of the other lines)."""
     if pattern is None:
         return 0, range(len(lines))
@@ -193,26 +226,26 @@ def _pattern_prefilter(data: bytes, lines: Lines, pattern) -> tuple[int, list[in
     k = next((i for i, v in enumerate(strict[:-1]) if starts and v.fullmatch(data, starts[0], ends[0])), -1)
     if not lines.only_newline_controls:
         matched = _match(data, starts, ends, strict[k].fullmatch, strict[-1].fullmatch)
-    elif b"\\" not in data:  # the common case: the plain grammar for every line
+    elif data.find(b"\\", lines.lo, lines.hi) < 0:  # the common case: the plain grammar for every line
         matched = _match(data, starts, ends, plain[k].fullmatch, plain[-1].fullmatch)
     else:
         fast_plain, fast_strict, find = plain[k].fullmatch, strict[k].fullmatch, data.find
         matched = [fast_plain(data, a, b) if find(b"\\", a, b) < 0 else fast_strict(data, a, b)
                    for a, b in zip(starts, ends)]
-        if k != -1 and None in matched:
+        if (plain[k], strict[k]) != (plain[-1], strict[-1]) and None in matched:
             general_plain, general_strict = plain[-1].fullmatch, strict[-1].fullmatch
             matched = [m or (general_plain(data, a, b) if find(b"\\", a, b) < 0 else general_strict(data, a, b))
                        for m, a, b in zip(matched, starts, ends)]
     todo = [i for i, m in enumerate(matched) if m is None] if None in matched else []
     if todo and len(todo) == len(lines):
         return 0, todo
-    if not utf8_valid(data):  # rare: find the matched lines that are not UTF-8 and check those exactly
+    if not utf8_valid(memoryview(data)[lines.lo:lines.hi]):  # rare: find the matched lines that are not UTF-8 and check those exactly
         left = set(todo)
         todo = sorted(left | {i for i in range(len(lines)) if i not in left and not _decodes(lines[i])})
     return len(lines) - len(todo), todo
 
 
-def _match(data: bytes, starts: list[int], ends: list[int], fast, general) -> list:
+def _match(data: mmap.mmap | bytes, starts: list[int], ends: list[int], fast, general) -> list:
     """Per line, `fast`'s match or else `general`'s (None where neither matches)."""
     matched = list(map(fast, repeat(data), starts, ends))
     if fast is not general and None in matched:
@@ -226,8 +259,13 @@ SPACINGS = ((b", ", b": "), (b",", b":"))  # json.dumps' default and compact wri
 @functools.lru_cache(maxsize=16)
 def _variants(pattern) -> tuple[tuple[re.Pattern[bytes], ...], tuple[re.Pattern[bytes], ...]]:
     """(strict, plain) grammars: one per fixed spacing in SPACINGS, then the general one."""
-    plain = plain_variant(pattern)
-    return tuple((*(spacing_variant(p, comma, colon) for comma, colon in SPACINGS), p) for p in (pattern, plain))
+    out = []
+    for general in (pattern, plain_variant(pattern)):
+        spaced = [spacing_variant(general, comma, colon) for comma, colon in SPACINGS]
+        if any(s.pattern == general.pattern for s in spaced):  # not built from jsongrammar's pieces
+            spaced = [general] * len(SPACINGS)
+        out.append((*spaced, general))
+    return out[0], out[1]
 
 
 def _decodes(raw: bytes) -> bool:
@@ -238,7 +276,7 @@ def _decodes(raw: bytes) -> bool:
     return True
 
 
-def _arrow_prefilter(data: bytes, lines: Lines, todo, check, columns: dict | None,
+def _arrow_prefilter(data: mmap.mmap | bytes, lines: Lines, todo, check, columns: dict | None,
                      threads: bool = False) -> tuple[int, list[int] | range]:
     """(rows the columnar check proves valid, indices of the lines still to check in Python).
 
@@ -249,7 +287,7 @@ def _arrow_prefilter(data: bytes, lines: Lines, todo, check, columns: dict | Non
     candidates = [i for i in todo if not lines[i].isspace() and lines[i]]
     if len(candidates) < 64:
         return 0, todo
-    block = data if len(candidates) == len(lines) else b"\n".join([lines[i] for i in candidates])
+    block = lines.block() if len(candidates) == len(lines) else b"\n".join([lines[i] for i in candidates])
     try:
         import io
 
@@ -294,11 +332,6 @@ def _check_jsonl_serial(path: str, fmt: DataFormat, columns, report: CheckReport
             progress(end / size if size else 1.0)
         if should_stop and should_stop():
             return
-
-
-def check_ranges(path: str, ranges: list[tuple[int, int]], fmt: DataFormat, columns: dict | None) -> list:
-    """`check_range` over consecutive ranges: one pool task, many cache-sized blocks."""
-    return [check_range(path, start, end, fmt, columns) for start, end in ranges]
 
 
 def _check_jsonl_parallel(path: str, detection: Detection, columns, report: CheckReport, workers: int,
