@@ -191,3 +191,22 @@ def test_stop_and_logs_follow_on_a_finished_run(workspace, status):
     assert run_dir.name in line and status in line
     logs = cli("logs", "-f", run_dir.name, timeout=20)  # returns at once: the run has ended
     assert logs.returncode == 0 and logs.stdout == "done\n"
+
+
+# --- values the job would only trip over minutes later -----------------------------------------
+
+@pytest.mark.parametrize("override", ["data.eval_fraction=1.5", "data.max_rows=0", "run.seed=-1", "peft.r=0",
+                                      "run.stop_grace_seconds=-5", "launch.num_processes=0",
+                                      "launch.main_process_port=70000", "launch.env.FOO={a=1}"])
+def test_out_of_range_values_are_rejected_before_launch(workspace, tmp_path, override):
+    config = sft_config(tmp_path / "cfg")
+    line = one_error_line(cli("run", "-d", str(config), "--set", override))
+    assert override.split("=")[0] in line, line
+    assert not (workspace / "runs").exists() or not any((workspace / "runs").iterdir())
+
+
+def test_in_range_values_still_validate(workspace, tmp_path):
+    config = sft_config(tmp_path / "cfg")
+    ok = cli("validate", str(config), "--set", "data.eval_fraction=0.1", "--set", "run.seed=0",
+             "--set", "launch.env.FOO=1", "--set", "data.max_rows=1")
+    assert ok.returncode == 0, ok.stderr

@@ -207,6 +207,11 @@ def validate_sections(data: dict, where) -> dict:
             if not _type_ok(key, value):
                 raise ConfigError(f"{keypath}: expected {key.type.rstrip('?')}, got {type(value).__name__} {value!r}",
                                   where=where(keypath))
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+                    (key.low is not None and value < key.low) or (key.below is not None and value >= key.below)):
+                bounds = " and ".join(filter(None, [f">= {key.low}" if key.low is not None else "",
+                                                    f"< {key.below}" if key.below is not None else ""]))
+                raise ConfigError(f"{keypath}: {value!r} out of range (must be {bounds})", where=where(keypath))
             if key.choices and value not in key.choices:
                 raise ConfigError(f"{keypath}: {value!r} is not one of {', '.join(map(repr, key.choices))}",
                                   where=where(keypath))
@@ -257,8 +262,10 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         if is_secret_name(name):
             raise ConfigError(f"launch.env.{name}: looks like a secret; export it in your shell instead "
                               "(the config is copied into the run directory)", where=loc.where(f"launch.env.{name}"))
-    if data["launch"]["num_processes"] < 1:
-        raise ConfigError("launch.num_processes: must be at least 1", where=loc.where("launch.num_processes"))
+    for name, value in data["launch"]["env"].items():
+        if not isinstance(value, (str, int, float, bool)):
+            raise ConfigError(f"launch.env.{name}: expected a string or number, got {type(value).__name__} {value!r}",
+                              where=loc.where(f"launch.env.{name}"))
 
     if registry is None:
         from workbench.plugin_manager import get_registry

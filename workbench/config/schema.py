@@ -18,6 +18,8 @@ class Key:
     default: Any = None
     help: str = ""
     choices: tuple = ()
+    low: float | None = None        # smallest allowed number
+    below: float | None = None      # numbers must be smaller than this
 
     @property
     def required(self) -> bool:
@@ -27,10 +29,10 @@ class Key:
 SCHEMA: dict[str, dict[str, Key]] = {
     "run": {
         "name": Key("str?", None, "a short name, used in the run id"),
-        "seed": Key("int", 42, "random seed of the job"),
+        "seed": Key("int", 42, "random seed of the job", low=0, below=2**32),
         "stop_on_nan": Key("bool", True, "stop the job (failed) when the loss becomes NaN or inf"),
         "tags": Key("list", [], "free-form labels shown in the run list"),
-        "stop_grace_seconds": Key("float", 120.0, "how long a graceful stop may take before the job is killed"),
+        "stop_grace_seconds": Key("float", 120.0, "how long a graceful stop may take before the job is killed", low=0),
     },
     "model": {
         "path": Key("str", REQUIRED, "a local folder or a Hugging Face Hub model id"),
@@ -50,8 +52,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "columns": Key("dict", {}, "map a format's field to the file's column: {messages = \"conversation\"}"),
         "split": Key("str", "train", "split of a Hub dataset or save_to_disk DatasetDict"),
         "on_invalid": Key("str", "fail", "what to do with invalid rows", ("fail", "skip")),
-        "eval_fraction": Key("float", 0.0, "hold out this fraction of train rows for evaluation"),
-        "max_rows": Key("int?", None, "use at most this many rows"),
+        "eval_fraction": Key("float", 0.0, "hold out this fraction of train rows for evaluation", low=0, below=1),
+        "max_rows": Key("int?", None, "use at most this many rows", low=1),
     },
     "trainer": {
         "name": Key("str", REQUIRED, "a trainer plugin's name: sft, dpo, ppo, grpo, kto, reward, ..."),
@@ -60,9 +62,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "peft": {
         "enabled": Key("bool", True, "train LoRA adapters instead of all weights"),
         "method": Key("str", "lora", "adapter method", ("lora",)),
-        "r": Key("int", 16, "LoRA rank"),
-        "lora_alpha": Key("int", 32, "LoRA scaling numerator"),
-        "lora_dropout": Key("float", 0.05, "dropout on the LoRA path"),
+        "r": Key("int", 16, "LoRA rank", low=1),
+        "lora_alpha": Key("int", 32, "LoRA scaling numerator", low=1),
+        "lora_dropout": Key("float", 0.05, "dropout on the LoRA path", low=0, below=1),
         "target_modules": Key("str|list", "all-linear", "modules to adapt: all-linear or a list of names"),
         "use_dora": Key("bool", False, "weight-decomposed LoRA"),
     },
@@ -74,14 +76,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "launch": {
         "launcher": Key("str", "local", "a launcher plugin: local (accelerate launch), slurm, ..."),
-        "num_processes": Key("int", 1, "processes (GPUs) on this machine; 2+ runs DDP"),
-        "num_machines": Key("int", 1, "machines taking part"),
+        "num_processes": Key("int", 1, "processes (GPUs) on this machine; 2+ runs DDP", low=1),
+        "num_machines": Key("int", 1, "machines taking part", low=1),
         "mixed_precision": Key("str", "auto", "autocast precision; auto = bf16 on GPUs that support it, else no",
                                ("auto", "no", "bf16", "fp16")),
         "gpu_ids": Key("str", "all", "which GPUs: all, or a list like 0,1"),
         "distributed": Key("str", "ddp", "how ranks share the model", ("ddp", "fsdp", "deepspeed")),
         "zero_stage": Key("int", 0, "DeepSpeed ZeRO stage", (0, 1, 2, 3)),
-        "main_process_port": Key("int?", None, "rendezvous port (a free one is picked when unset)"),
+        "main_process_port": Key("int?", None, "rendezvous port (a free one is picked when unset)",
+                                 low=1, below=65536),
         "accelerate_args": Key("list", [], "extra arguments for accelerate launch"),
         "env": Key("dict", {}, "environment variables for the job (no secrets: those stay in your environment)"),
     },
