@@ -210,3 +210,14 @@ def test_in_range_values_still_validate(workspace, tmp_path):
     ok = cli("validate", str(config), "--set", "data.eval_fraction=0.1", "--set", "run.seed=0",
              "--set", "launch.env.FOO=1", "--set", "data.max_rows=1")
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize("override,suggestion", [('trainer.args.save_strategy="step"', "steps"),
+                                                 ('trainer.args.lr_scheduler_type="cosin"', "cosine"),
+                                                 ('trainer.args.optim="adamw_troch"', "adamw_torch")])
+def test_trainer_arg_strings_outside_their_enum_are_rejected(workspace, tmp_path, override, suggestion):
+    config = sft_config(tmp_path / "cfg")
+    line = one_error_line(cli("validate", str(config), "--set", override))
+    assert override.split("=")[0] in line and f"did you mean '{suggestion}'" in line and "job.toml:" in line, line
+    fine = override.split("=")[0] + f'="{suggestion}"'
+    assert cli("validate", str(config), "--set", fine).returncode == 0

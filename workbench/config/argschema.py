@@ -50,6 +50,28 @@ def _type_name(annotation: Any) -> str:
     return repr(annotation).replace("typing.", "")
 
 
+def _choices(field: dataclasses.Field) -> list[str] | None:
+    """Allowed string values: the field's metadata `choices`, or the members of an Enum in its annotation
+    (transformers turns e.g. `optim: OptimizerNames | str` into the enum, so any other string fails there)."""
+    import enum
+    import importlib
+
+    if field.metadata.get("choices"):
+        return [str(c) for c in field.metadata["choices"]]
+    annotation = field.type
+    candidates = [annotation] if isinstance(annotation, type) else []
+    for dotted in re.findall(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+", _type_name(annotation)):
+        module, _, name = dotted.rpartition(".")
+        try:
+            candidates.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError, ValueError):
+            continue
+    for cand in candidates:
+        if isinstance(cand, type) and issubclass(cand, enum.Enum):
+            return [str(m.value) for m in cand]
+    return None
+
+
 def fields_of(cls: type) -> dict[str, dict[str, Any]]:
     out = {}
     for f in dataclasses.fields(cls):
@@ -60,6 +82,7 @@ def fields_of(cls: type) -> dict[str, dict[str, Any]]:
             "annotation": _type_name(f.type),
             "default": _jsonable(default),
             "help": str(f.metadata.get("help", "")),
+            "choices": _choices(f),
         }
     return out
 
@@ -70,7 +93,7 @@ def trainer_fields(class_path: str) -> dict[str, dict[str, Any]]:
     path = None
     if version:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", class_path)
-        path = cache_dir() / f"{safe}-{version}-v2.json"
+        path = cache_dir() / f"{safe}-{version}-v3.json"
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

@@ -175,6 +175,11 @@ def check_trainer_args(args: dict, config_class: str, where) -> None:
         if name not in fields:
             raise ConfigError(f"{keypath}: not a field of {cls_name}{_did_you_mean(name, fields)}",
                               where=where(keypath))
+        choices = fields[name].get("choices")
+        if isinstance(value, str) and choices and value not in choices:
+            raise ConfigError(f"{keypath}: {value!r} is not one of {', '.join(choices[:12])}"
+                              f"{', ...' if len(choices) > 12 else ''}{_did_you_mean(value, choices)}",
+                              where=where(keypath))
         annotation = fields[name]["annotation"]
         if _annotation_accepts(annotation, value) is False:
             raise ConfigError(f"{keypath}: expected {annotation}, got {type(value).__name__} {value!r}",
