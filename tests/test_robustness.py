@@ -221,3 +221,12 @@ def test_trainer_arg_strings_outside_their_enum_are_rejected(workspace, tmp_path
     assert override.split("=")[0] in line and f"did you mean '{suggestion}'" in line and "job.toml:" in line, line
     fine = override.split("=")[0] + f'="{suggestion}"'
     assert cli("validate", str(config), "--set", fine).returncode == 0
+
+
+def test_logs_follow_of_a_run_that_never_wrote_a_console_log(workspace):
+    """A run whose supervisor never started (or a copied run without its log) has no console.log."""
+    run_dir = finished_run(workspace, "failed")
+    (run_dir / "console.log").unlink()
+    for args in (["-f"], ["-f", "-n", "5"], []):
+        result = cli("logs", *args, run_dir.name, timeout=20)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr

@@ -26,14 +26,21 @@ def run(args) -> int:
         offset = path.stat().st_size if path.exists() else 0
     else:
         offset = 0
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character split across reads stays whole
     while True:
-        if path.exists() and path.stat().st_size > offset:
+        ended = r.status()["status"] in FINAL  # read before the log, so its last lines are not missed
+        try:
             with open(path, "rb") as f:
                 f.seek(offset)
                 data = f.read()
-            offset += len(data)
-            sys.stdout.write(data.decode("utf-8", errors="replace"))
+        except FileNotFoundError:  # not written yet, or a run that never started
+            data = b""
+        offset += len(data)
+        if data:
+            sys.stdout.write(decoder.decode(data))
             sys.stdout.flush()
-        if not args.follow or (r.status()["status"] in FINAL and path.stat().st_size <= offset):
+        if not args.follow or (ended and not data):
             return 0
         time.sleep(0.25)
