@@ -230,3 +230,22 @@ def test_logs_follow_of_a_run_that_never_wrote_a_console_log(workspace):
     for args in (["-f"], ["-f", "-n", "5"], []):
         result = cli("logs", *args, run_dir.name, timeout=20)
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_resume_of_a_lost_run_whose_job_still_runs_is_refused(workspace):
+    """The supervisor died but the job trains on: a second job in the same directory would corrupt it."""
+    import subprocess
+    import sys
+
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        run_dir = finished_run(workspace, "running")
+        st = json.loads((run_dir / "status.json").read_text())
+        st.update(supervisor_pid=orphan.pid, supervisor_start=1.0, job_pgid=orphan.pid)  # start time: not the same process
+        (run_dir / "status.json").write_text(json.dumps(st))
+        line = one_error_line(cli("resume", run_dir.name))
+        assert "lost" in line and "stop --now" in line, line
+        assert json.loads((run_dir / "status.json").read_text()) == st
+    finally:
+        orphan.kill()
+        orphan.wait()

@@ -38,6 +38,18 @@ def request_stop(run: Run, now: bool = False) -> str:
     return f"stop requested: {run.id} will save a checkpoint and exit"
 
 
+def _group_alive(pgid: int | None) -> bool:
+    if not isinstance(pgid, int) or pgid <= 1:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def resume(run: Run) -> int:
     """Start a new supervisor that continues the run from its last checkpoint."""
     from workbench.supervisor import spawn
@@ -47,6 +59,9 @@ def resume(run: Run) -> int:
         raise RunError(f"run {run.id} is still {st['status']}")
     if st["status"] == "completed":  # its final model is saved; resuming would only replay the last steps
         raise RunError(f"run {run.id} is completed: nothing to resume (train longer with a new run)")
+    if st["status"] == "lost" and _group_alive(st.get("job_pgid")):
+        raise RunError(f"run {run.id} is lost but its job (process group {st['job_pgid']}) is still running; "
+                       f"end it first: workbench stop --now {run.id}")
     if not run.checkpoints():
         raise RunError(f"run {run.id} has no checkpoint to resume from")
     return spawn(run, resume=True)
