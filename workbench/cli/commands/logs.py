@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 import time
 
@@ -26,8 +27,6 @@ def run(args) -> int:
         offset = path.stat().st_size if path.exists() else 0
     else:
         offset = 0
-    import codecs
-
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character split across reads stays whole
     while True:
         ended = r.status()["status"] in FINAL  # read before the log, so its last lines are not missed
