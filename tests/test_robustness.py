@@ -249,3 +249,14 @@ def test_resume_of_a_lost_run_whose_job_still_runs_is_refused(workspace):
     finally:
         orphan.kill()
         orphan.wait()
+
+
+def test_config_encoding_problems(workspace, tmp_path):
+    body = sft_config(tmp_path / "cfg").read_bytes()
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b"# caf\xe9\n" + body)
+    line = one_error_line(cli("validate", str(latin)))
+    assert f"{latin}:1" in line and "UTF-8" in line, line
+    bom = tmp_path / "bom.toml"  # what some Windows editors save
+    bom.write_bytes(b"\xef\xbb\xbf" + body)
+    assert cli("validate", str(bom)).returncode == 0

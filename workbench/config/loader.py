@@ -240,7 +240,13 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
     if text is None:
         if src is None or not src.is_file():
             raise ConfigError("config file not found", where=str(path))
-        text = src.read_text(encoding="utf-8")
+        raw_bytes = src.read_bytes()
+        try:
+            text = raw_bytes.decode("utf-8-sig")  # a leading byte-order mark is dropped
+        except UnicodeDecodeError as exc:
+            line = raw_bytes[:exc.start].count(b"\n") + 1
+            raise ConfigError(f"not UTF-8 text (byte 0x{raw_bytes[exc.start]:02x}); save the config as UTF-8",
+                              where=f"{src}:{line}") from None
     loc = _Locator(src, text)
     try:
         raw = tomllib.loads(text)
