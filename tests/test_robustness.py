@@ -260,3 +260,28 @@ def test_config_encoding_problems(workspace, tmp_path):
     bom = tmp_path / "bom.toml"  # what some Windows editors save
     bom.write_bytes(b"\xef\xbb\xbf" + body)
     assert cli("validate", str(bom)).returncode == 0
+
+
+@pytest.mark.parametrize("command", [["logs", "-f"], ["stop", "--wait"]])
+def test_followers_end_when_the_run_directory_is_deleted(workspace, command):
+    """`logs -f` / `stop --wait` on a run someone rm -rf's must not wait forever."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import WORKBENCH
+
+    run_dir = finished_run(workspace, "running")
+    st = json.loads((run_dir / "status.json").read_text())
+    st["created"] = time.time()  # freshly queued: not yet reported lost
+    (run_dir / "status.json").write_text(json.dumps(st))
+    proc = subprocess.Popen([*WORKBENCH, *command, run_dir.name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(2.0)
+    shutil.rmtree(run_dir)
+    try:
+        out, err = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"workbench {' '.join(command)} kept waiting on a deleted run")
+    assert "Traceback" not in err, err

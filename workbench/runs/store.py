@@ -71,6 +71,8 @@ class Run:
     @property
     def raw_status(self) -> dict[str, Any]:
         st = read_json(self.dir / "status.json")
+        if st is None and not self.dir.is_dir():  # removed under a viewer: final, so followers stop waiting
+            return {"status": "lost", "reason": "run directory was deleted"}
         if st is None:  # hand-edited or damaged: still listed, with the reason
             return {"status": "unknown", "reason": "status.json is unreadable"}
         bad = [k for k in _NUMBERS if k in st and st[k] is not None
