@@ -285,3 +285,15 @@ def test_followers_end_when_the_run_directory_is_deleted(workspace, command):
         proc.kill()
         pytest.fail(f"workbench {' '.join(command)} kept waiting on a deleted run")
     assert "Traceback" not in err, err
+
+
+def test_set_takes_toml_key_paths(workspace, tmp_path):
+    from workbench.config import load_config
+    from workbench.config.loader import parse_overrides
+
+    assert parse_overrides(['launch.env."MY.VAR"=1']) == [(["launch", "env", "MY.VAR"], 1)]
+    assert parse_overrides([" trainer . args.max_steps = 5"]) == [(["trainer", "args", "max_steps"], 5)]
+    cfg = load_config(sft_config(tmp_path / "cfg"), ['launch.env."MY.VAR"="x"'], check_data=False)
+    assert cfg.data["launch"]["env"] == {"MY.VAR": "x"}
+    line = one_error_line(cli("validate", str(tmp_path / "cfg" / "job.toml"), "--set", "trainer..args=1"))
+    assert "--set" in line and "trainer..args" in line, line

@@ -84,8 +84,21 @@ def parse_overrides(items: list[str] | None) -> list[tuple[list[str], Any]]:
             value = tomllib.loads(f"v = {raw.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw.strip()
-        out.append((key.strip().split("."), value))
+        out.append((_key_parts(key, item), value))
     return out
+
+
+def _key_parts(key: str, item: str) -> list[str]:
+    """A TOML dotted key ('launch.env."MY.VAR"') as its parts."""
+    try:
+        node: Any = tomllib.loads(f"{key.strip()} = 0")
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(f"--set: '{key.strip()}' is not a key path like trainer.args.max_steps (in '{item}')") from None
+    parts = []
+    while isinstance(node, dict):
+        (name, node), = node.items()
+        parts.append(name)
+    return parts
 
 
 def _set(data: dict, parts: list[str], value: Any) -> None:
