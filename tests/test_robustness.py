@@ -297,3 +297,17 @@ def test_set_takes_toml_key_paths(workspace, tmp_path):
     assert cfg.data["launch"]["env"] == {"MY.VAR": "x"}
     line = one_error_line(cli("validate", str(tmp_path / "cfg" / "job.toml"), "--set", "trainer..args=1"))
     assert "--set" in line and "trainer..args" in line, line
+
+
+def test_json_output_is_strict_json_when_the_loss_is_nan(workspace):
+    """A NaN loss (run.stop_on_nan) must not make `show --json` / `ls --json` emit NaN, which jq and JS reject."""
+    run_dir = finished_run(workspace, "failed")
+    (run_dir / "metrics.jsonl").write_text('{"step": 1, "kind": "train", "loss": NaN, "grad_norm": Infinity}\n')
+
+    def strict(text: str):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+    shown = strict(cli("show", "--json", run_dir.name).stdout)
+    assert shown["last_metrics"]["loss"] is None and shown["loss"] is None
+    listed = strict(cli("ls", "--json").stdout)
+    assert listed[0]["loss"] is None

@@ -27,6 +27,19 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def json_safe(value: Any) -> Any:
+    """`value` with NaN/inf floats as None, so json.dumps writes standard JSON (jq, browsers)."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object from `path`; None when the file is missing, unreadable or not an object."""
     try:

@@ -21,11 +21,12 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def run(args) -> int:
+    from workbench.runs.files import json_safe
     from workbench.runs.store import list_runs
 
     rows = [r.summary() for r in list_runs()]
     if args.json:
-        print(json.dumps(rows, indent=1))
+        print(json.dumps(json_safe(rows), indent=1))
         return 0
     if not rows:
         print("no runs yet: workbench run CONFIG, or workbench demo")

@@ -26,7 +26,7 @@ def evaluation_scores(rows: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def run(args) -> int:
-    from workbench.runs.files import tail_jsonl
+    from workbench.runs.files import json_safe, tail_jsonl
     from workbench.runs.store import find_run
 
     r = find_run(args.run)
@@ -38,7 +38,7 @@ def run(args) -> int:
     info["events"] = tail_jsonl(r.path("events.jsonl"))[-10:]
     info["checkpoints"] = [p.name for p in r.checkpoints()]
     if args.json:
-        print(json.dumps(info, indent=1))
+        print(json.dumps(json_safe(info), indent=1))
         return 0
     print(f"{info['id']}  {info['status']}" + (f" ({info['reason']})" if info.get("reason") else ""))
     print(f"  dir       {info['dir']}")
