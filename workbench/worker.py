@@ -100,6 +100,8 @@ def run_job(run_dir: Path) -> str:
         stopped = callback.stop_requested or getattr(runner, "stopped", False) or reporter.stop_requested()
         if callback.nan_detected and config["run"]["stop_on_nan"]:
             return "nan"
+        if reporter.files_lost:
+            return f"files_lost:{reporter.files_lost}"
         if stopped:
             return "stopped"
         if getattr(runner, "produces_model", True):  # an evaluation run's runner has no model to save
@@ -126,32 +128,66 @@ def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:
         reporter.event("evaluated", evaluator=name, **scores)
 
 
+def write_result(run_dir: Path, outcome: str, reason: str | None, started: float, **extra) -> None:
+    """result.json: the job's own account of how it ended, read by the supervisor (also one
+    that adopted the job and cannot know its exit code)."""
+    from workbench.runs.files import write_json_atomic
+    from workbench.secrets import redact
+
+    data = {"outcome": outcome, "reason": redact(reason) if reason else None,
+            "seconds": round(time.time() - started, 3), **extra}
+    try:
+        write_json_atomic(run_dir / "result.json", data)
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    from workbench.runs.diskspace import disk_full_message
+    from workbench.training.reporter import RunDirectoryGone
+
     args = argv if argv is not None else sys.argv[1:]
     run_dir = Path(args[0] if args else os.environ["WORKBENCH_RUN_DIR"]).resolve()
     rank = int(os.environ.get("RANK", "0"))
     started = time.time()
     try:
         outcome = run_job(run_dir)
+    except RunDirectoryGone as exc:  # nowhere left to write: say it on the console and leave
+        print(f"workbench: error: {exc.one_line()}", file=sys.stderr)
+        return 3
     except BaseException as exc:  # noqa: BLE001 - report every failure as an event and an exit code
         is_oom = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
-        message = exc.one_line() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+        disk_full = disk_full_message(exc, run_dir) if rank == 0 else None
+        if disk_full:
+            message = disk_full
+        elif isinstance(exc, WorkbenchError):
+            message = exc.one_line()
+        else:
+            message = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+        code = 2 if isinstance(exc, WorkbenchError) else 1
         if rank == 0:
-            rep = RunReporter(run_dir)
-            rep.event("oom" if is_oom else "error", message=message, hint=OOM_HINT if is_oom else
-                      getattr(exc, "hint", None))
-            rep.close()
-        if isinstance(exc, WorkbenchError):
+            try:
+                rep = RunReporter(run_dir)
+                rep.event("no_space" if disk_full else "oom" if is_oom else "error", message=message,
+                          hint=OOM_HINT if is_oom else getattr(exc, "hint", None))
+                rep.close()
+            except OSError:
+                pass
+            write_result(run_dir, "failed", message, started, exit_code=code)
+        if disk_full:
+            print(f"workbench: error: {disk_full}", file=sys.stderr)
+        elif isinstance(exc, WorkbenchError):
             print(f"workbench: error: {exc.full()}", file=sys.stderr)
         else:
             traceback.print_exc()
         if is_oom:
             print(f"workbench: hint: {OOM_HINT}", file=sys.stderr)
-        return 2 if isinstance(exc, WorkbenchError) else 1
+        return code
     if rank == 0:
-        reason = {"nan": "loss became NaN/inf (run.stop_on_nan)"}.get(outcome)
-        (run_dir / "result.json").write_text(json.dumps({"outcome": outcome, "reason": reason,
-                                                         "seconds": round(time.time() - started, 3)}))
+        reasons = {"nan": "loss became NaN/inf (run.stop_on_nan)"}
+        if outcome.startswith("files_lost:"):
+            outcome, reasons["failed"] = "failed", outcome.split(":", 1)[1] + "; stopped after saving a checkpoint"
+        write_result(run_dir, outcome, reasons.get(outcome), started)
     return 0
 
 

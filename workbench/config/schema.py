@@ -33,6 +33,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "stop_on_nan": Key("bool", True, "stop the job (failed) when the loss becomes NaN or inf"),
         "tags": Key("list", [], "free-form labels shown in the run list"),
         "stop_grace_seconds": Key("float", 120.0, "how long a graceful stop may take before the job is killed", low=0),
+        "private": Key("bool", False, "make the run directory and every file in it readable by you only"),
     },
     "model": {
         "path": Key("str", REQUIRED, "a local folder or a Hugging Face Hub model id"),
