@@ -86,6 +86,18 @@ def _console_signal(run: Run, since: int = 0) -> str | None:
     return found
 
 
+def _group_alive(pgid: Any) -> bool:
+    if not isinstance(pgid, int) or isinstance(pgid, bool) or pgid <= 1:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 # --- jobs: what the supervisor waits on ------------------------------------------------------
 class LocalJob:
     """The job as a child process in its own process group, output to its console writer."""
@@ -225,6 +237,10 @@ class Supervisor:
 
     def start(self, job_lock: RunLock) -> int:
         run = self.run
+        pgid = run.raw_status.get("job_pgid")
+        if _group_alive(pgid):  # a job from before job.lock existed, or one whose launcher died first
+            return self.refuse(f"run {run.id} is lost but its job (process group {pgid}) is still running; "
+                               f"end it first: workbench stop --now {run.id}")
         try:
             plan = run.launch_plan()
         except RunError as exc:
