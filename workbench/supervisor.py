@@ -86,16 +86,31 @@ def _console_signal(run: Run, since: int = 0) -> str | None:
     return found
 
 
-def _group_alive(pgid: Any) -> bool:
+def group_members(pgid: Any) -> list[int]:
+    """Live (non-zombie) processes of process group `pgid`. Zombies do not count: an init
+    that never reaps (some containers) keeps a killed job's children as zombies forever."""
+    import psutil
+
     if not isinstance(pgid, int) or isinstance(pgid, bool) or pgid <= 1:
-        return False
+        return []
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
-        return False
+        return []
     except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+        return [pgid]
+    out = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(proc.pid) == pgid:
+                out.append(proc.pid)
+        except (OSError, psutil.Error):
+            continue
+    return sorted(out)
+
+
+def _group_alive(pgid: Any) -> bool:
+    return bool(group_members(pgid))
 
 
 # --- jobs: what the supervisor waits on ------------------------------------------------------
@@ -166,18 +181,7 @@ class AdoptedJob:
         return -1
 
     def pids(self) -> list[int]:
-        import psutil
-
-        if not self.pgid:
-            return []
-        out = []
-        for p in psutil.process_iter(["pid"]):
-            try:
-                if os.getpgid(p.pid) == self.pgid:
-                    out.append(p.pid)
-            except OSError:
-                continue
-        return sorted(out)
+        return group_members(self.pgid)
 
 
 class Supervisor:
@@ -266,6 +270,7 @@ class Supervisor:
             env["WORKBENCH_RESUME"] = self._prepare_resume(resume_from)
         run.update_status(**changes)
         self.took_run = True
+        self._blank_result()
         signal.signal(signal.SIGTERM, self._on_terminate)
         signal.signal(signal.SIGINT, self._on_terminate)
         if st.get("queue"):
@@ -390,11 +395,6 @@ class Supervisor:
             os.unlink(run.path(STOP_REQUEST))
         except FileNotFoundError:
             pass
-        for name in ("result.json",):
-            try:
-                os.unlink(run.path(name))
-            except FileNotFoundError:
-                pass
         self._event("resumed", step=step, checkpoint=ckpt.name)
         run.update_status(resumed_from_step=step)
         return str(ckpt)
@@ -536,6 +536,15 @@ class Supervisor:
             return {**st, **changes}
 
     # --- small safe writers -------------------------------------------------------------------------
+    def _blank_result(self) -> None:
+        """An empty result.json for this attempt: the job fills it in, in place if it must
+        (a run directory that stops accepting new files must not lose the job's last word)."""
+        try:
+            with open(self.run.path("result.json"), "w", encoding="utf-8") as f:
+                f.write(" " * 256 + "\n")
+        except OSError:
+            pass
+
     def _update(self, **changes: Any) -> None:
         try:
             if self.run.dir.is_dir():

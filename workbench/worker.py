@@ -131,13 +131,13 @@ def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:
 def write_result(run_dir: Path, outcome: str, reason: str | None, started: float, **extra) -> None:
     """result.json: the job's own account of how it ended, read by the supervisor (also one
     that adopted the job and cannot know its exit code)."""
-    from workbench.runs.files import write_json_atomic
+    from workbench.runs.files import write_json_file
     from workbench.secrets import redact
 
     data = {"outcome": outcome, "reason": redact(reason) if reason else None,
             "seconds": round(time.time() - started, 3), **extra}
     try:
-        write_json_atomic(run_dir / "result.json", data)
+        write_json_file(run_dir / "result.json", data)
     except OSError:
         pass
 

@@ -51,8 +51,12 @@ def _event_line(event: dict) -> str | None:
         return f"{event.get('event')}: " + ", ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "time"))
 
 
-def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = None) -> int:
-    """Print metrics and notable events as they arrive; return the exit code for the run's final status."""
+def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = None,
+           skip_existing: bool = False) -> int:
+    """Print metrics and notable events as they arrive; return the exit code for the run's final status.
+
+    skip_existing: print only rows written from now on (a resumed run's kept history is not news).
+    """
     interactive = out.isatty()
     max_steps = run.raw_status.get("max_steps")
     metrics = JsonlFollower(run.path("metrics.jsonl"))
@@ -63,6 +67,8 @@ def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = N
     warned_damage = 0
     on_progress_line = False
     print(f"run {run.id}  ->  {run.dir}", file=out)
+    if skip_existing:
+        printed.update(_row_key(r) for r in metrics.read_all().rows)
 
     def emit(text: str) -> None:
         nonlocal on_progress_line

@@ -27,6 +27,29 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def write_json_file(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically; when the folder refuses new files (disk full, made read-only or
+    immutable after the run started), rewrite the existing file in place instead, padded
+    with blanks so its blocks are reused. Raises the first error when neither works."""
+    try:
+        write_json_atomic(path, data)
+        return
+    except OSError as first:
+        text = json.dumps(data, indent=1).encode() + b"\n"
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except OSError:
+            raise first from None
+        try:
+            old = os.fstat(fd).st_size
+            os.pwrite(fd, text + b" " * max(0, old - len(text)), 0)  # JSON allows trailing blanks
+            os.fsync(fd)
+        except OSError:
+            raise first from None
+        finally:
+            os.close(fd)
+
+
 def json_safe(value: Any) -> Any:
     """`value` with NaN/inf floats as None, so json.dumps writes standard JSON (jq, browsers)."""
     import math

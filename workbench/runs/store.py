@@ -19,7 +19,7 @@ from workbench import __version__
 from workbench.errors import RunError
 from workbench.paths import runs_dir
 from workbench.runs.checkpoints import CheckpointCheck, scan
-from workbench.runs.files import read_json, write_json_atomic
+from workbench.runs.files import read_json, write_json_atomic, write_json_file
 from workbench.runs.jsonl import DamagedLine, read_jsonl, tail_jsonl
 
 ACTIVE = ("queued", "starting", "running", "stopping")
@@ -130,7 +130,7 @@ class Run:
         st.update(changes)
         if isinstance(st.get("reason"), str):
             st["reason"] = redact(st["reason"])
-        write_status(self.dir / "status.json", st)
+        write_json_file(self.dir / "status.json", st)
         return st
 
     def config(self) -> dict[str, Any]:
@@ -267,30 +267,6 @@ def step_rate(train_rows: list[dict[str, Any]], since: float | None, window: int
         if len(span) >= 2 and span[-1][0] > span[0][0] and span[-1][1] > span[0][1]:
             return (span[-1][1] - span[0][1]) / (span[-1][0] - span[0][0])
     return None
-
-
-def write_status(path: Path, st: dict[str, Any]) -> None:
-    """Write status.json atomically; when the folder refuses new files (disk full, not
-    writable), rewrite the existing file in place, padded, so its blocks are reused."""
-    try:
-        write_json_atomic(path, st)
-        return
-    except OSError as first:
-        import json
-
-        data = json.dumps(st, indent=1).encode() + b"\n"
-        try:
-            fd = os.open(path, os.O_WRONLY)
-        except OSError:
-            raise first from None
-        try:
-            old = os.fstat(fd).st_size
-            os.pwrite(fd, data + b" " * max(0, old - len(data)), 0)  # JSON allows trailing blanks
-            os.fsync(fd)
-        except OSError:
-            raise first from None
-        finally:
-            os.close(fd)
 
 
 def find_run(ref: str, workspace: Path | None = None) -> Run:

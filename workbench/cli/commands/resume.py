@@ -23,4 +23,4 @@ def run(args) -> int:
     if args.detach:
         print(r.id)
         return 0
-    return follow(r)
+    return follow(r, skip_existing=True)
