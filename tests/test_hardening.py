@@ -386,8 +386,8 @@ def test_secrets_printed_by_plugins_or_raised_in_errors_reach_no_file_and_no_out
     """Was: supervisor.log held HF_TOKEN and OPENAI_API_KEY (0644) when a plugin printed its environment;
     an exception message with a secret landed in events.jsonl and status.json's reason, and show/ls printed it."""
     hf, openai = "hf_TopSecretValue1234567890abcdefgh", "sk-proj-AnotherSecret0123456789"
-    plugin_dir = workspace / "plugins"
-    plugin_dir.mkdir()
+    plugin_dir = workspace / ".workbench" / "plugins"  # the workspace's local plugin folder
+    plugin_dir.mkdir(parents=True)
     (plugin_dir / "leaky.py").write_text(
         "import os, sys\n"
         "from workbench.hookspecs import hookimpl\n"

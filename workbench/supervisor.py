@@ -252,31 +252,35 @@ class Supervisor:
         resume_from = None
         if self.resume:
             try:
-                resume_from = self._pick_checkpoint()
+                resume_from = pick_checkpoint(run)
             except RunError as exc:
                 return self.refuse(exc.one_line())
         st = run.raw_status
         env = self._job_env(plan)
-        attempt = int(st.get("attempt") or 0) + 1
-        now = time.time()
-        attempts = [a for a in (st.get("attempts") or []) if isinstance(a, dict)]
-        changes = {"status": "starting", "supervisor_pid": os.getpid(), "supervisor_start": process_start_time(os.getpid()),
-                   "attempt": attempt, "attempts": attempts + [{"started": now, "ended": None}], "exit_code": None,
-                   "signal": None, "reason": None, "ended": None, "adopted": None, "recovered": None,
-                   "host": socket.gethostname()}
-        if not st.get("started"):
-            changes["started"] = now
+        queued = bool(st.get("queue")) and not self.resume and st.get("status") == "queued"
+        changes = {"status": "queued" if queued else "starting", "supervisor_pid": os.getpid(),
+                   "supervisor_start": process_start_time(os.getpid()), "attempt": int(st.get("attempt") or 0) + 1,
+                   "exit_code": None, "signal": None, "reason": None, "ended": None, "adopted": None,
+                   "recovered": None, "host": socket.gethostname()}
         if resume_from is not None:
-            env["WORKBENCH_RESUME"] = self._prepare_resume(resume_from)
+            env["WORKBENCH_RESUME"] = prepare_resume(run, resume_from)
         run.update_status(**changes)
         self.took_run = True
         self._blank_result()
         signal.signal(signal.SIGTERM, self._on_terminate)
         signal.signal(signal.SIGINT, self._on_terminate)
-        if st.get("queue"):
+        if queued:  # the GPU queue (workbench run --queue): wait here, detached, for this run's turn
+            from workbench.queue import QueueCancelled, wait_for_turn
+
             self.say("ok", f"queued {run.id}")
-            if not self._wait_for_turn():
+            try:
+                gpus = wait_for_turn(run)
+            except QueueCancelled:
+                self._write_final(status="stopped", reason="cancelled while queued", ended=time.time())
                 return 0
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        self._begin_attempt()
         try:
             if plan.get("job"):
                 from workbench.specs import load_object
@@ -297,6 +301,16 @@ class Supervisor:
         self.say("ok", what)
         self._notify("run_started")
         return self._supervise()
+
+    def _begin_attempt(self) -> None:
+        """The clock of this attempt starts now (a queued run's once its turn has come)."""
+        st = self.run.raw_status
+        now = time.time()
+        attempts = [a for a in (st.get("attempts") or []) if isinstance(a, dict)]
+        changes: dict[str, Any] = {"status": "starting", "attempts": attempts + [{"started": now, "ended": None}]}
+        if not st.get("started"):
+            changes["started"] = now
+        self.run.update_status(**changes)
 
     def adopt(self, holder: dict[str, Any]) -> int:
         """A job still runs in this directory without a supervisor: watch it to its end."""
@@ -341,18 +355,6 @@ class Supervisor:
                 self._update(**live)
             time.sleep(WATCH_S)
 
-    def _wait_for_turn(self) -> bool:
-        """A queued run waits here, detached, until the queue lets it start; False if cancelled."""
-        from workbench.queue import wait_for_turn
-
-        self._update(status="queued")
-        started = wait_for_turn(self.run)
-        if started is False:
-            self._write_final(status="stopped", reason="cancelled while queued", ended=time.time())
-            return False
-        self._update(status="starting")
-        return True
-
     # --- the job's environment and resume -------------------------------------------------------
     def _job_env(self, plan: dict[str, Any]) -> dict[str, str]:
         env = dict(os.environ)
@@ -366,38 +368,6 @@ class Supervisor:
         env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA indices = NVML indices for the GPU panel
         env.pop("WORKBENCH_RESUME", None)
         return env
-
-    def _pick_checkpoint(self) -> Path:
-        """The newest complete checkpoint; each newer, damaged one is named in an event."""
-        checks = self.run.checkpoint_checks()
-        complete = [c for c in checks if c.complete]
-        if not complete:
-            found = "; ".join(f"{c.path.name}: {c.problem}" for c in checks[-3:])
-            raise RunError(f"run {self.run.id} has no complete checkpoint to resume from" + (f" ({found})" if found else ""))
-        best = complete[-1]
-        for c in checks:
-            if c.step > best.step:
-                self._event("checkpoint_skipped", checkpoint=c.path.name, problem=c.problem, using=best.path.name)
-        return best.path
-
-    def _prepare_resume(self, ckpt: Path) -> str:
-        """Continue from `ckpt`: drop metric rows logged after it, note the event."""
-        run = self.run
-        step = int(ckpt.name.split("-")[-1])
-        metrics = run.path("metrics.jsonl")
-        if metrics.exists():
-            rows, _ = read_jsonl(metrics)
-            keep = [r for r in rows if not isinstance(r.get("step"), int) or r["step"] <= step]
-            tmp = metrics.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
-            os.replace(tmp, metrics)
-        try:
-            os.unlink(run.path(STOP_REQUEST))
-        except FileNotFoundError:
-            pass
-        self._event("resumed", step=step, checkpoint=ckpt.name)
-        run.update_status(resumed_from_step=step)
-        return str(ckpt)
 
     # --- threads ---------------------------------------------------------------------------
     def _watch(self) -> None:
@@ -553,15 +523,8 @@ class Supervisor:
             print(f"supervisor: cannot update status.json: {exc}", file=sys.stderr)
 
     def _event(self, name: str, **data: Any) -> None:
-        from workbench.secrets import redact_data
-
-        row = {"time": round(time.time(), 3), "event": name, **data}
-        try:
-            if self.run.dir.is_dir():
-                with open(self.run.path("events.jsonl"), "a", encoding="utf-8") as f:
-                    f.write(json.dumps(redact_data(row)) + "\n")
-        except OSError as exc:
-            print(f"supervisor: cannot append to events.jsonl: {exc}", file=sys.stderr)
+        if self.run.dir.is_dir():
+            _event(self.run, name, **data)
 
     def _append_console(self, text: str) -> None:
         try:
@@ -604,6 +567,55 @@ def notify_plugins(hook: str, **kwargs: Any) -> list[str]:
         except Exception as exc:  # noqa: BLE001
             errors.append(f"plugin {impl.plugin_name}: {hook} raised {type(exc).__name__}: {exc}")
     return errors
+
+
+# --- resume ---------------------------------------------------------------------------------------------
+def _event(run: Run, name: str, **data: Any) -> None:
+    from workbench.secrets import redact_data
+
+    row = {"time": round(time.time(), 3), "event": name, **data}
+    try:
+        with open(run.path("events.jsonl"), "a", encoding="utf-8") as f:
+            f.write(json.dumps(redact_data(row)) + "\n")
+    except OSError as exc:
+        print(f"supervisor: cannot append to events.jsonl: {exc}", file=sys.stderr)
+
+
+def pick_checkpoint(run: Run) -> Path:
+    """The newest complete checkpoint; each newer, damaged one is named in a checkpoint_skipped event."""
+    checks = run.checkpoint_checks()
+    complete = [c for c in checks if c.complete]
+    if not complete:
+        found = "; ".join(f"{c.path.name}: {c.problem}" for c in checks[-3:])
+        raise RunError(f"run {run.id} has no complete checkpoint to resume from" + (f" ({found})" if found else ""))
+    best = complete[-1]
+    for c in checks:
+        if c.step > best.step:
+            _event(run, "checkpoint_skipped", checkpoint=c.path.name, problem=c.problem, using=best.path.name)
+    return best.path
+
+
+def prepare_resume(run: Run, ckpt: Path | None = None) -> str:
+    """Continue from `ckpt` (default: the newest complete one): drop the metric rows logged
+    after it, clear a stop request, note the event. Returns the checkpoint's path.
+
+    Also used by job handles that resubmit a job by themselves (Slurm after a time limit)."""
+    ckpt = Path(ckpt) if ckpt is not None else pick_checkpoint(run)
+    step = int(ckpt.name.split("-")[-1])
+    metrics = run.path("metrics.jsonl")
+    if metrics.exists():
+        rows, _ = read_jsonl(metrics)
+        keep = [r for r in rows if not isinstance(r.get("step"), int) or r["step"] <= step]
+        tmp = metrics.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
+        os.replace(tmp, metrics)
+    try:
+        os.unlink(run.path(STOP_REQUEST))
+    except FileNotFoundError:
+        pass
+    _event(run, "resumed", step=step, checkpoint=ckpt.name)
+    run.update_status(resumed_from_step=step)
+    return str(ckpt)
 
 
 # --- starting a supervisor ----------------------------------------------------------------------
