@@ -102,6 +102,7 @@ class Supervisor:
     def _job_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update({str(k): str(v) for k, v in self.run.config().get("launch", {}).get("env", {}).items()})
+        env.update({str(k): str(v) for k, v in (self.run.raw_status.get("env") or {}).items()})  # the launch plan's
         env["PYTHONUNBUFFERED"] = "1"
         env["WORKBENCH_RUN_DIR"] = str(self.run.dir)
         # The job runs inside its run directory; plugins of the run's workspace still apply.

@@ -253,9 +253,10 @@ def _build_run(config, root: Path, run_id: str, label: str) -> Run:
         (staging / "checkpoints").mkdir()
         write_json_atomic(staging / "status.json", {
             "id": run_id, "status": "queued", "trainer": data["trainer"]["name"], "name": label,
-            "created": time.time(), "host": socket.gethostname(), "world_size": data["launch"]["num_processes"],
+            "created": time.time(), "host": socket.gethostname(), "world_size": data["launch"]["num_processes"] * data["launch"]["num_machines"],
             "max_steps": data["trainer"]["args"].get("max_steps"), "attempt": 0,
-            "argv": plan.argv, "config_source": str(config.source) if config.source else None,
+            "argv": plan.argv, "env": plan.env, "job": plan.job,
+            "config_source": str(config.source) if config.source else None,
         })
         os.rename(staging, final)
     except BaseException:
