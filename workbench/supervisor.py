@@ -113,28 +113,7 @@ class Supervisor:
         return env
 
     def _prepare_resume(self) -> str:
-        """Continue from the last checkpoint: drop metric rows logged after it, note the event."""
-        run = self.run
-        ckpts = run.checkpoints()
-        if not ckpts:
-            raise SystemExit("no checkpoint to resume from")
-        ckpt = ckpts[-1]
-        step = int(ckpt.name.split("-")[-1])
-        metrics = run.path("metrics.jsonl")
-        if metrics.exists():
-            keep = [r for r in iter_jsonl(metrics) if int(r.get("step", 0)) <= step]
-            tmp = metrics.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
-            os.replace(tmp, metrics)
-        try:
-            os.unlink(run.path(STOP_REQUEST))
-        except FileNotFoundError:
-            pass
-        with open(run.path("events.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps({"time": round(time.time(), 3), "event": "resumed", "step": step,
-                                "checkpoint": ckpt.name}) + "\n")
-        run.update_status(resumed_from_step=step)
-        return str(ckpt)
+        return prepare_resume(self.run)
 
     # --- threads ---------------------------------------------------------------------------
     def _pump(self, console, secrets: list[str]) -> None:
@@ -255,6 +234,33 @@ class Supervisor:
                                                                  rc, changes["signal"]))
         except Exception:  # noqa: BLE001
             pass
+
+
+def prepare_resume(run: Run) -> str:
+    """Continue from the last checkpoint: drop metric rows logged after it, note the event; returns its path.
+
+    Also used by job handles that resubmit a job by themselves (Slurm on a time limit).
+    """
+    ckpts = run.checkpoints()
+    if not ckpts:
+        raise SystemExit("no checkpoint to resume from")
+    ckpt = ckpts[-1]
+    step = int(ckpt.name.split("-")[-1])
+    metrics = run.path("metrics.jsonl")
+    if metrics.exists():
+        keep = [r for r in iter_jsonl(metrics) if int(r.get("step", 0)) <= step]
+        tmp = metrics.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
+        os.replace(tmp, metrics)
+    try:
+        os.unlink(run.path(STOP_REQUEST))
+    except FileNotFoundError:
+        pass
+    with open(run.path("events.jsonl"), "a", encoding="utf-8") as f:
+        f.write(json.dumps({"time": round(time.time(), 3), "event": "resumed", "step": step,
+                            "checkpoint": ckpt.name}) + "\n")
+    run.update_status(resumed_from_step=step)
+    return str(ckpt)
 
 
 def spawn(run: Run, resume: bool = False, wait_s: float = 10.0) -> int:

@@ -119,7 +119,7 @@ def check_launch(data: dict, where: Where, base: Path | None = None, registry=No
     """Validate [launch] as a whole (in place: the active sub-table gets its defaults).
 
     base: the config file's folder, which relative paths (a DeepSpeed JSON) are relative to.
-    registry: when given, the chosen launcher's own `check(config, where)` runs last.
+    registry: when given, the chosen launcher's own `check(config, where)` runs too.
     """
     launch = data["launch"]
     given = {name: launch.get(name) for name in TABLES if launch.get(name)}
@@ -131,6 +131,8 @@ def check_launch(data: dict, where: Where, base: Path | None = None, registry=No
         if name != active and not launch.get(name):
             launch.pop(name, None)
     _check_processes(launch, where)
+    if registry is not None:  # first: a launcher may settle keys (Slurm: num_machines = nodes)
+        _check_launcher(data, where, registry)
     for item in launch["accelerate_args"]:
         if not isinstance(item, str):
             raise ConfigError(f"launch.accelerate_args: expected strings, got {type(item).__name__} {item!r}",
@@ -144,8 +146,6 @@ def check_launch(data: dict, where: Where, base: Path | None = None, registry=No
         _check_deepspeed(data, where, base or Path.cwd())
     else:
         _check_ddp(data, given.get("ddp", {}), where)
-    if registry is not None:
-        _check_launcher(data, where, registry)
 
 
 def _check_launcher(data: dict, where: Where, registry) -> None:
