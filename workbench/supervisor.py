@@ -63,10 +63,11 @@ class Supervisor:
         run = self.run
         st = run.raw_status
         pid = os.getpid()
-        changes = {"status": "starting", "supervisor_pid": pid, "supervisor_start": process_start_time(pid),
+        queued = bool(st.get("queue")) and not self.resume and st.get("status") == "queued"
+        changes = {"status": "queued" if queued else "starting", "supervisor_pid": pid, "supervisor_start": process_start_time(pid),
                    "attempt": int(st.get("attempt", 0)) + 1, "exit_code": None, "signal": None, "reason": None,
                    "ended": None}
-        if not st.get("started"):
+        if not st.get("started") and not queued:  # a queued run starts when its turn comes
             changes["started"] = time.time()
         run.update_status(**changes)
         env = self._job_env()
@@ -74,6 +75,16 @@ class Supervisor:
             env["WORKBENCH_RESUME"] = self._prepare_resume()
         signal.signal(signal.SIGTERM, self._on_terminate)
         signal.signal(signal.SIGINT, self._on_terminate)
+        if queued:  # the GPU queue: wait for this run's turn (workbench run --queue)
+            from workbench.queue import QueueCancelled, wait_for_turn
+
+            try:
+                gpus = wait_for_turn(run)
+            except QueueCancelled:
+                run.update_status(status="stopped", reason="cancelled while queued", ended=time.time())
+                return 0
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+            run.update_status(started=time.time())
 
         argv = run.raw_status["argv"]
         console = open(run.path("console.log"), "ab")
