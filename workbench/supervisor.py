@@ -249,6 +249,13 @@ class Supervisor:
             plan = run.launch_plan()
         except RunError as exc:
             return self.refuse(exc.one_line())
+        if plan.get("job"):
+            try:
+                self.handle = self._make_handle(plan, self._job_env(plan))
+            except Exception as exc:  # noqa: BLE001 - a broken job handle is the run's answer, not a crash
+                return self.refuse(f"cannot load the job handle {plan['job']}: {exc}")
+            if getattr(self.handle, "attached", None) and self.handle.attached():
+                return self.adopt_handle()
         resume_from = None
         if self.resume:
             try:
@@ -282,10 +289,8 @@ class Supervisor:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
         self._begin_attempt()
         try:
-            if plan.get("job"):
-                from workbench.specs import load_object
-
-                self.handle = load_object(plan["job"])(run, plan, env)
+            if self.handle is not None:
+                self.handle = self._make_handle(plan, env)  # with this attempt's environment (resume, GPUs)
                 fields = self.handle.start() or {}
                 run.update_status(status="running", **fields)
             else:
@@ -311,6 +316,24 @@ class Supervisor:
         if not st.get("started"):
             changes["started"] = now
         self.run.update_status(**changes)
+
+    def _make_handle(self, plan: dict[str, Any], env: dict[str, str]) -> Any:
+        from workbench.launching import LaunchPlan
+        from workbench.specs import load_object
+
+        return load_object(plan["job"])(self.run, LaunchPlan(plan["argv"], plan.get("env") or {}, {}, plan["job"]), env)
+
+    def adopt_handle(self) -> int:
+        """The run's external job (e.g. a Slurm batch job) outlived its supervisor: watch it."""
+        run = self.run
+        run.update_status(supervisor_pid=os.getpid(), supervisor_start=process_start_time(os.getpid()),
+                          adopted=time.time(), reason=None, **(self.handle.live() or {}))
+        self.took_run = True
+        self._event("adopted", reason="the job outlived its supervisor")
+        signal.signal(signal.SIGTERM, self._on_terminate)
+        signal.signal(signal.SIGINT, self._on_terminate)
+        self.say("ok", f"re-attached to the running job of {run.id}")
+        return self._supervise()
 
     def adopt(self, holder: dict[str, Any]) -> int:
         """A job still runs in this directory without a supervisor: watch it to its end."""

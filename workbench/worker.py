@@ -72,7 +72,9 @@ def run_job(run_dir: Path) -> str:
     config["launch"]["mixed_precision"] = resolve_mixed_precision(config["launch"].get("mixed_precision", "auto"))
     # Accelerator() (own trainers) reads the env; transformers trainers get bf16/fp16 in their args.
     os.environ["ACCELERATE_MIXED_PRECISION"] = config["launch"]["mixed_precision"]
-    state = PartialState(cpu=no_gpu)
+    from workbench.launching.runtime import effective_distribution, prepare_final_save, process_group_kwargs
+
+    state = PartialState(cpu=no_gpu, **process_group_kwargs(config))
     is_main = state.is_main_process
     reporter = RunReporter(run_dir, is_main=is_main)
     try:
@@ -94,6 +96,9 @@ def run_job(run_dir: Path) -> str:
                            reporter=reporter, train_dataset=train, eval_dataset=eval_ds, callbacks=[callback],
                            resume_from_checkpoint=os.environ.get("WORKBENCH_RESUME") or None)
         runner = load_object(spec.factory)(ctx)
+        # What Accelerate made of launch.distributed (a CPU-only machine runs FSDP/DeepSpeed configs as MULTI_CPU).
+        reporter.event("distributed", configured=config["launch"].get("distributed", "ddp"),
+                       effective=effective_distribution(runner), world_size=state.num_processes)
         runner.train(resume_from_checkpoint=ctx.resume_from_checkpoint)
         if torch.cuda.is_available():  # what the VRAM estimate is checked against
             reporter.event("peak_memory", bytes=torch.cuda.max_memory_allocated(), device=str(state.device))
@@ -105,6 +110,7 @@ def run_job(run_dir: Path) -> str:
         if stopped:
             return "stopped"
         if getattr(runner, "produces_model", True):  # an evaluation run's runner has no model to save
+            prepare_final_save(runner)  # a sharded run's final model is saved whole (or as the adapter)
             runner.save_model(str(ctx.output_dir / "final"))
             state.wait_for_everyone()
             reporter.event("saved", path="checkpoints/final")

@@ -375,7 +375,7 @@ def _build_run(config, root: Path, run_id: str, label: str) -> Run:
         write_json_atomic(staging / LAUNCH_FILE, {"argv": plan.argv, "env": plan.env, "job": plan.job})
         write_json_atomic(staging / "status.json", {
             "id": run_id, "status": "queued", "trainer": data["trainer"]["name"], "name": label,
-            "created": time.time(), "host": socket.gethostname(), "world_size": data["launch"]["num_processes"],
+            "created": time.time(), "host": socket.gethostname(), "world_size": data["launch"]["num_processes"] * data["launch"]["num_machines"],
             "max_steps": data["trainer"]["args"].get("max_steps"), "attempt": 0, "attempts": [],
             "private": private, "config_source": str(config.source) if config.source else None,
         })

@@ -1,10 +1,9 @@
 """The launcher contract: how a run's job is started (local Accelerate, Slurm, ...).
 
-A launcher plugin's `plan(run_dir, config)` returns a `LaunchPlan`. By default the
-supervisor runs `argv` as a local child process with `env` added to its environment.
-A plan that names `job` hands the job to that class instead (a `JobHandle`): a batch
-system, a remote machine. Either way the supervisor owns the run: it records the
-status, honours stop requests and writes the final word.
+A launcher plugin registers a class (`LauncherSpec.factory`) whose instances build a
+`LaunchPlan` for a run directory. Helpers every launcher shares live next to it:
+`workbench.launching.accelerate_config` (the run's accelerate.yaml and DeepSpeed JSON)
+and `workbench.launching.direct` (one process without `accelerate launch`).
 """
 
 from __future__ import annotations
@@ -16,25 +15,34 @@ from typing import Any, Protocol
 
 @dataclass
 class LaunchPlan:
-    """argv to run (by the supervisor, in the run directory), plus files to write there."""
+    """What the supervisor runs for a run: argv and env (in the run directory), plus files to write there.
+
+    job: "module:Class" of a JobHandle the supervisor uses instead of a local subprocess
+    (e.g. a Slurm batch job); None runs argv as a local process group.
+    """
 
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)   # name -> text, e.g. accelerate.yaml
     job: str | None = None
-    """Import path of a JobHandle class; None runs argv as a local child process."""
 
 
 class Launcher(Protocol):
     def plan(self, run_dir: Path, config: dict) -> LaunchPlan:
-        """Build the command that runs `python -m workbench.worker RUN_DIR` on every rank."""
+        """Build the command that runs `python -m workbench.worker RUN_DIR` on every rank.
+
+        A launcher may also define `check(config, where) -> None`, called by the config loader
+        before launch: it raises ConfigError for options it rejects (`where(keypath)` is file:line).
+        """
 
 
 class JobHandle(Protocol):
     """A job the supervisor does not run as its own child (e.g. a Slurm batch job).
 
-    Constructed as `JobHandle(run, plan, env)`: the Run, the plan as a dict (argv, env,
-    job) and the job's full environment (secrets included: never write them to disk).
+    Constructed as `JobHandle(run, plan, env)`: the Run, its LaunchPlan and the job's full
+    environment (secrets included: never write them to disk). It may also define
+    `attached() -> bool`: True when the job recorded in status.json still lives, so that a
+    new supervisor (after one died) watches it instead of starting another.
     """
 
     def start(self) -> dict[str, Any]:
