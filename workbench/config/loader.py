@@ -210,6 +210,27 @@ def check_trainer_args(args: dict, config_class: str, where, job_env: dict | Non
         check_report_to(args["report_to"], job_env or {}, where)
 
 
+def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings: list[str]) -> None:
+    """Raise the real config object's refusal as a one-line error naming the key it is about."""
+    cls_name = config_class.rsplit(":", 1)[-1]
+    if verdict.get("import_error"):
+        raise PluginError(f"cannot import trainer config class {config_class}: {verdict['error']}")
+    if verdict.get("crashed"):
+        warnings.append(f"{where('trainer.args')}: trainer.args: not checked against {cls_name} "
+                        f"({verdict['error']}); the job will check them")
+        return
+    for text in verdict.get("warnings") or []:
+        warnings.append(f"{where('trainer.args')}: trainer.args: {cls_name} warns: {text}")
+    if verdict.get("ok"):
+        return
+    error = str(verdict.get("error") or "refused")
+    keypath = verdict.get("where") if str(verdict.get("where") or "").startswith("trainer.args") else None
+    if keypath is None:
+        named = [k for k in sorted(args, key=len, reverse=True) if re.search(rf"(?<!\w){re.escape(k)}(?!\w)", error)]
+        keypath = f"trainer.args.{named[0]}" if named else "trainer.args"
+    raise ConfigError(f"{keypath}: {cls_name} refuses it: {error}", where=where(keypath))
+
+
 def check_report_to(value: Any, job_env: dict, where) -> None:
     """Each named tracker is a transformers integration, installed here, able to log in from the environment."""
     from workbench.config.integrations import credentials_problem, integration_problem, report_to_names
@@ -269,8 +290,12 @@ def validate_sections(data: dict, where) -> dict:
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None, text: str | None = None,
-                check_data: bool = True, registry=None) -> JobConfig:
-    """Read, override, validate and resolve a job config. Raises ConfigError/DataError/PluginError (one line)."""
+                check_data: bool = True, registry=None, deep: bool = True) -> JobConfig:
+    """Read, override, validate and resolve a job config. Raises ConfigError/DataError/PluginError (one line).
+
+    check_data: detect the data's format and check every row. deep: also build the trainer's
+    real config object (in a child process, verdict cached; see workbench.config.realargs).
+    """
     src = Path(path).resolve() if path else None
     if text is None:
         if src is None or not src.is_file():
@@ -333,13 +358,19 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             known = ("name", "args", *spec.options)
             raise ConfigError(f"trainer.{name}: unknown key for trainer '{spec.name}'{_did_you_mean(name, known)}",
                               where=loc.where(f"trainer.{name}"))
-    if spec.config_class:
-        check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where, data["launch"]["env"])
     for use in spec.models:  # model paths in trainer args (e.g. PPO's reward_model) are relative to the config
         if use.source.startswith("trainer.args."):
             key = use.source.split(".", 2)[2]
             if isinstance(data["trainer"]["args"].get(key), str) and data["trainer"]["args"][key]:
                 data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
+    verdict = None
+    if spec.config_class:
+        if deep:  # one child process builds the real object (and the field schema when not cached)
+            from workbench.config.argschema import cached_fields
+            from workbench.config import realargs
+
+            verdict = realargs.check(data, spec, need_fields=cached_fields(spec.config_class) is None)[1]
+        check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where, data["launch"]["env"])
     check_reward_functions(data["trainer"], spec, registry, loc.where)
     for name in data.get("eval", {}).get("evaluators", []):
         try:
@@ -352,6 +383,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         except PluginError as exc:
             raise ConfigError(f"launch.launcher: {exc.message}", where=loc.where("launch.launcher")) from None
 
+    if verdict is not None:
+        check_verdict(verdict, data["trainer"]["args"], spec.config_class, loc.where, warnings)
     if check_data:
         check_data_kind(data, spec, registry, loc.where, warnings)
     return JobConfig(data, src, warnings)

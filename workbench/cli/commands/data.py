@@ -106,7 +106,7 @@ def _stats_settings(args) -> tuple[dict, str, str | None, str | None, int]:
     if args.config:
         from workbench.config import load_config
 
-        cfg = load_config(args.config, check_data=False)
+        cfg = load_config(args.config, check_data=False, deep=False)
         model = model or cfg["model"]["path"]
         tokenizer = cfg["model"].get("tokenizer")
         template = cfg["model"].get("chat_template")
