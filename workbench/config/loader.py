@@ -15,13 +15,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from workbench.config import realargs
 from workbench.config.argranges import first_bad_number
+from workbench.config.argschema import cached_fields
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
 from workbench.errors import ConfigError, DataError, PluginError
 from workbench.secrets import is_secret_name
 
 # Fields of a trainer's config class that the workbench sets itself.
 MANAGED_ARGS = {"output_dir": "the run's checkpoints/ folder", "logging_dir": "the run directory"}
+# Trainer fields the workbench fills in from other keys (workbench.training.models.build_training_args).
+MANAGED_SOURCES = {"bf16": "launch.mixed_precision", "fp16": "launch.mixed_precision", "seed": "run.seed",
+                   "eval_strategy": "data.eval"}
 
 
 @dataclass
@@ -210,8 +215,14 @@ def check_trainer_args(args: dict, config_class: str, where, job_env: dict | Non
         check_report_to(args["report_to"], job_env or {}, where)
 
 
-def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings: list[str]) -> None:
-    """Raise the real config object's refusal as a one-line error naming the key it is about."""
+def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings: list[str],
+                  launcher: str = "local") -> None:
+    """Raise the real config object's refusal as a one-line error naming the key it is about.
+
+    The object was built with this machine's devices: a job another launcher (Slurm) starts
+    may run on other hardware, so there a refusal is a warning.
+    """
+    local = launcher == "local"
     cls_name = config_class.rsplit(":", 1)[-1]
     if verdict.get("import_error"):
         raise PluginError(f"cannot import trainer config class {config_class}: {verdict['error']}")
@@ -226,8 +237,16 @@ def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings:
     error = str(verdict.get("error") or "refused")
     keypath = verdict.get("where") if str(verdict.get("where") or "").startswith("trainer.args") else None
     if keypath is None:
-        named = [k for k in sorted(args, key=len, reverse=True) if re.search(rf"(?<!\w){re.escape(k)}(?!\w)", error)]
-        keypath = f"trainer.args.{named[0]}" if named else "trainer.args"
+        def named(key: str) -> bool:
+            return re.search(rf"(?<!\w){re.escape(key)}(?!\w)", error) is not None
+
+        given = [k for k in sorted(args, key=len, reverse=True) if named(k)]
+        managed = [source for k, source in MANAGED_SOURCES.items() if k not in args and named(k)]
+        keypath = f"trainer.args.{given[0]}" if given else managed[0] if managed else "trainer.args"
+    if not local:  # checked on this machine, but the job runs elsewhere (other devices)
+        warnings.append(f"{where(keypath)}: {keypath}: {cls_name} refuses it on this machine: {error} "
+                        f"(the job runs through launcher '{launcher}', on other hardware perhaps)")
+        return
     raise ConfigError(f"{keypath}: {cls_name} refuses it: {error}", where=where(keypath))
 
 
@@ -365,11 +384,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
                 data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
     verdict = None
     if spec.config_class:
-        if deep:  # one child process builds the real object (and the field schema when not cached)
-            from workbench.config.argschema import cached_fields
-            from workbench.config import realargs
-
-            verdict = realargs.check(data, spec, need_fields=cached_fields(spec.config_class) is None)[1]
+        if deep and realargs.needs_child(spec.config_class) and cached_fields(spec.config_class) is None:
+            verdict = realargs.check(data, spec, need_fields=True)[1]  # one import for the schema and the object
         check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where, data["launch"]["env"])
     check_reward_functions(data["trainer"], spec, registry, loc.where)
     for name in data.get("eval", {}).get("evaluators", []):
@@ -383,10 +399,12 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         except PluginError as exc:
             raise ConfigError(f"launch.launcher: {exc.message}", where=loc.where("launch.launcher")) from None
 
-    if verdict is not None:
-        check_verdict(verdict, data["trainer"]["args"], spec.config_class, loc.where, warnings)
     if check_data:
         check_data_kind(data, spec, registry, loc.where, warnings)
+    if deep and spec.config_class:  # last: the one check that may cost an import of the trainer's library
+        verdict = verdict or realargs.check(data, spec, need_fields=False)[1]
+        check_verdict(verdict, data["trainer"]["args"], spec.config_class, loc.where, warnings,
+                      data["launch"]["launcher"])
     return JobConfig(data, src, warnings)
 
 

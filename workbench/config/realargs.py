@@ -116,9 +116,21 @@ def probe(request: dict, want_fields: bool) -> dict:
             return {"verdict": {"ok": False, "crashed": True, "error": f"the check process failed: {tail}"}}
 
 
+# Config classes of the built-in plugins are plain dataclasses (no torch): built in-process.
+_LIGHT_PACKAGES = ("workbench_plugins",)
+
+
+def needs_child(config_class: str) -> bool:
+    """Whether building `config_class` needs a child process (its module is not known to be light)."""
+    module = config_class.split(":")[0]
+    return module.split(".")[0] not in _LIGHT_PACKAGES and module not in sys.modules
+
+
 def check(config: dict, spec, need_fields: bool) -> tuple[dict | None, dict]:
     """(fields when they were built now, verdict) of building spec.config_class from `config`."""
     request = request_of(config, spec)
+    if not needs_child(spec.config_class):
+        return None, _build(request, in_process=True)
     key = verdict_key(request)
     verdict = cached_verdict(key)
     if verdict is not None and not need_fields:
@@ -147,8 +159,12 @@ def _load_class(class_path: str) -> Any:
         return load_object(class_path)
 
 
-def _build(request: dict) -> dict:
-    """Build the object as the worker would; the verdict as JSON-able data."""
+def _build(request: dict, in_process: bool = False) -> dict:
+    """Build the object as the worker would; the verdict as JSON-able data.
+
+    in_process: a light class built in the caller's process: no device probing (that imports
+    torch) and no change to this process's environment.
+    """
     import warnings
     from types import SimpleNamespace
 
@@ -161,18 +177,17 @@ def _build(request: dict) -> dict:
         cls = _load_class(request["config_class"])
     except Exception as exc:  # noqa: BLE001 - reported as the trainer plugin's problem
         return {"ok": False, "import_error": True, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
-    try:
+    from workbench.training.models import build_training_args
+
+    if not in_process:
         import torch
+
+        from workbench.worker import resolve_mixed_precision
 
         if not torch.cuda.is_available():  # as the worker does
             os.environ["ACCELERATE_USE_CPU"] = "true"
-    except ImportError:
-        pass
-    from workbench.training.models import build_training_args
-    from workbench.worker import resolve_mixed_precision
-
-    config["launch"]["mixed_precision"] = resolve_mixed_precision(config["launch"].get("mixed_precision", "auto"))
-    os.environ["ACCELERATE_MIXED_PRECISION"] = config["launch"]["mixed_precision"]
+        config["launch"]["mixed_precision"] = resolve_mixed_precision(config["launch"].get("mixed_precision", "auto"))
+        os.environ["ACCELERATE_MIXED_PRECISION"] = config["launch"]["mixed_precision"]
     with tempfile.TemporaryDirectory(prefix="workbench-args-out-") as out:
         ctx = SimpleNamespace(config=config, output_dir=Path(out) / "checkpoints", run_dir=Path(out),
                               eval_dataset=object() if request["has_eval"] else None,
