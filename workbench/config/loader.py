@@ -17,7 +17,7 @@ else:  # pragma: no cover
 
 from workbench.config import realargs
 from workbench.config.argranges import first_bad_number
-from workbench.config.argschema import cached_fields
+from workbench.config.argschema import cached_fields, trainer_fields
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
 from workbench.errors import ConfigError, DataError, PluginError
 from workbench.secrets import is_secret_name
@@ -401,6 +401,10 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
 
     if check_data:
         check_data_kind(data, spec, registry, loc.where, warnings)
+    from workbench.config.advice import advise
+
+    fields = trainer_fields(spec.config_class) if spec.config_class else None
+    warnings += advise(data, spec, fields, loc.where, registry if check_data else None)
     if deep and spec.config_class:  # last: the one check that may cost an import of the trainer's library
         verdict = verdict or realargs.check(data, spec, need_fields=False)[1]
         check_verdict(verdict, data["trainer"]["args"], spec.config_class, loc.where, warnings,
