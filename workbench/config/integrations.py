@@ -51,10 +51,11 @@ def report_to_names(value) -> list[str]:
     return [n for n in names if n != "none"]
 
 
-def integration_problem(name: str, find_spec: Callable = importlib.util.find_spec) -> str | None:
+def integration_problem(name: str, find_spec: Callable | None = None) -> str | None:
     """Why report_to cannot name `name` here (unknown, or its package missing), or None."""
     import difflib
 
+    find_spec = find_spec or importlib.util.find_spec
     if not isinstance(name, str):
         return f"expected integration names (strings), got {name!r}"
     if name in SPECIAL:
