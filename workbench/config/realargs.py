@@ -15,6 +15,7 @@ class's field schema when that is not cached yet (one import for both).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -159,6 +160,10 @@ def _load_class(class_path: str) -> Any:
         return load_object(class_path)
 
 
+def _is_training_arguments(cls: type) -> bool:
+    return any(c.__name__ == "TrainingArguments" for c in getattr(cls, "__mro__", ()))
+
+
 def _build(request: dict, in_process: bool = False) -> dict:
     """Build the object as the worker would; the verdict as JSON-able data.
 
@@ -195,7 +200,12 @@ def _build(request: dict, in_process: bool = False) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                build_training_args(ctx, cls)
+                if _is_training_arguments(cls):  # built by the factories through ctx.training_args(cls)
+                    build_training_args(ctx, cls)
+                else:  # a plain dataclass (PPO, evaluate): built from the args, as their factories do
+                    names = {f.name for f in dataclasses.fields(cls)}
+                    extra = {"output_dir": str(ctx.output_dir)} if "output_dir" in names else {}
+                    cls(**{**ctx.trainer_args, **extra})
             except WorkbenchError as exc:
                 return {"ok": False, "error": exc.message, "where": exc.where}
             except Exception as exc:  # noqa: BLE001 - the class's own check, reported in one line
