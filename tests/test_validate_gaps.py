@@ -279,3 +279,34 @@ def test_the_job_fails_for_the_same_reason_when_the_checks_are_bypassed(workspac
     assert status["status"] == "failed", status
     console = (run.dir / "console.log").read_text(errors="replace")
     assert reason in (status.get("reason") or "") + console, (status.get("reason"), console[-2000:])
+
+
+# --- cold validate (issue 12 item 4) -------------------------------------------------------------
+
+COLD_PROBE = r"""
+import inspect, json, sys
+from workbench.config import load_config
+kw = {"deep": sys.argv[2] == "deep"} if "deep" in inspect.signature(load_config).parameters else {}
+cfg = load_config(sys.argv[1], **kw)
+print(json.dumps({"heavy": sorted(m for m in ("torch", "transformers", "trl") if m in sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize("mode", ["quick", "deep"])
+def test_a_cold_validate_builds_one_trainers_schema_in_a_child_and_imports_no_torch(workspace, tmp_path, mode):
+    """The schema of the chosen trainer only (not every trainer's), built where torch cannot weigh on the caller."""
+    import os
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    out = subprocess.run([sys.executable, "-c", COLD_PROBE, str(sft_config(tmp_path / "cfg")), mode],
+                         capture_output=True, text=True, env=dict(os.environ, WORKBENCH_CACHE=str(cache)), timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"heavy": []}
+    schemas = sorted(p.name for p in (cache / "argschema").glob("*.json"))
+    assert len(schemas) == 1 and schemas[0].startswith("trl_SFTConfig-"), schemas
+    verdicts = list((cache / "argschema" / "verdicts").glob("*.json"))
+    assert len(verdicts) == (1 if mode == "deep" else 0)
+    if mode == "deep":
+        assert json.loads(verdicts[0].read_text())["ok"] is True
