@@ -25,6 +25,7 @@ def fake_run(workspace, checkpoint: str = "final", adapter: bool = True, overrid
         (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(MODEL)}))
     else:
         (folder / "config.json").write_text((MODEL / "config.json").read_text())
+        (folder / "model.safetensors").write_bytes((MODEL / "model.safetensors").read_bytes())  # validate wants weights
     run.update_status(status="completed")
     return run
 

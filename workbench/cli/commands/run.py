@@ -29,6 +29,10 @@ def start(config_path: str, overrides: list[str] | None = None, name: str | None
     if not quiet:
         print(f"validating {config_path} ...", file=sys.stderr)
     config = load_config(config_path, overrides)
+    if not quiet:
+        from workbench.cli.commands.validate import print_warnings
+
+        print_warnings(config.warnings)
     run = create_run(config, name=name)
     if queue:
         from workbench.queue import enqueue
