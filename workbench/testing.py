@@ -93,7 +93,7 @@ def registry_with(*plugins: Any, builtins: bool = True, strict: bool = True):
     if strict:
         for record in reg.plugins:
             if record.name in given and record.status != "ok":
-                raise PluginError(f"{record.status}: {record.error}", where=f"plugin {record.name}")
+                raise PluginError(f"{record.status}: " + "; ".join(record.errors or [record.error]))
     return reg
 
 
