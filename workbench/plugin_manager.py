@@ -215,12 +215,12 @@ def _load_file_module(path: Path):
     return module
 
 
-def _error_line(exc: BaseException) -> str:
+def _error_line(exc: BaseException, at_import: bool = False) -> str:
     """'Type: message (file.py:LINE)', the innermost frame; SystemExit says what it did."""
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" ({Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
     if isinstance(exc, SystemExit):
-        return f"called sys.exit({exc.code!r}) at import{where}"
+        return f"called sys.exit({exc.code!r})" + (" at import" if at_import else "") + where
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}{where}" if text else f"{type(exc).__name__}{where}"
 
@@ -301,7 +301,7 @@ def _load_plugin(pm: pluggy.PluginManager, cand: Candidate, record: PluginRecord
     try:
         module = cand.load()
     except CONTAINED as exc:  # noqa: BLE001 - SystemExit/KeyboardInterrupt at import are contained too
-        record.fail(f"plugin {record.name}: import failed: {_error_line(exc)}")
+        record.fail(f"plugin {record.name}: import failed: {_error_line(exc, at_import=True)}")
         return None
     finally:
         record.import_seconds = round(time.perf_counter() - started, 4)
@@ -457,7 +457,22 @@ def build_registry(workspace: Path | None = None, candidates: list[Candidate] | 
             record = reg.plugin(impl.plugin_name)
             for spec in _hook_specs(hook, spec_type, impl, record, impl.plugin_name):
                 _add_spec(reg, attr, spec, impl.plugin_name, record, wins=bool(spec.override or impl.tryfirst))
+    _reject_builtin_command_names(reg)
     return reg
+
+
+def _reject_builtin_command_names(reg: Registry) -> None:
+    """A plugin command may not shadow a built-in one (`workbench run`, `ls`, ...)."""
+    from workbench.cli.plugin_commands import builtin_command_names
+
+    for name in sorted(set(reg.commands) & builtin_command_names()):
+        plugin = reg.owner.pop(("commands", name))
+        del reg.commands[name]
+        record = reg.plugin(plugin)
+        if record:
+            record.registers["commands"].remove(name)
+            record.fail(f"plugin {plugin}: command '{name}' is a built-in workbench command; choose another name",
+                        "conflict")
 
 
 # -- deeper checks (workbench plugins --check, workbench.testing.check_plugin) ------------------

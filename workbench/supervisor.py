@@ -57,6 +57,7 @@ class Supervisor:
         self.seen_signal: str | None = None
         self.stop_now = threading.Event()
         self.done = threading.Event()
+        self.hooks = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def main(self) -> int:
@@ -86,9 +87,14 @@ class Supervisor:
             return 1
         run.update_status(status="running", job_pid=self.proc.pid, job_pgid=self.proc.pid, job_pids=[self.proc.pid],
                           cuda_visible_devices=env.get("CUDA_VISIBLE_DEVICES"))
+        from workbench.run_hooks import RunHooks  # plugins' run_started / run_event / run_finished
+
+        self.hooks = RunHooks(run)
+        self.hooks.started()
         threads = [threading.Thread(target=self._pump, args=(console, secret_values(env)), daemon=True),
                    threading.Thread(target=self._watch, daemon=True),
-                   threading.Thread(target=self._sample_gpus, daemon=True)]
+                   threading.Thread(target=self._sample_gpus, daemon=True),
+                   threading.Thread(target=self.hooks.follow, args=(self.done,), daemon=True)]
         for t in threads:
             t.start()
         rc = self.proc.wait()
@@ -246,14 +252,8 @@ class Supervisor:
         with open(run.path("events.jsonl"), "a", encoding="utf-8") as f:
             f.write(json.dumps({"time": round(time.time(), 3), "event": "ended", "status": st["status"],
                                 "exit_code": rc, "signal": changes["signal"]}) + "\n")
-        try:
-            from workbench.plugin_manager import get_registry
-            from workbench.specs import RunInfo
-
-            get_registry().call_hook("run_finished", run=RunInfo(run.id, str(run.dir), st["status"], st.get("trainer", ""),
-                                                                 rc, changes["signal"]))
-        except Exception:  # noqa: BLE001
-            pass
+        if self.hooks is not None:
+            self.hooks.finished()  # never raises; a plugin's error becomes a plugin_error event
 
 
 def spawn(run: Run, resume: bool = False, wait_s: float = 10.0) -> int:
