@@ -180,7 +180,10 @@ def run_event(run, event):
 
 @hookimpl
 def run_finished(run):
-    _log(hook="run_finished", status=run.status, trainer=run.trainer)
+    from workbench.settings import plugin_settings
+
+    token = plugin_settings("lifecycle")["token"]
+    _log(hook="run_finished", status=run.status, trainer=run.trainer, token_length=len(token))
 
 
 @hookimpl
@@ -219,14 +222,22 @@ def test_lifecycle_hooks_and_callbacks_in_a_real_run(workspace, tmp_path):
     (src / "lifecycle_plugin.py").write_text(LIFECYCLE_PLUGIN)
     (src / "lifecycle_callbacks.py").write_text(CALLBACKS)
     log = tmp_path / "lifecycle.jsonl"
+    from workbench.settings import config_dir
+
+    config_dir().mkdir(parents=True)
+    (config_dir() / "settings.toml").write_text('[plugin.lifecycle]\ntoken = "$env:LIFECYCLE_TOKEN"\n')
+    secret = "s3cr3t-lifecycle-token-value"
     result = run_job(CONFIGS / "sft.toml", workspace, plugins=[src / "lifecycle_plugin.py"],
                      overrides=["trainer.args.max_steps=4", "trainer.args.save_steps=2"],
-                     env={"LIFECYCLE_LOG": str(log), "PYTHONPATH": str(src)})
+                     env={"LIFECYCLE_LOG": str(log), "PYTHONPATH": str(src), "LIFECYCLE_TOKEN": secret})
     assert result.status == "completed", result.explain()
     rows = [json.loads(ln) for ln in log.read_text().splitlines()]
     hooks = [r["hook"] for r in rows]
     assert hooks[0] == "run_started" and hooks[-1] == "run_finished"
-    assert rows[-1] == {"hook": "run_finished", "status": "completed", "trainer": "sft"}
+    assert rows[-1] == {"hook": "run_finished", "status": "completed", "trainer": "sft", "token_length": len(secret)}
+    for path in result.run_dir.rglob("*"):  # the plugin's secret setting reached it, and no run file holds it
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
     assert [r["step"] for r in rows if r["hook"] == "callback"] == [1, 2, 3, 4]
     seen_events = [r["event"] for r in rows if r["hook"] == "run_event"]
     assert {"train_begin", "checkpoint", "saved", "ended"} <= set(seen_events), seen_events

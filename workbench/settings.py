@@ -5,7 +5,7 @@
     <workspace>/.workbench/settings.toml  (the same keys; wins over the user file)
 
     theme = "workbench-dark"          # a built-in, user (<config dir>/themes/*.toml) or plugin theme
-    runs_folder = "runs"              # relative to the workspace
+    runs_folder = "runs"              # a folder of the workspace (one name, no '/')
     [refresh]                         # seconds between TUI polls
     runs = 0.5
     gpu = 1.0
@@ -134,8 +134,9 @@ def _check(data: dict[str, Any], text: str, path: Path) -> None:
     for key in ("theme", "runs_folder"):
         if key in data and (not isinstance(data[key], str) or not data[key].strip()):
             raise err(key, f"expected a non-empty string, got {data[key]!r}")
-    if "runs_folder" in data and Path(data["runs_folder"]).is_absolute() is False and ".." in Path(data["runs_folder"]).parts:
-        raise err("runs_folder", "must stay inside the workspace (no '..')")
+    if isinstance(data.get("runs_folder"), str) and not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", data["runs_folder"]):
+        raise err("runs_folder", f"expected one folder name inside the workspace (no '/' or '..'), got "
+                                 f"{data['runs_folder']!r}")
     for section in ("refresh", "plugins", "keys", "plugin"):
         if section in data and not isinstance(data[section], dict):
             raise err(section, f"expected a table [{section}], got {type(data[section]).__name__}")
