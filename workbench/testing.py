@@ -26,8 +26,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from workbench.errors import DataError, PluginError
 
 __all__ = [
-    "RunResult", "check_data_format", "check_plugin", "fake_run", "make_context", "open_run_panel", "registry_with",
-    "run_job", "run_palette_command", "sample_data", "show_run_panel", "tiny_model_path", "tui", "CANONICAL_FIELDS",
+    "RunResult", "check_data_format", "check_plugin", "fake_run", "make_context", "open_run_panel", "open_tab",
+    "registry_with", "run_job", "run_palette_command", "run_tui", "sample_data", "show_run_panel", "tiny_model_path",
+    "tui", "CANONICAL_FIELDS",
 ]
 
 # The fields every row of a canonical data kind must have after conversion.
@@ -526,15 +527,35 @@ async def run_palette_command(pilot: Any, title: str) -> None:
     await pilot.pause(0.2)
 
 
+async def open_tab(pilot: Any, tab: str, timeout: float = 10.0):
+    """Show plugin tab `tab` on the main screen and return its widget once built."""
+    from workbench.tui.extensions import PLUGIN_TAB_PREFIX
+
+    pilot.app.show_tab(f"{PLUGIN_TAB_PREFIX}{tab}")
+    panel = pilot.app.main_screen.query_one(f"#{PLUGIN_TAB_PREFIX}{tab}")
+    widget = await _wait(pilot, lambda: panel.children[0] if panel.children else None, timeout, f"tab '{tab}'")
+    await pilot.pause(0.1)
+    return widget
+
+
+def run_tui(workspace: str | os.PathLike, plugins: Sequence[Any], steps: Any, **options: Any) -> Any:
+    """Synchronous Pilot session: `steps(pilot)` (an async function) runs in the app with `plugins`;
+    returns what it returns. For plain (non-async) tests, e.g. a plugin package's own."""
+    import asyncio
+
+    async def go():
+        async with tui(workspace, plugins, **options) as pilot:
+            return await steps(pilot)
+
+    return asyncio.run(go())
+
+
 def show_run_panel(plugin: Any, panel: str, workspace: str | os.PathLike, **run: Any):
     """Synchronous: fabricate a run (`fake_run(workspace, **run)`), open it in the TUI with `plugin`
     registered and return the panel's widget, as a plain (non-async) test can."""
-    import asyncio
-
     run_dir = fake_run(workspace, **run)
 
-    async def go():
-        async with tui(workspace, [plugin]) as pilot:
-            return await open_run_panel(pilot, run_dir.name, panel)
+    async def steps(pilot):
+        return await open_run_panel(pilot, run_dir.name, panel)
 
-    return asyncio.run(go())
+    return run_tui(workspace, [plugin], steps)
