@@ -73,7 +73,7 @@ def files_for(names: Names, kind: str) -> dict[str, str]:
         "dist": names.dist, "module": names.module, "short": names.short,
         "title": names.short.replace("_", " "), "kind": kind, "hookspec_version": str(HOOKSPEC_VERSION),
         "cli_name": names.short.replace("_", "-"), "short_upper": names.short.upper(),
-        "theme_name": names.short.replace("_", "-"),
+        "theme_name": names.short,
     }
     body = templates.KIND_FILES[kind]
     texts = {

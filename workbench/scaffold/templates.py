@@ -848,7 +848,7 @@ def test_tab_counts_runs_by_status(tmp_path):
 '''
 
 COMMAND_PLUGIN = '''\
-"""Registers `workbench $cli_name`: a summary of the workspace's runs."""
+"""Plugin "$short": registers `workbench $cli_name`, a summary of the workspace's runs."""
 
 from __future__ import annotations
 
