@@ -373,3 +373,27 @@ def test_evaluator_returning_a_non_dict_is_named(workspace, plugdir, monkeypatch
     """)
     with pytest.raises(PluginError, match=r"plugin wb_eval: evaluator 'acc' returned a float, expected a dict"):
         call_evaluator(reg, "acc", ctx=None, options={})
+
+
+def test_launcher_and_reward_function_factories_are_resolved_by_validate(workspace, plugdir, tmp_path):
+    local_plugin(plugdir, "wb_extras", """
+        @hookimpl
+        def register_launchers():
+            return [LauncherSpec("srun", "wb_extras_missing.launch:Srun")]
+
+        @hookimpl
+        def register_reward_functions():
+            return [RewardFunctionSpec("brevity", "workbench.plugin_checks:no_such_reward")]
+    """)
+    launcher = cli("validate", str(sft_config(tmp_path, '[launch]\nlauncher = "srun"\n')))
+    assert launcher.returncode == 2
+    first = launcher.stderr.strip().splitlines()[0]
+    assert "launch.launcher: launcher 'srun' (plugin wb_extras)" in first and "wb_extras_missing" in first
+    grpo = tmp_path / "grpo.toml"
+    grpo.write_text((CONFIGS / "grpo.toml").read_text().replace("../", str(CONFIGS.parent) + "/")
+                    .replace('reward_functions = ["exact_answer", "regex", "length"]', 'reward_functions = ["brevity"]'))
+    reward = cli("validate", str(grpo))
+    assert reward.returncode == 2, reward.stdout
+    first = reward.stderr.strip().splitlines()[0]
+    assert "reward function 'brevity' (plugin wb_extras)" in first and "no_such_reward" in first, first
+    assert "Traceback" not in reward.stderr
