@@ -103,7 +103,7 @@ def test_deprecated_hook_warns_naming_its_replacement(workspace, plugdir):
     ('TrainerSpec("orpo", ("preference",), "pkg.mod.build")', ("factory: 'pkg.mod.build' is not an import path",)),
     ('TrainerSpec("orpo", ("preference",), "pkg.mod:build", config_class="trl ORPOConfig")', ("config_class",)),
     ('DataFormat("qa", "conversation", lambda rows: None, lambda row: row)', ("kind: 'conversation'", "conversational")),
-    ('EvaluatorSpec("acc", "pkg:evaluate", ("modle",))', ("needs: 'modle'", "did you mean 'model'")),
+    ('EvaluatorSpec("acc", "pkg:evaluate", "model")', ("needs: expected a tuple", "str")),
 ])
 def test_spec_fields_are_checked_at_registration(workspace, plugdir, spec, words):
     hook = {"T": "register_trainers", "D": "register_data_formats", "E": "register_evaluators"}[spec[0]]

@@ -28,7 +28,6 @@ from workbench.specs import DATA_KINDS, MODEL_ROLES, ModelUse, load_object
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 IMPORT_PATH_RE = re.compile(rf"^{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*$")
-EVALUATOR_NEEDS = ("model", "eval_data", "train_data", "tokenizer")
 
 # Fields naming code by import path, per spec class name; "callable_ok" fields may hold a callable too.
 IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -99,9 +98,11 @@ def spec_problems(spec: Any) -> list[str]:
                 for f in ("detect", "convert") if not callable(getattr(spec, f))]
         out += _str_tuple(spec.columns, "columns")
     elif kind == "EvaluatorSpec":
-        problems = _str_tuple(spec.needs, "needs")
-        out += problems or [f"needs: '{n}' is not one of {', '.join(EVALUATOR_NEEDS)}{did_you_mean(n, EVALUATOR_NEEDS)}"
-                            for n in spec.needs if n not in EVALUATOR_NEEDS]
+        out += _str_tuple(spec.needs, "needs")
+        kinds = getattr(spec, "data_kinds", ())
+        problems = _str_tuple(kinds, "data_kinds")
+        out += problems or [f"data_kinds: '{k}' is not a data kind{did_you_mean(k, DATA_KINDS)}"
+                            for k in kinds if k not in DATA_KINDS]
     elif kind in ("PresetSpec", "ThemeSpec"):
         if not isinstance(spec.path, str) or not spec.path:
             out.append(f"path: expected a file path, got {spec.path!r}")

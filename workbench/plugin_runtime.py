@@ -45,8 +45,9 @@ def load_spec_object(registry: Any, table: str, name: str, field: str = "factory
                           where=f"plugin {plugin}") from None
 
 
-def call_evaluator(registry: Any, name: str, ctx: Any, options: dict[str, Any]) -> dict[str, float]:
-    """Run evaluator `name`; its scores as {metric: float}, or a PluginError naming evaluator and plugin."""
+def call_evaluator(registry: Any, name: str, ctx: Any, options: dict[str, Any]) -> Any:
+    """Run evaluator `name`; its scores as {metric: float} (or its result object with a `metrics` dict),
+    or a PluginError naming the evaluator, its plugin and the file:line where it failed."""
     plugin = registry.owner_of("evaluators", name)
     evaluate = load_spec_object(registry, "evaluators", name)
     where = f"plugin {plugin}"
@@ -56,6 +57,8 @@ def call_evaluator(registry: Any, name: str, ctx: Any, options: dict[str, Any]) 
         raise type(exc)(f"evaluator '{name}': {exc.message}", where=exc.where or where, hint=exc.hint) from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001
         raise PluginError(f"evaluator '{name}' failed: {describe(exc)}", where=where) from None
+    if not isinstance(scores, dict) and isinstance(getattr(scores, "metrics", None), dict):
+        return scores  # a richer result object (metrics plus records): its own checks apply
     if not isinstance(scores, dict):
         at = ""
         try:
