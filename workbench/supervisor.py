@@ -32,7 +32,7 @@ from typing import Any
 
 from workbench.errors import RunError
 from workbench.runs.files import read_json
-from workbench.runs.jsonl import JsonlFollower, read_jsonl, tail_jsonl
+from workbench.runs.jsonl import read_jsonl, tail_jsonl
 from workbench.runs.locks import JOB_LOCK, SUPERVISOR_LOCK, RunLock
 from workbench.runs.store import Run, process_start_time
 from workbench.training.reporter import STOP_REQUEST
@@ -46,8 +46,6 @@ SIGNAL_PATTERNS = [
     re.compile(r"Signal (\d+) \((SIG[A-Z0-9]+)\) received"),
     re.compile(r"exitcode\s*:\s*-(\d+)"),
 ]
-QUIET_EVENTS = ("plugin_error",)
-"""Events not passed on to run_event hooks (they are about the hooks themselves)."""
 
 
 def signal_from_output(line: str) -> str | None:
@@ -197,6 +195,7 @@ class Supervisor:
         self.done = threading.Event()
         self.took_run = False
         """True once status.json says this supervisor owns the run."""
+        self.hooks: Any = None
 
     # --- the answer to spawn() --------------------------------------------------------------
     def say(self, word: str, message: str) -> None:
@@ -304,7 +303,7 @@ class Supervisor:
             return self.refuse(message)
         what = f"resumed {run.id} from {Path(resume_from).name}" if resume_from else f"started {run.id}"
         self.say("ok", what)
-        self._notify("run_started")
+        self._hooks().started()
         return self._supervise()
 
     def _begin_attempt(self) -> None:
@@ -400,8 +399,7 @@ class Supervisor:
             grace = float(self.run.config().get("run", {}).get("stop_grace_seconds", 120.0))
         except (OSError, ValueError):
             grace = 120.0
-        events = JsonlFollower(self.run.path("events.jsonl"))
-        events.read_all()  # hooks see the events of this attempt, not the run's whole history
+        hooks = self._hooks()
         last_pids: list[int] = []
         while not self.done.wait(WATCH_S):
             if self.job is not None:
@@ -409,9 +407,7 @@ class Supervisor:
                 if pids != last_pids and not self.done.is_set():
                     last_pids = pids
                     self._update(job_pids=pids)
-            for event in events.read().rows:
-                if event.get("event") not in QUIET_EVENTS:
-                    self._notify("run_event", event=event)
+            hooks.poll_events()  # run_event hooks for each new event (a raising one: a plugin_error event)
             if self.stop_now.is_set():
                 self._kill_job()
                 return
@@ -514,7 +510,7 @@ class Supervisor:
             changes.update(status="failed", reason=reason)
         st = self._write_final(**changes)
         self._event("ended", status=st.get("status"), exit_code=rc, signal=changes["signal"])
-        self._notify("run_finished", exit_code=rc, signal=changes["signal"])
+        self._hooks().finished()
 
     def _write_final(self, **changes: Any) -> dict[str, Any]:
         st = self.run.raw_status
@@ -556,40 +552,13 @@ class Supervisor:
         except OSError:
             pass
 
-    def _notify(self, hook: str, **kwargs: Any) -> None:
-        """Call plugins' lifecycle hooks; a raising one is recorded as a plugin_error event."""
-        try:
-            from workbench.specs import RunInfo
+    def _hooks(self) -> Any:
+        """The run's lifecycle hooks (plugins' run_started / run_event / run_finished); never raise."""
+        if self.hooks is None:
+            from workbench.run_hooks import RunHooks
 
-            st = self.run.raw_status
-            info = RunInfo(self.run.id, str(self.run.dir), st.get("status", ""), st.get("trainer", ""),
-                           kwargs.pop("exit_code", st.get("exit_code")), kwargs.pop("signal", st.get("signal")))
-            for line in notify_plugins(hook, run=info, **kwargs):
-                self._event("plugin_error", hook=hook, message=line)
-                print(f"supervisor: {line}", file=sys.stderr)
-        except Exception as exc:  # noqa: BLE001 - hooks never fail a run
-            print(f"supervisor: {hook} hooks failed: {exc!r}", file=sys.stderr)
-
-
-def notify_plugins(hook: str, **kwargs: Any) -> list[str]:
-    """Call `hook` on every plugin that implements it; returns one error line per failure."""
-    try:
-        from workbench.plugin_manager import notify
-    except ImportError:
-        notify = None
-    if notify is not None:
-        return notify(hook, **kwargs)
-    from workbench.plugin_manager import get_registry
-
-    registry = get_registry()
-    caller = getattr(registry.manager.hook, hook, None) if registry.manager else None
-    errors = []
-    for impl in caller.get_hookimpls() if caller is not None else []:
-        try:
-            impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"plugin {impl.plugin_name}: {hook} raised {type(exc).__name__}: {exc}")
-    return errors
+            self.hooks = RunHooks(self.run)
+        return self.hooks
 
 
 # --- resume ---------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def run_job(run_dir: Path) -> str:
     from transformers import set_seed
 
     from workbench.plugin_manager import get_registry
-    from workbench.specs import load_object
+    from workbench.plugin_runtime import load_spec_object, plugin_callbacks
     from workbench.training.callbacks import WorkbenchCallback
     from workbench.training.context import TrainContext
 
@@ -95,7 +95,8 @@ def run_job(run_dir: Path) -> str:
                            trainer_args={**spec.default_args, **config["trainer"]["args"]}, options=trainer_opts,
                            reporter=reporter, train_dataset=train, eval_dataset=eval_ds, callbacks=[callback],
                            resume_from_checkpoint=os.environ.get("WORKBENCH_RESUME") or None)
-        runner = load_object(spec.factory)(ctx)
+        ctx.callbacks += plugin_callbacks(registry, ctx, reporter)  # register_callbacks() of every plugin
+        runner = load_spec_object(registry, "trainers", spec.name)(ctx)
         # What Accelerate made of launch.distributed (a CPU-only machine runs FSDP/DeepSpeed configs as MULTI_CPU).
         reporter.event("distributed", configured=config["launch"].get("distributed", "ddp"),
                        effective=effective_distribution(runner), world_size=state.num_processes)
@@ -124,12 +125,11 @@ def run_job(run_dir: Path) -> str:
 
 
 def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:
-    from workbench.specs import load_object
+    from workbench.plugin_runtime import call_evaluator
 
     for name in config.get("eval", {}).get("evaluators", []):
-        spec = registry.get("evaluators", name)
         options = config["eval"].get("options", {}).get(name, {})
-        scores = load_object(spec.factory)(ctx, **options)
+        scores = call_evaluator(registry, name, ctx, options)  # a failure names the evaluator and its plugin
         reporter.log({f"eval/{name}/{k}": v for k, v in scores.items()}, step=-1, kind="evaluation")
         reporter.event("evaluated", evaluator=name, **scores)
 

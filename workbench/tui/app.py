@@ -19,7 +19,8 @@ from workbench.errors import WorkbenchError
 from workbench.paths import runs_dir
 from workbench.paths import workspace as default_workspace
 from workbench.runs.store import ACTIVE, Run
-from workbench.tui.commands import WorkbenchCommands, plugin_command, tab_command
+from workbench.tui.commands import WorkbenchCommands, tab_command
+from workbench.tui.extensions import ExtensionsMixin  # settings, themes, plugin commands/tabs/panels
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.runs_poll import RunsPoller, RunsSnapshot
 from workbench.tui.screens.main import TABS, MainScreen, PluginsPane, RunsPane
@@ -29,7 +30,7 @@ RUNS_POLL_ENV = "WORKBENCH_RUNS_POLL"
 PRELOAD_DELAY_S = 1.0
 
 
-class WorkbenchApp(App):
+class WorkbenchApp(ExtensionsMixin, App):
     """Runs, GPUs, datasets, configs and plugins of one workspace."""
 
     TITLE = "Workbench"
@@ -48,7 +49,6 @@ class WorkbenchApp(App):
         self.select_run = select_run
         self.watch_path = Path(watch) if watch else None
         self.gpu_poll = gpu_poll
-        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or 0.5)
         self.active_runs: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
         self.registry: Any = None
@@ -56,9 +56,9 @@ class WorkbenchApp(App):
         self.plugin_commands: list[tuple[str, str, Any]] = []
         self.runs_poller = RunsPoller(self.workspace)
         self.runs_poll: ThreadPoll[RunsSnapshot] | None = None
-        for theme in workbench_themes.THEMES:
-            self.register_theme(theme)
-        self.theme = os.environ.get("WORKBENCH_THEME") or workbench_themes.DEFAULT_THEME
+        self.setup_extensions()  # settings, themes (workbench.tui.extensions)
+        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or self.refresh_seconds("runs"))
+        self.gpu_poll = gpu_poll or self.refresh_seconds("gpu")
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen()
@@ -120,10 +120,6 @@ class WorkbenchApp(App):
         error, commands = None, []
         try:
             registry = get_registry(self.workspace)
-            for result in registry.call_hook("register_tui_commands"):
-                for item in result or []:
-                    if isinstance(item, (tuple, list)) and len(item) == 3 and callable(item[2]):
-                        commands.append((str(item[0]), str(item[1]), item[2]))
         except Exception as exc:  # noqa: BLE001 - the app works without plugins
             registry, error = None, f"{type(exc).__name__}: {exc}"
         try:
@@ -138,6 +134,7 @@ class WorkbenchApp(App):
         if main is not None:
             for pane in main.query(PluginsPane):
                 pane.show(registry, error)
+        self.extensions_ready(registry)  # plugin themes, tabs, keys (workbench.tui.extensions)
 
     # -- navigation ---------------------------------------------------------------------------
     def show_tab(self, tab: str) -> None:
@@ -296,8 +293,7 @@ class WorkbenchApp(App):
                 run = Run(Path(s["dir"]))
                 cmds.append((f"Stop run {s['id']}", "graceful stop: checkpoint, then exit",
                              partial(self.stop_run, run, False)))
-        for title, help_text, fn in self.plugin_commands:
-            cmds.append((title, help_text, plugin_command(self, fn, title)))
+        cmds += self.extension_palette_commands()  # plugin commands and tabs, themes
         return cmds
 
 

@@ -155,6 +155,9 @@ class RunDetailScreen(ChartKeys, Screen):
             self._add_gpu(update.gpu)
         self.query_one("#run-summary", Static).update(summary_text(self.status))
         self._show_failure()
+        from workbench.tui.extensions import update_run_panels
+
+        update_run_panels(self, update)  # plugin run panels (register_run_panels)
 
     def _show_failure(self) -> None:
         lines = getattr(self.source, "console_lines", lambda: [])()

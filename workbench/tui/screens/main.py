@@ -178,7 +178,7 @@ class MainScreen(Screen):
 
     def show_tab(self, tab: str) -> None:
         """Switch to a tab, mounting its content on first show."""
-        if tab not in TABS:
+        if tab not in TABS and not tab.startswith("plugin-tab-"):  # plugin tabs: workbench.tui.extensions
             raise ValueError(f"no tab {tab!r}")
         if tab != "runs":
             self.load_panel(tab)
