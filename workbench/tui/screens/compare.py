@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from workbench.runs.store import Run
 from workbench.tui.widgets.bars import TitleBar
-from workbench.tui import fmt
+from workbench import numbers
 from workbench.tui.configdiff import differing
 from workbench.tui.metrics import MetricTable, order_metrics
 from workbench.tui.polling import ThreadPoll
@@ -152,6 +152,6 @@ class CompareScreen(ChartKeys, Screen):
     def show_chart_state(self) -> None:
         if not self.is_mounted:
             return
-        lasts = "  ".join(f"{self.labels[r.id]} {fmt.num(self.tables[r.id].last(self.metric))}"
+        lasts = "  ".join(f"{self.labels[r.id]} {numbers.num(self.tables[r.id].last(self.metric))}"
                           for r in self.runs) if self.metric else "no metrics yet"
         self.query_one("#chart-state", Static).update(self.chart_state_text(f"{self.metric or '-'}: {lasts}"))

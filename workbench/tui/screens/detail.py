@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
 
 from workbench.tui.widgets.bars import TitleBar
+from workbench import numbers
 from workbench.tui import fmt
 from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
@@ -31,7 +32,7 @@ def event_line(ev: dict[str, Any]) -> str:
     t = ev.get("time")
     stamp = time.strftime("%H:%M:%S", time.localtime(t)) if isinstance(t, (int, float)) else "--:--:--"
     name = str(ev.get("event", "?"))
-    rest = " ".join(f"{k}={fmt.num(v) if isinstance(v, float) else v}" for k, v in ev.items()
+    rest = " ".join(f"{k}={numbers.num(v) if isinstance(v, float) else v}" for k, v in ev.items()
                     if k not in EVENT_SKIP_KEYS and v is not None)
     return f"{stamp} {EVENT_GLYPHS.get(name, '·')} {name:<14} {rest}"
 
@@ -42,13 +43,13 @@ def summary_text(st: dict[str, Any]) -> str:
     parts = [fmt.status_text(st.get("status")), f"step {step}/{total}" if total else f"step {step}"]
     if total:
         parts.append(fmt.progress(step, total, 8))
-    parts.append(f"loss {fmt.num(st.get('loss'))}")
+    parts.append(f"loss {numbers.num(st.get('loss'))}")
     if st.get("tokens_per_second") is not None:
-        parts.append(f"{fmt.num(st['tokens_per_second'], 3)} tok/s")
+        parts.append(f"{numbers.num(st['tokens_per_second'], 3)} tok/s")
     if st.get("elapsed") is not None:
-        parts.append(fmt.duration(st["elapsed"]))
+        parts.append(numbers.duration(st["elapsed"]))
     if st.get("eta") is not None:
-        parts.append(f"ETA {fmt.duration(st['eta'])}")
+        parts.append(f"ETA {numbers.duration(st['eta'])}")
     line = "  ".join(parts)
     if st.get("status") in ("stopped", "completed", "stopping") and st.get("reason"):
         line += f"\n{st['reason']}"
@@ -199,7 +200,7 @@ class RunDetailScreen(ChartKeys, Screen):
         if not self.is_mounted:
             return
         keys = pair(self.metric, self.table.series) if self.metric else []
-        what = " + ".join(f"{k} {fmt.num(self.table.last(k))}" for k in keys) or "no metrics yet"
+        what = " + ".join(f"{k} {numbers.num(self.table.last(k))}" for k in keys) or "no metrics yet"
         self.query_one("#chart-state", Static).update(self.chart_state_text(what))
 
     # -- actions ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from workbench import numbers
 from workbench.tui import fmt
 from workbench.tui.polling import ThreadPoll
 
@@ -44,7 +45,7 @@ def gpu_card_text(sample: Any, history: list[Any], width: int = 30) -> str:
         power += f"/{sample.power_limit_w:.0f}"
     power += " W" if sample.power_w is not None else ""
     util_txt = "N/A" if util is None else f"{util:3.0f}%"
-    mem_txt = f"{fmt.gib(sample.mem_used_bytes)}/{fmt.gib(sample.mem_total_bytes)}"
+    mem_txt = f"{numbers.gib(sample.mem_used_bytes)}/{numbers.gib(sample.mem_total_bytes)}"
     lines = [
         f"GPU {sample.index}  {sample.name or 'unknown'}",
         f" util {fmt.bar(None if util is None else util / 100, 10)} {util_txt:>5}  {util_hist}",
@@ -65,7 +66,7 @@ def host_card_text(host: Any, history: list[Any], width: int = 30) -> str:
     return "\n".join([
         f"CPU  {fmt.bar(host.cpu_percent / 100, 10)} {host.cpu_percent:3.0f}%  "
         f"{fmt.spark([h.cpu_percent for h in history], width, 0, 100)}",
-        f"RAM  {fmt.bar(ram, 10)} {fmt.gib(host.mem_used_bytes)}/{fmt.gib(host.mem_total_bytes)}  "
+        f"RAM  {fmt.bar(ram, 10)} {numbers.gib(host.mem_used_bytes)}/{numbers.gib(host.mem_total_bytes)}  "
         f"{fmt.spark([h.mem_used_bytes / h.mem_total_bytes * 100 for h in history], width, 0, 100)}",
         f"cores  {per}{more}",
     ])
@@ -164,4 +165,4 @@ class GpuPanel(Widget):
             for index, p in procs:
                 m = owner.get((index, p.pid))
                 run = (m.run_id or ("? " + ", ".join(m.candidates) if m.candidates else "-")) if m else "-"
-                table.add_row(str(index), str(p.pid), fmt.gib(p.used_bytes), run, m.how if m else "-")
+                table.add_row(str(index), str(p.pid), numbers.gib(p.used_bytes), run, m.how if m else "-")
