@@ -110,7 +110,7 @@ async def test_open_run_switch_metric_axis_smoothing_log(ws):
         await pilot.press("l")
         assert chart.log_y
         state = str(screen.query_one("#chart-state").render())
-        assert "x: tokens" in state and "EMA 0.3" in state and "log y" in state
+        assert "x tokens" in state and "ema 0.3" in state and "log y" in state
         events = str(screen.query_one("#run-events").lines)
         assert "checkpoint" in events and "train_begin" in events
         await pilot.press("escape")

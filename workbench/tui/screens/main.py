@@ -250,6 +250,17 @@ def first_focus_of(panel: Widget) -> Widget | None:
     return None
 
 
+def highlight_first(widget: Widget) -> None:
+    """An option list arrives with its first usable option highlighted, so enter works at once."""
+    from textual.widgets import OptionList
+
+    if isinstance(widget, OptionList) and widget.highlighted is None:
+        for i in range(widget.option_count):
+            if not widget.get_option_at_index(i).disabled:
+                widget.highlighted = i
+                return
+
+
 class MainScreen(Screen):
     """Header with the workspace, the five tabs, footer with keys.
 
@@ -309,6 +320,7 @@ class MainScreen(Screen):
             target = first_focus_of(self.active_panel())
             if target is not None:
                 target.focus()
+                highlight_first(target)
             else:
                 self.set_focus(None)
 
