@@ -183,7 +183,7 @@ class ConfigsPanel(Widget):
         Binding("ctrl+f", "focus_filter", "filter", priority=True, tooltip="filter the fields by name or help words"),
     ]
     HELP_EXTRA = [
-        ("↑ / ↓ enter", "pick and open a config in the list"),
+        ("↑ / ↓ / enter", "pick and open a config in the list"),
         ("tab / shift+tab", "next / previous field (enter in the filter: its first field)"),
         ("escape", "leave a field for the config list (digits then switch tabs again)"),
     ]

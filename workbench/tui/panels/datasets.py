@@ -191,7 +191,7 @@ class DatasetsPanel(Widget):
         Binding("w", "view_row", "row", show=False, tooltip="the highlighted row in full (pretty JSON, wrapped)"),
     ]
     HELP_EXTRA = [
-        ("↑ / ↓ enter", "pick a file (list) or a row; enter on a row shows it in full"),
+        ("↑ / ↓ / enter", "pick a file (list) or a row; enter on a row shows it in full"),
         ("tab / shift+tab", "files list / rows / the open view"),
     ]
 

@@ -34,7 +34,7 @@ class LogScreen(Screen):
         Binding("home", "top", "Top", show=False, tooltip="top (stops following)"),
         Binding("end", "bottom", "Bottom", show=False, tooltip="bottom"),
     ]
-    HELP_EXTRA = [("↑ / ↓ pgup pgdn", "scroll (scrolling up stops following)")]
+    HELP_EXTRA = [("↑ / ↓ / pgup / pgdn", "scroll (scrolling up stops following)")]
 
     def __init__(self, path: Path, title: str, interval: float = 0.5):
         super().__init__()

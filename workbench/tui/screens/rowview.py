@@ -29,7 +29,7 @@ class RowScreen(ModalScreen[None]):
         Binding("n", "step(1)", "Next row", tooltip="next row"),
         Binding("p", "step(-1)", "Prev row", tooltip="previous row"),
     ]
-    HELP_EXTRA = [("↑ / ↓ pgup pgdn", "scroll")]
+    HELP_EXTRA = [("↑ / ↓ / pgup / pgdn", "scroll")]
 
     def __init__(self, file: str, number: int, data: dict[str, Any],
                  step: Callable[[int, int], tuple[int, dict] | None] | None = None):

@@ -128,7 +128,7 @@ class RunsTable(DataTable):
 
     HELP_TITLE = "Runs"
     BINDINGS = [Binding("space", "toggle_mark", "Mark", show=True, tooltip="mark / unmark the run for comparison")]
-    HELP_EXTRA = [("↑ / ↓ pgup pgdn", "move the cursor")]
+    HELP_EXTRA = [("↑ / ↓ / pgup / pgdn", "move the cursor")]
     STATUS_CLASSES = ("running", "queued", "starting", "stopping", "completed", "failed", "stopped", "lost")
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {f"runs-table--{s}" for s in STATUS_CLASSES}
 
