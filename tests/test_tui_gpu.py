@@ -127,10 +127,10 @@ async def test_eight_gpus_fit_80x24_with_history(ws, monkeypatch):
         await wait_until(pilot, lambda: panel.last_snapshot is not None and len(panel.history.get(7, [])) >= 3)
         await pilot.pause(0.3)
         lines = screen_lines(app)
-        gpu_rows = [ln for ln in lines if " util " in ln and " mem " in ln]
+        gpu_rows = [ln for ln in lines if "°C" in ln and "GPUs ·" not in ln]
         assert [ln.split()[0] for ln in gpu_rows] == [str(i) for i in range(8)], lines
         assert all(ln.rstrip().endswith("W") for ln in gpu_rows), "no line cut"
-        hist_rows = [ln for ln in lines if ln.strip()[:2] in {f"{i} " for i in range(8)} and " util " not in ln
+        hist_rows = [ln for ln in lines if ln.strip()[:2] in {f"{i} " for i in range(8)} and "°C" not in ln
                      and any(ch in "▁▂▃▄▅▆▇█" for ch in ln)]
         assert len(hist_rows) == 8, lines
         assert any("util history" in ln for ln in lines)

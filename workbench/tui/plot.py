@@ -246,13 +246,10 @@ def legend_rows(lines: Sequence[PlotLine], width: int, glyphs: Glyphs, max_rows:
             rows[-1].append((" " * (width - used), None))
             rows.append([])
             used = 0
-        if used + need > width:
-            text = text[: max(0, width - used - cell_len(sample) - 1)]
-            rows[-1] += [(sample[: max(0, width - used)], series_class(color))] if width - used > 0 else []
-            used += min(cell_len(sample), max(0, width - used))
+        if used + need > width:  # an item never breaks (no number cut in half): say more exist
             if used < width:
-                rows[-1].append((text + "…", LEGEND))
-                used += cell_len(text) + 1
+                rows[-1].append(("…", LEGEND))
+                used += 1
             break
         rows[-1] += [(sample, series_class(color)), (text, LEGEND)]
         used += need

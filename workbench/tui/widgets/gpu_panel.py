@@ -69,8 +69,8 @@ def short_name(name: str | None) -> str:
 
 def gpu_line(s: Any, width: int = 80) -> Text:
     """'0 H100 80GB  util ████░░░░  62%  mem ███░░ 10.5/80.0G  51°C  310/700W' with threshold styles."""
-    wide = width >= 100
-    ubar, mbar = (12, 10) if wide else (8, 6)
+    wide, narrow = width >= 100, width < 76
+    ubar, mbar = (12, 10) if wide else ((4, 3) if narrow else (8, 6))
     util = s.util_percent
     mem = s.mem_percent
     mem_level = level(None if mem is None else mem / 100, MEM_WARN, MEM_CRIT)
@@ -79,11 +79,11 @@ def gpu_line(s: Any, width: int = 80) -> Text:
     power_level = level(pfrac, POWER_WARN, POWER_CRIT)
     style = {"ok": "", "warn": "bold yellow", "crit": "bold red"}
     t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(f"{s.index} {short_name(s.name):<12} ")
-    t.append("util ")
+    t.append(f"{s.index} {short_name(s.name)[:9] if narrow else short_name(s.name):<{9 if narrow else 12}} ")
+    t.append("" if narrow else "util ")
     t.append(fmt.bar(None if util is None else util / 100, ubar), style="cyan")
     t.append(f" {'N/A' if util is None else f'{util:3.0f}%':>4}  ")
-    t.append("mem ")
+    t.append("" if narrow else "mem ")
     t.append(fmt.bar(None if mem is None else mem / 100, mbar), style=style[mem_level] or "magenta")
     used = "N/A" if s.mem_used_bytes is None else f"{s.mem_used_bytes / 1024**3:.1f}"
     t.append(f" {used}/{numbers.gib(s.mem_total_bytes)}{MARK[mem_level]}", style=style[mem_level])
@@ -321,9 +321,10 @@ class GpuPanel(Widget):
         else:
             n = len(snap.latest)
             err = f"  last poll failed: {snap.error}" if snap.error else ""
-            self._set("#gpu-summary", f"{n} GPU{'s' if n != 1 else ''} · every {self.interval:g}s · "
-                      f"! warn !! critical (temp {TEMP_WARN:.0f}/{TEMP_CRIT:.0f}°C, power "
-                      f"{POWER_WARN:.0%}/{POWER_CRIT:.0%}, mem {MEM_WARN:.0%}/{MEM_CRIT:.0%}){err}")
+            head = f"{n} GPU{'s' if n != 1 else ''} · every {self.interval:g}s"
+            limits = (f" · ! warn !! critical (temp {TEMP_WARN:.0f}/{TEMP_CRIT:.0f}°C, power "
+                      f"{POWER_WARN:.0%}/{POWER_CRIT:.0%}, mem {MEM_WARN:.0%}/{MEM_CRIT:.0%})")
+            self._set("#gpu-summary", head + (limits if len(head + limits + err) <= width else "") + err)
             lines = Text("\n").join(gpu_line(s, width) for s in snap.latest)
             self._set("#gpu-lines", lines)
             hist = [history_line(i, list(self.history.get(i, [])), width) for i in sorted(self.history)]
