@@ -36,9 +36,12 @@ class WorkbenchApp(ExtensionsMixin, App):
     TITLE = "Workbench"
     CSS_PATH = workbench_themes.css_path()
     COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    HELP_TITLE = "Everywhere"
     BINDINGS = [
-        Binding("question_mark", "help", "Keys"),
-        Binding("ctrl+p", "command_palette", "Palette", show=False),
+        Binding("question_mark", "help", "Keys", tooltip="the keys of this screen"),
+        Binding("q", "quit", "Quit", tooltip="quit (runs keep going)"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False,
+                tooltip="command palette: open a run, switch tab, stop a run, theme, plugin commands"),
     ]
 
     def __init__(self, workspace: Path | None = None, select_run: str | None = None, watch: Path | None = None,
@@ -51,6 +54,7 @@ class WorkbenchApp(ExtensionsMixin, App):
         self.gpu_poll = gpu_poll
         self.active_runs: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
+        self._runs_shown = False
         self.registry: Any = None
         self.registry_error: str | None = None
         self.plugin_commands: list[tuple[str, str, Any]] = []
@@ -59,6 +63,13 @@ class WorkbenchApp(ExtensionsMixin, App):
         self.setup_extensions()  # settings, themes (workbench.tui.extensions)
         self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or self.refresh_seconds("runs"))
         self.gpu_poll = gpu_poll or self.refresh_seconds("gpu")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "quit":
+            from workbench.tui.screens.main import typing_into
+
+            return not typing_into(self.focused)
+        return True
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen()
@@ -90,15 +101,17 @@ class WorkbenchApp(ExtensionsMixin, App):
 
     # -- live data ------------------------------------------------------------------------
     def _runs_updated(self, snap: RunsSnapshot) -> None:
-        self.runs = snap.summaries
         self.active_runs = snap.active
         main = self.main_screen
-        if main is None:
-            return
+        if main is None or (not snap.changed and self._runs_shown):
+            return  # nothing changed: not one cell to repaint
+        self._runs_shown = True
+        self.runs = snap.summaries
         table = main.query_one(RunsTable)
         table.update_runs(snap.summaries)
         empty = main.query_one("#runs-empty")
-        empty.display = not snap.summaries
+        if empty.display != (not snap.summaries):
+            empty.display = not snap.summaries
         if not snap.summaries:
             empty.update(f"No runs in {runs_dir(self.workspace)} yet.\n"
                          "Start one: workbench run CONFIG   (or: workbench demo)")
@@ -180,10 +193,11 @@ class WorkbenchApp(ExtensionsMixin, App):
         self.push_screen(LogScreen(path, title))
 
     def action_help(self) -> None:
+        from workbench.tui.keys import help_sections
         from workbench.tui.screens.dialogs import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(help_sections(self)))
 
     def action_compare(self) -> None:
         """Compare the marked runs (with one marked: it and the run under the cursor)."""

@@ -26,6 +26,7 @@ def evaluation_scores(rows: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def run(args) -> int:
+    from workbench.numbers import num
     from workbench.runs.files import json_safe
     from workbench.runs.jsonl import tail_jsonl
     from workbench.runs.store import find_run
@@ -55,10 +56,9 @@ def run(args) -> int:
         print(f"  exit      code {info['exit_code']}" + (f", signal {info['signal']}" if info["signal"] else ""))
     if info["last_metrics"]:
         m = {k: v for k, v in info["last_metrics"].items() if k not in ("time", "kind")}
-        print("  metrics   " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items()))
+        print("  metrics   " + "  ".join(f"{k}={num(v)}" for k, v in m.items()))
     for evaluator, scores in info["evaluation"].items():
-        print(f"  evaluated {evaluator}: " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                                      for k, v in scores.items()))
+        print(f"  evaluated {evaluator}: " + "  ".join(f"{k}={num(v)}" for k, v in scores.items()))
     if info["checkpoints"]:
         print(f"  checkpoints {', '.join(info['checkpoints'])}")
     for name, problem in info["damaged_checkpoints"].items():
