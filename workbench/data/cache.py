@@ -163,9 +163,15 @@ class Entry:
 
     def store(self, dataset, meta: dict, extra: Callable[[Path], None] | None = None) -> bool:
         """Write `dataset` (and `meta`) atomically; False when another writer got there first."""
+        import datasets
+
         staging = self.path.parent / f".staging-{self.path.name}-{uuid.uuid4().hex[:8]}"
+        bars = datasets.is_progress_bar_enabled()
         try:
+            datasets.disable_progress_bars()  # no "Saving the dataset" bar in console.log
             dataset.save_to_disk(str(staging))
+            if bars:
+                datasets.enable_progress_bars()
             if extra:
                 extra(staging)
             (staging / META).write_text(json.dumps({**meta, "format": CACHE_FORMAT, "created": time.time()},
@@ -176,6 +182,8 @@ class Entry:
                 return False
             return True
         finally:
+            if bars:
+                datasets.enable_progress_bars()
             shutil.rmtree(staging, ignore_errors=True)
 
 
