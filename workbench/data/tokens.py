@@ -14,6 +14,7 @@ Imports transformers lazily: callers run this off any UI thread.
 
 from __future__ import annotations
 
+import re
 from array import array
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ def encode_conversation(tok, messages: list[dict]) -> Encoded:
         raise DataError("the tokenizer has no chat template (set model.chat_template)")
     if _has_markers(tok):
         out = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
-        return Encoded(list(out["input_ids"]), [int(x) for x in out["assistant_masks"]])
+        masks = out["assistant_masks"]
+        return Encoded(list(out["input_ids"]), masks if isinstance(masks, list) else [int(x) for x in masks])
     ids = _chat(tok, messages)
     mask = [0] * len(ids)
     for i, m in enumerate(messages):
@@ -164,20 +166,12 @@ def token_pieces(tok, ids: list[int]) -> list[tuple[int, int, str]]:
 # ---------------------------------------------------------------- statistics
 
 
+_TRAINED_RUN = re.compile(rb"[^\x00]+")
+
+
 def mask_runs(mask: list[int]) -> list[int]:
     """The trained spans of a mask as flat [start, end, start, end, ...] (end exclusive)."""
-    runs: list[int] = []
-    inside = False
-    for i, bit in enumerate(mask):
-        if bit and not inside:
-            runs.append(i)
-            inside = True
-        elif not bit and inside:
-            runs.append(i)
-            inside = False
-    if inside:
-        runs.append(len(mask))
-    return runs
+    return [x for m in _TRAINED_RUN.finditer(bytes(mask)) for x in m.span()]
 
 
 def trained_within(runs: list[int], limit: int | None) -> int:
