@@ -189,7 +189,8 @@ def main() -> int:
     add_arguments(ap)
     ap.add_argument("--sizes", type=int, nargs="+", default=[20, 200, 1024], help="file sizes in MB")
     ap.add_argument("--big-rounds", type=int, default=2,
-                    help="rounds of the RSS sides for files over 200 MB, and of the validation (each takes minutes)")
+                    help="rounds of the RSS sides for files of 21-200 MB, and of the validation (each takes minutes)")
+    ap.add_argument("--huge-rounds", type=int, default=1, help="rounds of the RSS sides for files over 200 MB")
     ap.add_argument("--only", choices=["page", "validate", "stats"], nargs="+", default=["page", "validate", "stats"])
     args = ap.parse_args()
     bench = Bench("bench_data", args)
@@ -205,7 +206,8 @@ def main() -> int:
     if "validate" in args.only:
         bench_validation(bench, files[-1], args.big_rounds)
     if "stats" in args.only:
-        bench_stats_memory(bench, files, lambda mb: args.rounds if mb <= 200 else args.big_rounds)
+        bench_stats_memory(bench, files, lambda mb: args.rounds if mb <= 20 else args.big_rounds if mb <= 200
+                           else args.huge_rounds)
     bench.finish()
     return 0
 
