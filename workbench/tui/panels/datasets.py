@@ -355,34 +355,24 @@ class DatasetsPanel(Widget):
         self.query_one("#ds-stats", Static).update("tokenizing…")
         self._stats(str(self.source.path))
 
-    def stats_settings(self, path: str):
-        """The stats backend's settings: the chosen config's tokenizer, template and max_length
-        (`self.config_path`), else `self.model_path` or the bundled tiny model."""
-        from workbench.data.stats import settings_for
-
-        config = getattr(self, "config_path", None)
-        return settings_for(path, config=config, model=None if config else self.model_path or default_model())
-
     @work(thread=True, exclusive=True, group="stats")
     def _stats(self, path: str) -> None:
-        from textual.worker import get_current_worker
-
         from workbench.cli.commands.data import render_stats
-        from workbench.data.stats import Cancelled, compute_stats
+        from workbench.data.loading import prepare
+        from workbench.data.tokens import token_stats
+        from workbench.plugin_manager import get_registry
 
         bar = self.query_one("#ds-stats-progress", ProgressBar)
         out = self.query_one("#ds-stats", Static)
-        worker = get_current_worker()
         try:
-            settings = self.stats_settings(path)
-            self.app.call_from_thread(bar.update, total=100, progress=0)
-            report = compute_stats(settings, should_stop=lambda: worker.is_cancelled,
-                                   progress=lambda n, f: self.app.call_from_thread(bar.update, progress=100 * (f or 0)))
-            self.app.call_from_thread(bar.update, progress=100)
-            text = Text(settings.describe() + "\n" + render_stats(Path(path).name, report.format, report.kind,
-                                                                   report.stats, width=30))
-        except Cancelled:
-            return
+            prepared = prepare(path, {}, get_registry().data_formats)
+            total = max(1, len(prepared.rows))
+            self.app.call_from_thread(bar.update, total=total, progress=0)
+            stats = token_stats(self._get_tokenizer(), prepared.rows, prepared.format.kind, 1024,
+                                progress=lambda i: self.app.call_from_thread(bar.update, progress=i))
+            stats.errors = len(prepared.bad)
+            self.app.call_from_thread(bar.update, progress=total)
+            text = Text(render_stats(Path(path).name, prepared.format.name, prepared.format.kind, stats, width=30))
         except WorkbenchError as exc:
             text = Text(exc.one_line())
         self.app.call_from_thread(out.update, text)
