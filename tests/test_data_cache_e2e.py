@@ -22,9 +22,10 @@ PRESETS = {"sft": "sft.toml", "dpo": "dpo.toml", "kto": "kto.toml", "reward": "r
 VALUES = ("loss", "grad_norm", "learning_rate", "lr", "rewards/margins", "rewards/chosen", "accuracy")
 
 
-def run(preset: str, env: dict) -> object:
+def run(preset: str, env: dict, *sets: str) -> object:
+    extra = [a for s in sets for a in ("--set", s)]
     result = cli("run", str(CONFIGS / PRESETS[preset]), "--set", f"trainer.args.max_steps={STEPS}",
-                 "--set", "trainer.args.save_steps=100000", "--set", "trainer.args.eval_steps=2",
+                 "--set", "trainer.args.save_steps=100000", "--set", "trainer.args.eval_steps=2", *extra,
                  env={"OMP_NUM_THREADS": "1", **env})
     assert result.returncode == 0, result.stdout + result.stderr
     return max(list_runs(), key=lambda r: r.dir.name)
@@ -62,3 +63,16 @@ def test_cached_runs_train_identically(workspace, preset):
     assert len([r for r in reference if "loss" in r]) >= STEPS
     assert trained_values(cold.dir) == reference
     assert trained_values(warm.dir) == reference
+
+
+def test_two_ranks_with_a_holdout_split_hit_together(workspace):
+    """DDP: every rank takes the cached path only when all find the entry (TRL's preparation has barriers);
+    the eval_fraction hold-out keeps its key, so both splits hit."""
+    sets = ("launch.num_processes=2", "data.eval_fraction=0.1")
+    cold, warm = run("sft", {}, *sets), run("sft", {}, *sets)
+    cold_tok = [(e["split"], e["hit"]) for e in cache_events(cold.dir) if e["stage"] == "tokenized"]
+    warm_tok = [(e["split"], e["hit"]) for e in cache_events(warm.dir) if e["stage"] == "tokenized"]
+    assert cold_tok == [("train", False), ("eval", False)] and warm_tok == [("train", True), ("eval", True)]
+    assert (cold.dir / "console.log").read_text().count("Tokenizing train dataset") >= 2  # both ranks
+    assert "Tokenizing" not in (warm.dir / "console.log").read_text()
+    assert trained_values(warm.dir) == trained_values(cold.dir)
