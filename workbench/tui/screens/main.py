@@ -115,6 +115,8 @@ class RunsPane(Vertical):
             line += f": {status}, {why}" if why else f": {status}"
         elif s.get("world_size") and s["world_size"] > 1:
             line += f": {s['world_size']} processes"
+            if s.get("machines"):  # a multi-machine run: each machine's state
+                line += " on " + ", ".join(f"machine {m.get('rank')} {m.get('status')}" for m in s["machines"])
         return line
 
     def show_info(self) -> None:
