@@ -48,6 +48,8 @@ FINAL_WAIT_S = PEER_END_GRACE_S + KILL_GRACE_S + 20.0
 """Machine 0: how long it waits for the other machines' final word before writing the run's."""
 GPU_SAMPLE_S = 1.0
 WATCH_S = 0.5
+HANDLE_ERRORS_S = 600.0
+"""A JobHandle (e.g. Slurm's) that cannot say how its job is for this long fails the run."""
 # How launchers report a rank killed by a signal.
 SIGNAL_PATTERNS = [
     re.compile(r"died with <Signals\.(SIG[A-Z0-9]+): (\d+)>"),
@@ -314,7 +316,7 @@ class Supervisor:
             if self.handle is not None:
                 self.handle = self._make_handle(plan, env)  # with this attempt's environment (resume, GPUs)
                 fields = self.handle.start() or {}
-                run.update_status(status="running", **fields)
+                run.update_status(**{"status": "running", **fields})  # the handle may say queued (Slurm: pending)
             else:
                 self.job = LocalJob(run, plan["argv"], env, job_lock)
                 run.update_status(status="running", job_pid=self.job.proc.pid, job_pgid=self.job.pgid,
@@ -396,14 +398,31 @@ class Supervisor:
         return 0
 
     def _wait_handle(self) -> dict[str, Any]:
+        failing_since = None
         while True:
-            fate = self.handle.poll()
-            if fate is not None:
-                return fate
-            live = self.handle.live() or {}
+            try:
+                fate = self.handle.poll()
+                if fate is not None:
+                    return fate
+                live = self.handle.live() or {}
+                failing_since = None
+            except Exception as exc:  # noqa: BLE001 - e.g. slurmctld busy: the job itself is fine, ask again
+                failing_since = failing_since or time.time()
+                print(f"supervisor: job handle: {exc}", file=sys.stderr)
+                if time.time() - failing_since > HANDLE_ERRORS_S:
+                    return {"status": "failed", "exit_code": None, "signal": None,
+                            "reason": f"the job could not be watched for {HANDLE_ERRORS_S:.0f} s: {exc}"}
+                live = {}
             if live:
                 self._update(**live)
             time.sleep(WATCH_S)
+
+    def _handle_call(self, method: Any, **kwargs: Any) -> None:
+        """A JobHandle call from a watcher thread: an error is logged, never ends the watching."""
+        try:
+            method(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            print(f"supervisor: job handle {getattr(method, '__name__', method)}: {exc}", file=sys.stderr)
 
     # --- the job's environment and resume -------------------------------------------------------
     def _job_env(self, plan: dict[str, Any]) -> dict[str, str]:
@@ -448,10 +467,12 @@ class Supervisor:
                     stop_seen_at = time.time()
                     self._update(status="stopping")
                     if self.handle is not None:
-                        self.handle.stop(now=False)
+                        self._handle_call(self.handle.stop, now=False)
                 elif stop_seen_at is not None and time.time() - stop_seen_at > grace:
                     self._kill_job()
                     return
+            elif stop_seen_at is not None and self.handle is not None:
+                stop_seen_at = None  # the handle resubmitted the job (e.g. after a Slurm time limit): a new grace
 
     def _sample_gpus(self) -> None:
         try:
@@ -482,7 +503,7 @@ class Supervisor:
         nodes are Slurm's to coordinate)."""
         try:
             launch = self.run.config().get("launch", {})
-            if launch.get("launcher", "local") != "local" or self.run.launch_plan().get("job"):
+            if self.run.launch_plan().get("job"):
                 return 1
             return max(1, int(launch.get("num_machines") or 1))
         except (OSError, ValueError, RunError):
@@ -645,7 +666,7 @@ class Supervisor:
     def _kill_job(self, grace: float = KILL_GRACE_S) -> None:
         self.killed_by_us = True
         if self.handle is not None:
-            self.handle.stop(now=True)
+            self._handle_call(self.handle.stop, now=True)
             return
         pgid = getattr(self.job, "pgid", None)
         if not pgid or self.job.poll() is not None:
@@ -677,8 +698,8 @@ class Supervisor:
         sig = sig or _console_signal(run, getattr(self.job, "console_start", 0))
         changes: dict[str, Any] = {"ended": time.time(), "exit_code": rc, "signal": sig if rc not in (0, None) else None}
         outcome = result.get("outcome")
-        if fate is not None:  # a JobHandle knows its job's fate
-            changes.update({k: v for k, v in fate.items() if k in ("status", "reason", "exit_code", "signal")})
+        if fate is not None:  # a JobHandle knows its job's fate (and may add fields, e.g. slurm_state)
+            changes.update({k: v for k, v in fate.items() if k not in ("ended", "attempt", "attempts", "started")})
             if changes.get("status") == "completed" and outcome not in (None, "completed"):
                 changes.update(status="failed", reason=result.get("reason") or f"job ended as {outcome}")
         elif stop_requested and (rc == 0 or self.killed_by_us or outcome == "stopped"):

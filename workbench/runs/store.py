@@ -208,6 +208,7 @@ class Run:
             "exit_code": st.get("exit_code"), "signal": st.get("signal"),
             "reason": st.get("reason"), "created": st.get("created"), "world_size": st.get("world_size"),
             "machines": st.get("machines") if isinstance(st.get("machines"), list) else None,
+            "queue_reason": st.get("queue_reason") if state == "queued" else None,
         }
 
     def _last_sign_of_life(self) -> float | None:

@@ -60,7 +60,8 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(json_safe(info), indent=1))
         return 0
-    print(f"{info['id']}  {info['status']}" + (f" ({info['reason']})" if info.get("reason") else ""))
+    why = info.get("reason") or (f"pending: {info['queue_reason']}" if info.get("queue_reason") else None)
+    print(f"{info['id']}  {info['status']}" + (f" ({why})" if why else ""))
     print(f"  dir       {info['dir']}")
     print(f"  trainer   {info['trainer']}   step {info['step']}/{info['max_steps'] or '?'}   "
           f"world size {info['world_size']}")
@@ -68,6 +69,11 @@ def run(args) -> int:
         print(f"  exit      code {info['exit_code']}" + (f", signal {info['signal']}" if info["signal"] else ""))
     for m in info.get("machines") or []:
         print("  " + machine_line(m))
+    st = r.raw_status
+    if st.get("slurm_job_id"):
+        print(f"  slurm     job {st['slurm_job_id']}  {st.get('slurm_state') or '?'}"
+              + (f"  nodes {st['slurm_nodes']}" if st.get("slurm_nodes") else "")
+              + (f"  (jobs {', '.join(map(str, st['slurm_job_ids']))})" if len(st.get("slurm_job_ids") or []) > 1 else ""))
     if info["last_metrics"]:
         m = {k: v for k, v in info["last_metrics"].items() if k not in ("time", "kind")}
         print("  metrics   " + "  ".join(f"{k}={num(v)}" for k, v in m.items()))

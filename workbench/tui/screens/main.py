@@ -113,6 +113,8 @@ class RunsPane(Vertical):
 
             why = why_text(s)
             line += f": {status}, {why}" if why else f": {status}"
+        elif status == "queued" and s.get("queue_reason"):  # e.g. pending in Slurm
+            line += f": queued, pending: {s['queue_reason']}"
         elif s.get("world_size") and s["world_size"] > 1:
             line += f": {s['world_size']} processes"
             if s.get("machines"):  # a multi-machine run: each machine's state
