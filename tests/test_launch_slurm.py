@@ -112,6 +112,22 @@ def test_held_job_shows_its_reason_then_runs_and_completes(slurm_cluster, worksp
 
 
 @pytest.mark.slow
+def test_stopping_a_pending_job_cancels_it_at_once(slurm_cluster, workspace):
+    """Was: a stop sent `scancel --batch --signal=USR2`, which Slurm refuses for a pending job ("Job can
+    not be altered now"), so the run stayed queued until the stop grace ran out."""
+    run = slurm_run(workspace, "trainer.args.max_steps=4", "launch.slurm.sbatch_lines=['--hold']",
+                    "run.stop_grace_seconds=3600")
+    try:
+        watch(run, lambda st: st.get("queue_reason") == "JobHeldUser", 60, "the pending reason")
+        stopped = cli("stop", "--wait", run.id, timeout=120)
+        assert stopped.returncode == 0 and stopped.stdout.strip().splitlines()[-1] == "stopped", stopped.stdout
+        st = status_of(run.dir)
+        assert "scancel" in st["reason"] and st["slurm_state"] == "CANCELLED" and not steps(run), st
+    finally:
+        cancel_all(run)
+
+
+@pytest.mark.slow
 def test_stop_checkpoints_then_resume_continues_and_a_new_supervisor_reattaches(slurm_cluster, workspace):
     run = slurm_run(workspace, "trainer.args.max_steps=5000", "trainer.args.save_steps=100000")
     try:
