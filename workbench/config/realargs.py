@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from workbench.config.argschema import cache_dir, cached_fields, store_fields
+from workbench.config.argschema import cache_dir, store_fields
 
 CHILD_TIMEOUT = 300.0
 _LIBRARIES = ("torch", "transformers", "trl", "accelerate", "peft")
