@@ -372,6 +372,10 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         spec = registry.trainer(data["trainer"]["name"])
     except PluginError as exc:
         raise ConfigError(f"trainer.name: {exc.message}", where=loc.where("trainer.name"), hint=exc.hint) from None
+    # plugins: the factories, config classes and options of every plugin spec this config uses
+    from workbench.plugin_checks import check_config_plugins
+
+    check_config_plugins(data, registry, loc.where)
     for name in data["trainer"]:
         if name not in ("name", "args") and name not in spec.options:
             known = ("name", "args", *spec.options)
@@ -398,6 +402,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             registry.get("launchers", data["launch"]["launcher"])
         except PluginError as exc:
             raise ConfigError(f"launch.launcher: {exc.message}", where=loc.where("launch.launcher")) from None
+    from workbench.launching.options import check_launch
+
+    check_launch(data, loc.where, base, registry)
 
     if check_data:
         check_data_kind(data, spec, registry, loc.where, warnings)

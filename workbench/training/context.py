@@ -56,6 +56,13 @@ class TrainContext:
 
         return load_model(self.config, role=role, path=path, model_class=model_class, **extra)
 
+    def load_trained_model(self):
+        """The model this run trained (checkpoints/final, a LoRA adapter applied to its base), or [model]
+        (with model.adapter) in an evaluation run; eval mode, on the job's device. For evaluators."""
+        from workbench.training.trained import load_trained_model
+
+        return load_trained_model(self)
+
     def peft_config(self, task_type: str = "CAUSAL_LM"):
         """A peft.LoraConfig from [peft] (task_type CAUSAL_LM or SEQ_CLS), or None when the config has no adapter."""
         from workbench.training.models import peft_config

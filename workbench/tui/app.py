@@ -19,7 +19,8 @@ from workbench.errors import WorkbenchError
 from workbench.paths import runs_dir
 from workbench.paths import workspace as default_workspace
 from workbench.runs.store import ACTIVE, Run
-from workbench.tui.commands import WorkbenchCommands, plugin_command, tab_command
+from workbench.tui.commands import WorkbenchCommands, tab_command
+from workbench.tui.extensions import ExtensionsMixin  # settings, themes, plugin commands/tabs/panels
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.runs_poll import RunsPoller, RunsSnapshot
 from workbench.tui.screens.main import TABS, MainScreen, PluginsPane, RunsPane
@@ -29,15 +30,18 @@ RUNS_POLL_ENV = "WORKBENCH_RUNS_POLL"
 PRELOAD_DELAY_S = 1.0
 
 
-class WorkbenchApp(App):
+class WorkbenchApp(ExtensionsMixin, App):
     """Runs, GPUs, datasets, configs and plugins of one workspace."""
 
     TITLE = "Workbench"
     CSS_PATH = workbench_themes.css_path()
     COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    HELP_TITLE = "Everywhere"
     BINDINGS = [
-        Binding("question_mark", "help", "Keys"),
-        Binding("ctrl+p", "command_palette", "Palette", show=False),
+        Binding("question_mark", "help", "Keys", tooltip="the keys of this screen"),
+        Binding("q", "quit", "Quit", tooltip="quit (runs keep going)"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False,
+                tooltip="command palette: open a run, switch tab, stop a run, theme, plugin commands"),
     ]
 
     def __init__(self, workspace: Path | None = None, select_run: str | None = None, watch: Path | None = None,
@@ -48,17 +52,24 @@ class WorkbenchApp(App):
         self.select_run = select_run
         self.watch_path = Path(watch) if watch else None
         self.gpu_poll = gpu_poll
-        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or 0.5)
         self.active_runs: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
+        self._runs_shown = False
         self.registry: Any = None
         self.registry_error: str | None = None
         self.plugin_commands: list[tuple[str, str, Any]] = []
         self.runs_poller = RunsPoller(self.workspace)
         self.runs_poll: ThreadPoll[RunsSnapshot] | None = None
-        for theme in workbench_themes.THEMES:
-            self.register_theme(theme)
-        self.theme = os.environ.get("WORKBENCH_THEME") or workbench_themes.DEFAULT_THEME
+        self.setup_extensions()  # settings, themes (workbench.tui.extensions)
+        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or self.refresh_seconds("runs"))
+        self.gpu_poll = gpu_poll or self.refresh_seconds("gpu")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "quit":
+            from workbench.tui.screens.main import typing_into
+
+            return not typing_into(self.focused)
+        return True
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen()
@@ -90,15 +101,17 @@ class WorkbenchApp(App):
 
     # -- live data ------------------------------------------------------------------------
     def _runs_updated(self, snap: RunsSnapshot) -> None:
-        self.runs = snap.summaries
         self.active_runs = snap.active
         main = self.main_screen
-        if main is None:
-            return
+        if main is None or (not snap.changed and self._runs_shown):
+            return  # nothing changed: not one cell to repaint
+        self._runs_shown = True
+        self.runs = snap.summaries
         table = main.query_one(RunsTable)
         table.update_runs(snap.summaries)
         empty = main.query_one("#runs-empty")
-        empty.display = not snap.summaries
+        if empty.display != (not snap.summaries):
+            empty.display = not snap.summaries
         if not snap.summaries:
             empty.update(f"No runs in {runs_dir(self.workspace)} yet.\n"
                          "Start one: workbench run CONFIG   (or: workbench demo)")
@@ -120,10 +133,6 @@ class WorkbenchApp(App):
         error, commands = None, []
         try:
             registry = get_registry(self.workspace)
-            for result in registry.call_hook("register_tui_commands"):
-                for item in result or []:
-                    if isinstance(item, (tuple, list)) and len(item) == 3 and callable(item[2]):
-                        commands.append((str(item[0]), str(item[1]), item[2]))
         except Exception as exc:  # noqa: BLE001 - the app works without plugins
             registry, error = None, f"{type(exc).__name__}: {exc}"
         try:
@@ -138,6 +147,7 @@ class WorkbenchApp(App):
         if main is not None:
             for pane in main.query(PluginsPane):
                 pane.show(registry, error)
+        self.extensions_ready(registry)  # plugin themes, tabs, keys (workbench.tui.extensions)
 
     # -- navigation ---------------------------------------------------------------------------
     def show_tab(self, tab: str) -> None:
@@ -153,7 +163,7 @@ class WorkbenchApp(App):
             self.notify(f"no run {run_id} in {runs_dir(self.workspace)}", severity="error")
             return
         from workbench.tui.screens.detail import RunDetailScreen
-        from workbench.tui.sources import RunDirSource
+        from workbench.sources.rundir import RunDirSource
 
         self.push_screen(RunDetailScreen(RunDirSource(Run(path))))
 
@@ -168,7 +178,7 @@ class WorkbenchApp(App):
     def open_source(self, path: Path) -> None:
         """Push the detail screen for any run dir or Trainer output dir (`workbench watch`)."""
         from workbench.tui.screens.detail import RunDetailScreen
-        from workbench.tui.sources import source_for
+        from workbench.sources import source_for
 
         try:
             source = source_for(path)
@@ -183,10 +193,11 @@ class WorkbenchApp(App):
         self.push_screen(LogScreen(path, title))
 
     def action_help(self) -> None:
+        from workbench.tui.keys import help_sections
         from workbench.tui.screens.dialogs import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(help_sections(self)))
 
     def action_compare(self) -> None:
         """Compare the marked runs (with one marked: it and the run under the cursor)."""
@@ -259,8 +270,7 @@ class WorkbenchApp(App):
             from workbench.runs.control import resume
 
             try:
-                pid = resume(run)
-                message, severity = f"resumed {run.id} (supervisor pid {pid})", "information"
+                message, severity = resume(run), "information"
             except WorkbenchError as exc:
                 message, severity = exc.one_line(), "error"
             self.call_from_thread(self.notify, message, severity=severity)
@@ -297,8 +307,7 @@ class WorkbenchApp(App):
                 run = Run(Path(s["dir"]))
                 cmds.append((f"Stop run {s['id']}", "graceful stop: checkpoint, then exit",
                              partial(self.stop_run, run, False)))
-        for title, help_text, fn in self.plugin_commands:
-            cmds.append((title, help_text, plugin_command(self, fn, title)))
+        cmds += self.extension_palette_commands()  # plugin commands and tabs, themes
         return cmds
 
 

@@ -19,7 +19,10 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from workbench.tui.plot import COMPONENT_CLASSES, PALETTE_SIZE, PlotLine, PlotOptions, render_chart
+import os
+
+from workbench.tui.plot import (COMPONENT_CLASSES, GLYPH_MODES, PALETTE_SIZE, PlotInfo, PlotLine, PlotOptions,
+                                readout_at, render_chart)
 from workbench.tui.series import MetricSeries
 from workbench.tui.ticks import X_MODES
 
@@ -47,6 +50,8 @@ class LineChart(Widget, can_focus=True):
     LineChart > .chart--tick-label { color: $foreground-muted; }
     LineChart > .chart--legend { color: $foreground; }
     LineChart > .chart--message { color: $foreground-muted; text-style: italic; }
+    LineChart > .chart--cursor { color: $foreground-muted; }
+    LineChart > .chart--marker { color: $warning; text-style: bold; }
     LineChart > .chart--series-0 { color: $primary; }
     LineChart > .chart--series-1 { color: $accent; }
     LineChart > .chart--series-2 { color: $success; }
@@ -80,6 +85,14 @@ class LineChart(Widget, can_focus=True):
     x_range: reactive[tuple[float, float] | None] = reactive(None)
     """Visible x window, or None to fit all points."""
     show_legend: reactive[bool] = reactive(True)
+    robust_y: reactive[bool] = reactive(True)
+    """Fit y to the bulk of the values (spikes clipped at the edge) instead of min..max."""
+    cursor: reactive[float | None] = reactive(None)
+    """x of the readout cursor (None: no cursor)."""
+    markers: reactive[tuple[tuple[float, str], ...]] = reactive(())
+    """(x, "checkpoint" | "eval") marks on the axis line."""
+    glyphs: reactive[str] = reactive("braille")
+    """braille, block (half blocks) or ascii (for fonts without braille); $WORKBENCH_CHART_GLYPHS."""
 
     def __init__(
         self,
@@ -100,6 +113,10 @@ class LineChart(Widget, can_focus=True):
         self.set_reactive(LineChart.smoothing, self.validate_smoothing(smoothing))
         self.set_reactive(LineChart.log_y, log_y)
         self.set_reactive(LineChart.x_mode, self.validate_x_mode(x_mode))
+        env = os.environ.get("WORKBENCH_CHART_GLYPHS", "")
+        if env in GLYPH_MODES:
+            self.set_reactive(LineChart.glyphs, env)
+        self.info = PlotInfo()
 
     # -- data -----------------------------------------------------------------
     def add_series(self, key: str, label: str | None = None, color: int | None = None) -> MetricSeries:
@@ -196,6 +213,30 @@ class LineChart(Widget, can_focus=True):
     def watch_show_legend(self) -> None:
         self._changed()
 
+    def watch_robust_y(self) -> None:
+        self._changed()
+
+    def watch_cursor(self) -> None:
+        self._changed()
+
+    def watch_markers(self) -> None:
+        self._changed()
+
+    def watch_glyphs(self) -> None:
+        self._changed()
+
+    def plot_lines(self) -> list[PlotLine]:
+        return [PlotLine(e.series, e.label, e.color) for e in self._entries.values() if e.visible]
+
+    def readout(self, x: float) -> list[tuple[str, float, float, float | None]]:
+        """(label, x, raw, smoothed) of each visible line's last point at or before `x`."""
+        return readout_at(self.plot_lines(), x)
+
+    def x_extent(self) -> tuple[float, float] | None:
+        """Smallest and largest x of the visible lines."""
+        ext = [e for e in (pl.series.x_extent() for pl in self.plot_lines()) if e is not None]
+        return (min(e[0] for e in ext), max(e[1] for e in ext)) if ext else None
+
     def action_toggle_log_y(self) -> None:
         self.log_y = not self.log_y
 
@@ -215,7 +256,6 @@ class LineChart(Widget, can_focus=True):
 
     def render_rows(self, width: int, height: int) -> list[list[tuple[str, str | None]]]:
         """The chart as rows of (text, component class) runs for a given size."""
-        lines = [PlotLine(e.series, e.label, e.color) for e in self._entries.values() if e.visible]
         opts = PlotOptions(
             width=width,
             height=height,
@@ -223,8 +263,13 @@ class LineChart(Widget, can_focus=True):
             x_mode=self.x_mode,
             x_range=self.x_range,
             legend=self.show_legend,
+            robust_y=self.robust_y,
+            cursor=self.cursor,
+            markers=self.markers,
+            glyphs=self.glyphs,
         )
-        return render_chart(lines, opts)
+        self.info = PlotInfo()
+        return render_chart(self.plot_lines(), opts, self.info)
 
     def rebuild(self) -> list[Strip]:
         """Lay the chart out again at the current size and cache the rows as Strips."""
