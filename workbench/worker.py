@@ -24,12 +24,12 @@ OOM_HINT = ("CUDA out of memory: lower trainer.args.per_device_train_batch_size 
 
 def load_split(config: dict, key: str, registry, reporter: RunReporter, is_main: bool):
     """Read and convert data.<key>; invalid rows fail the run or are skipped with a record."""
-    from datasets import Dataset
-
-    from workbench.data.loading import bad_rows_error, prepare
+    from workbench.data.cache import load_rows
+    from workbench.data.loading import bad_rows_error
 
     data_cfg = config["data"]
-    prepared = prepare(data_cfg[key], data_cfg, registry.data_formats, data_cfg["split"], data_cfg.get("max_rows"))
+    prepared = load_rows(data_cfg[key], data_cfg, registry.data_formats, data_cfg["split"], data_cfg.get("max_rows"))
+    reporter.event("data_cache", **prepared.event(key))
     if prepared.bad:
         if data_cfg["on_invalid"] == "fail":
             raise bad_rows_error(prepared.bad, prepared.total)
@@ -37,9 +37,9 @@ def load_split(config: dict, key: str, registry, reporter: RunReporter, is_main:
             path = Path(reporter.run_dir) / f"invalid_rows.{key}.jsonl"
             path.write_text("".join(json.dumps(b.to_json()) + "\n" for b in prepared.bad), encoding="utf-8")
             reporter.event("invalid_rows", split=key, count=len(prepared.bad), total=prepared.total, file=path.name)
-    if not prepared.rows:
+    if not len(prepared.dataset):
         raise DataError(f"data.{key}: no valid rows to train on", where=data_cfg[key])
-    return Dataset.from_list(prepared.rows), prepared
+    return prepared.dataset, prepared
 
 
 def resolve_mixed_precision(value: str) -> str:
@@ -84,8 +84,9 @@ def run_job(run_dir: Path) -> str:
         train, prepared = load_split(config, "train", registry, reporter, is_main)
         eval_ds = load_split(config, "eval", registry, reporter, is_main)[0] if config["data"].get("eval") else None
         if eval_ds is None and config["data"]["eval_fraction"] > 0:
-            parts = train.train_test_split(test_size=config["data"]["eval_fraction"], seed=config["run"]["seed"])
-            train, eval_ds = parts["train"], parts["test"]
+            from workbench.data.cache import split_holdout
+
+            train, eval_ds = split_holdout(train, config["data"]["eval_fraction"], config["run"]["seed"])
         reporter.event("data_ready", format=prepared.format.name, kind=prepared.format.kind, rows=len(train),
                        eval_rows=len(eval_ds) if eval_ds is not None else 0, world_size=state.num_processes,
                        mixed_precision=config["launch"]["mixed_precision"], device=str(state.device))

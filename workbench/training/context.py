@@ -69,6 +69,16 @@ class TrainContext:
 
         return peft_config(self.config, task_type=task_type)
 
+    def with_data_cache(self, trainer_class: Any) -> Any:
+        """`trainer_class` (a TRL trainer) with its dataset preparation cached in the workspace.
+
+        A second run on the same data, tokenizer and preparation settings loads the tokenized
+        dataset instead of tokenizing again (event `data_cache` in events.jsonl).
+        """
+        from workbench.data.cache import with_preparation_cache
+
+        return with_preparation_cache(trainer_class, reporter=self.reporter)
+
     def training_args(self, config_class: Any, **overrides: Any):
         """Build the trainer's config object: workbench-managed fields + user args + overrides."""
         from workbench.training.models import build_training_args
