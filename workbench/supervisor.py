@@ -35,7 +35,7 @@ from workbench.runs.files import read_json
 from workbench.runs.jsonl import read_jsonl, tail_jsonl
 from workbench.runs.locks import JOB_LOCK, SUPERVISOR_LOCK, RunLock
 from workbench.runs.store import Run, process_start_time
-from workbench.training.reporter import STOP_REQUEST
+from workbench.runs.files import STOP_REQUEST
 
 KILL_GRACE_S = 10.0
 GPU_SAMPLE_S = 1.0
