@@ -100,15 +100,18 @@ class DataFormat:
 class EvaluatorSpec:
     """An evaluator run after training (or as its own evaluation run).
 
-    factory: import path of `evaluate(ctx, **options) -> dict[str, float]`, options from
-        `[eval.options.<name>]`; run on rank 0 after training.
-    needs: what it requires, e.g. ("model", "eval_data").
+    factory: import path of `evaluate(ctx, **options) -> EvalResult | dict[str, float]`
+        (workbench.evaluation.EvalResult: metrics plus per-example records), options from
+        `[eval.options.<name>]`; run on rank 0 after training or at each checkpoint.
+    needs: what it requires, e.g. ("model", "eval_data", "references").
+    data_kinds: the canonical data kinds whose rows it can score; empty means any.
     """
 
     name: str
     factory: str
     needs: tuple[str, ...] = ("model",)
     description: str = ""
+    data_kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

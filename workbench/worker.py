@@ -116,14 +116,11 @@ def run_job(run_dir: Path) -> str:
 
 
 def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:
-    from workbench.specs import load_object
+    """[eval].evaluators on the final model: metrics rows, events, eval.json and samples.jsonl."""
+    from workbench.evaluation.passes import run_pass
 
-    for name in config.get("eval", {}).get("evaluators", []):
-        spec = registry.get("evaluators", name)
-        options = config["eval"].get("options", {}).get(name, {})
-        scores = load_object(spec.factory)(ctx, **options)
-        reporter.log({f"eval/{name}/{k}": v for k, v in scores.items()}, step=-1, kind="evaluation")
-        reporter.event("evaluated", evaluator=name, **scores)
+    if config.get("eval", {}).get("evaluators"):
+        run_pass(ctx, registry, "final")
 
 
 def main(argv: list[str] | None = None) -> int:

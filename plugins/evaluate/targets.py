@@ -114,7 +114,10 @@ def _eval_section(evaluators: list[str] | None, given: dict[str, Any] | None) ->
     given = given or {}
     names = list(evaluators or given.get("evaluators") or DEFAULT_EVALUATORS)
     options = {k: v for k, v in (given.get("options") or {}).items() if k in names}
-    return {"evaluators": names, "options": options}
+    section = {"evaluators": names, "options": options}
+    if given.get("generation"):  # the same generation settings reproduce the same generations
+        section["generation"] = dict(given["generation"])
+    return section
 
 
 def data_section(data: str) -> dict[str, Any]:

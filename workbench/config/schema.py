@@ -91,6 +91,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "eval": {
         "evaluators": Key("list", [], "evaluator plugins to run after training"),
         "options": Key("dict", {}, "per-evaluator options: {name = {key = value}}"),
+        "generation": Key("dict", {}, "generation settings shared by the generating evaluators: {max_new_tokens, "
+                          "temperature (0 = greedy), top_p, seed, stop, batch_size, max_rows}"),
+        "at": Key("str", "end", "when to evaluate: end (the final model) or checkpoints (each saved "
+                  "checkpoint too, as it is saved)", ("end", "checkpoints")),
     },
 }
 
