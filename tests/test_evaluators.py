@@ -189,7 +189,7 @@ def test_generation_options_are_checked_and_recorded(tmp_path):
 
 
 def test_stop_strings_cut_the_generation():
-    from workbench_plugins.evaluators.generation import cut_at_stop
+    from workbench.evaluation.generation import cut_at_stop
 
     assert cut_at_stop("12.\nQuestion: next", ("\n", "Question:")) == ("12.", True)
     assert cut_at_stop("abc", ("x",)) == ("abc", False) and cut_at_stop("", ("x",)) == ("", False)

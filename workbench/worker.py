@@ -93,7 +93,12 @@ def run_job(run_dir: Path) -> str:
                            trainer_args={**spec.default_args, **config["trainer"]["args"]}, options=trainer_opts,
                            reporter=reporter, train_dataset=train, eval_dataset=eval_ds, callbacks=[callback],
                            resume_from_checkpoint=os.environ.get("WORKBENCH_RESUME") or None)
+        from workbench.evaluation.callbacks import evaluation_callbacks, unused_callbacks
+
+        ctx.callbacks.extend(evaluation_callbacks(ctx, registry))  # [eval] at = "checkpoints", [run] early_stopping
         runner = load_object(spec.factory)(ctx)
+        for name in unused_callbacks(runner, ctx.callbacks):
+            reporter.event("warning", message=f"trainer '{spec.name}' takes no Trainer callbacks: {name} is off")
         runner.train(resume_from_checkpoint=ctx.resume_from_checkpoint)
         if torch.cuda.is_available():  # what the VRAM estimate is checked against
             reporter.event("peak_memory", bytes=torch.cuda.max_memory_allocated(), device=str(state.device))
@@ -108,7 +113,7 @@ def run_job(run_dir: Path) -> str:
             reporter.event("saved", path="checkpoints/final")
         else:
             state.wait_for_everyone()
-        if is_main:  # evaluators only write from rank 0, so only rank 0 runs them
+        if is_main and not getattr(runner, "evaluated", False):  # evaluators only write from rank 0
             run_evaluators(config, registry, ctx, reporter)
         return "completed"
     finally:

@@ -8,7 +8,7 @@ from workbench.errors import ConfigError
 from workbench.evaluation import EvalResult
 from workbench.training import TrainContext
 from workbench_plugins.evaluators.generative import generation_options, generations_for
-from workbench_plugins.evaluators.generation import generate
+from workbench.evaluation.generation import generate
 from workbench_plugins.evaluators.model import load_trained
 
 OUTPUT = "generations.jsonl"

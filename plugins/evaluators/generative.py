@@ -13,7 +13,7 @@ from typing import Any, Callable
 from workbench.evaluation import EvalResult
 from workbench.training import TrainContext
 from workbench_plugins.evaluators.examples import COMMON_OPTIONS, Example, check_options, examples_for, positive_int
-from workbench_plugins.evaluators.generation import GENERATION_KEYS, GenerationSettings, generate, settings_from
+from workbench.evaluation.generation import GENERATION_KEYS, SHARED_KEYS, GenerationSettings, generate, settings_from
 from workbench_plugins.evaluators.model import load_trained
 from workbench_plugins.evaluators.scoring import Score
 
@@ -25,7 +25,7 @@ def generation_options(ctx: TrainContext, evaluator: str, options: dict[str, Any
     """(settings, max_rows, the evaluator's own options) from its options over `[eval] generation`."""
     check_options(evaluator, options, COMMON_OPTIONS + GENERATION_KEYS + own)
     shared = (ctx.config.get("eval") or {}).get("generation") or {}
-    merged = {**{k: v for k, v in shared.items() if k in GENERATION_KEYS}, **options}
+    merged = {**{k: v for k, v in shared.items() if k in SHARED_KEYS}, **options}
     settings = settings_from({k: v for k, v in merged.items() if k in GENERATION_KEYS}, f"eval.options.{evaluator}",
                              seed=int((ctx.config.get("run") or {}).get("seed", 0)))
     max_rows = positive_int(evaluator, "max_rows", merged.get("max_rows", 64))

@@ -17,6 +17,7 @@ else:  # pragma: no cover
 
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
 from workbench.errors import ConfigError, DataError, PluginError
+from workbench.evaluation.settings import check_eval_settings
 from workbench.secrets import is_secret_name
 
 # Fields of a trainer's config class that the workbench sets itself.
@@ -271,6 +272,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         _set(raw, parts, value)
 
     data = validate_sections(raw, loc.where)
+    check_eval_settings(data, loc.where)
     base = src.parent if src else Path.cwd()
     for key in ("path", "tokenizer", "chat_template", "adapter"):
         if data["model"].get(key):

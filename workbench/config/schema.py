@@ -33,6 +33,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "stop_on_nan": Key("bool", True, "stop the job (failed) when the loss becomes NaN or inf"),
         "tags": Key("list", [], "free-form labels shown in the run list"),
         "stop_grace_seconds": Key("float", 120.0, "how long a graceful stop may take before the job is killed", low=0),
+        "early_stopping": Key("dict?", None, "stop training when an eval metric stops improving: {metric = "
+                              "\"eval_loss\" or \"<evaluator>/<metric>\", patience = 3, threshold = 0.0, mode}"),
     },
     "model": {
         "path": Key("str", REQUIRED, "a local folder or a Hugging Face Hub model id"),

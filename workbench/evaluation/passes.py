@@ -24,13 +24,15 @@ FINAL = "final"
 
 
 def run_pass(ctx, registry, checkpoint: str = FINAL, step: int | None = None, model: Any = None,
-             tokenizer: Any = None, description: dict[str, Any] | None = None) -> dict[str, EvalResult]:
+             tokenizer: Any = None, description: dict[str, Any] | None = None,
+             on_curve: bool | None = None) -> dict[str, EvalResult]:
     """Run the configured evaluators on one model; returns {evaluator: EvalResult}.
 
     checkpoint: the label of the model in eval.json and samples.jsonl ("final", "checkpoint-20", ...).
     step: the training step it was saved at (None: unknown, e.g. a model from elsewhere).
     model/tokenizer: a model already in memory (the one being trained); else evaluators load it.
     description: what was scored (model path, adapter), recorded in eval.json.
+    on_curve: log the scores as kind "eval" rows at `step` (default: for checkpoints, not for "final").
     """
     from workbench.specs import load_object
 
@@ -40,7 +42,9 @@ def run_pass(ctx, registry, checkpoint: str = FINAL, step: int | None = None, mo
         cache["model"] = (model, tokenizer if tokenizer is not None else ctx.load_tokenizer())
     pass_ctx = dataclasses.replace(ctx, cache=cache)
     reporter = ctx.reporter
-    curve = checkpoint != FINAL and step is not None and step >= 0
+    if on_curve is None:
+        on_curve = checkpoint != FINAL
+    curve = on_curve and step is not None and step >= 0
     results: dict[str, EvalResult] = {}
     for name in eval_cfg.get("evaluators", []):
         spec = registry.get("evaluators", name)
@@ -52,7 +56,8 @@ def run_pass(ctx, registry, checkpoint: str = FINAL, step: int | None = None, mo
             reporter.log(scores, step=step, kind="eval")
         else:
             reporter.log(scores, step=-1, kind="evaluation")
-        where = {"checkpoint": checkpoint, "step": step} if curve else {}
+        # A run's own final pass keeps the plain event; a pass over a named checkpoint says which.
+        where = {"checkpoint": checkpoint, "step": step} if checkpoint != FINAL or step is not None else {}
         reporter.event("evaluated", evaluator=name, **where, **result.metrics)
     if reporter.is_main and results:
         record_checkpoint(ctx.run_dir, {

@@ -1,5 +1,8 @@
 """Batched generation for evaluators: left-padded batches, greedy unless asked, settings recorded.
 
+Public for evaluator plugins: `settings_from(options, where)` checks options into
+`GenerationSettings`, `generate(model, tokenizer, prompts, settings)` completes them.
+
 Left padding is set on the tokenizer for the duration of a generation call only (training
 pads on the right); every setting that changes the output is in `GenerationSettings`, and
 each evaluator records it in eval.json.
@@ -14,6 +17,8 @@ from typing import Any, Iterator
 from workbench.errors import ConfigError
 
 GENERATION_KEYS = ("max_new_tokens", "temperature", "top_p", "seed", "stop", "batch_size")
+# Keys of [eval] generation: the settings, and how many evaluation rows the generating evaluators take.
+SHARED_KEYS = (*GENERATION_KEYS, "max_rows")
 
 
 @dataclass(frozen=True)
