@@ -165,3 +165,144 @@ def test_early_stopping_ends_a_run_on_a_plateaued_metric(workspace, metric):
     assert stop["metric"] == key and stop["step"] == 3 and stop["best_step"] == 1 and stop["patience"] == 2
     assert max(r["step"] for r in metric_rows(run.dir)) == 3  # stopped at step 3 of 30
     assert (run.dir / "checkpoints" / "final").is_dir()
+
+
+async def _wait(pilot, predicate, timeout: float, what: str):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+async def test_the_tui_compares_checkpoints_and_launches_an_evaluation(scored_run):
+    """An evaluation over two checkpoints produces both results, and the TUI compares them."""
+    from textual.widgets import DataTable, SelectionList
+
+    from workbench.tui.app import WorkbenchApp
+    from workbench.tui.screens.eval_results import EvalResultsScreen
+    from workbench.tui.screens.evaluate import EvaluateScreen
+    from workbench.tui.screens.samples import SamplesScreen
+
+    run, eval_run, _ = scored_run
+    ws = run.dir.parent.parent
+    app = WorkbenchApp(workspace=ws, runs_poll=0.5)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.open_eval_results(run.id)  # the run and the evaluation made of it
+        screen = await _wait(pilot, lambda: isinstance(app.screen, EvalResultsScreen) and app.screen.rows
+                             and app.screen, 10, "results")
+        assert [(r.run_id, r.checkpoint) for r in screen.rows] == [
+            (run.id, "checkpoint-5"), (run.id, "checkpoint-10"), (run.id, "final"),
+            (eval_run.id, "base"), (eval_run.id, "checkpoint-5"), (eval_run.id, "checkpoint-10"),
+            (eval_run.id, "final")]
+        table = screen.query_one(DataTable)
+        column = [str(c.label) for c in table.columns.values()].index("perplexity/perplexity")
+        shown = [str(table.get_row_at(i)[column]) for i in range(table.row_count)]
+        expected = [f"{e['metrics']['perplexity']['perplexity']:.4g}" for d in (run.dir, eval_run.dir)
+                    for e in read_eval(d)]
+        assert shown == expected
+        await pilot.press("s")
+        samples = await _wait(pilot, lambda: isinstance(app.screen, SamplesScreen) and app.screen.prompts
+                              and app.screen, 10, "samples")
+        assert f"{run.id} checkpoint-5" in samples.labels and f"{eval_run.id} base" in samples.labels
+        first = samples.visible[0]
+        assert first.by_label[f"{run.id} checkpoint-10"]["generation"] == \
+            first.by_label[f"{eval_run.id} checkpoint-10"]["generation"]
+        await pilot.press("escape", "escape")
+
+        # the Evaluate form launches `workbench eval RUN --checkpoints checkpoint-5,checkpoint-10 -e perplexity`
+        app.open_evaluate(run.id)
+        form = await _wait(pilot, lambda: isinstance(app.screen, EvaluateScreen) and app.screen.runs
+                           and app.screen, 20, "form")
+        checkpoints = form.query_one("#evaluate-checkpoints", SelectionList)
+        checkpoints.deselect("base")
+        checkpoints.deselect("final")
+        evaluators = form.query_one("#evaluate-evaluators", SelectionList)
+        evaluators.deselect_all()
+        evaluators.select("perplexity")
+        await pilot.press("ctrl+s")
+        results = await _wait(pilot, lambda: isinstance(app.screen, EvalResultsScreen) and len(app.screen.rows) == 2
+                              and app.screen, 240, "the launched evaluation's results")
+        new_dir = results.run_dirs[0]
+        assert new_dir not in (run.dir, eval_run.dir)
+        assert [r.checkpoint for r in results.rows] == ["checkpoint-5", "checkpoint-10"]
+        for row in results.rows:
+            job = next(e for e in read_eval(run.dir) if e["checkpoint"] == row.checkpoint)
+            assert row.metrics["perplexity/perplexity"] == pytest.approx(job["metrics"]["perplexity"]["perplexity"],
+                                                                         rel=1e-4)
+        await _wait(pilot, lambda: status_of(new_dir)["status"] == "completed", 60, "the evaluation to end")
+
+
+CHAT_SCRIPT = r'''
+import asyncio, json, sys
+from pathlib import Path
+from workbench.tui.app import WorkbenchApp
+from workbench.tui.screens.chat import ChatScreen
+
+async def main(run_dir):
+    app = WorkbenchApp(workspace=Path(run_dir).parent.parent)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = ChatScreen(Path(run_dir), "checkpoint-10", max_new_tokens=12)
+        app.push_screen(screen)
+        for _ in range(1200):
+            await pilot.pause(0.1)
+            if screen.ready or "cannot" in str(screen.query_one("#chat-status").render()):
+                break
+        replies = []
+        for text in ("What is 2 plus 2?", "And 3 plus 3?"):
+            screen.query_one("#chat-input").value = text
+            await pilot.press("enter")
+            for _ in range(600):
+                await pilot.pause(0.1)
+                if not screen.busy:
+                    break
+            replies.append(screen.messages[-1]["content"])
+        child = screen.process.proc
+        await pilot.press("escape")
+        await child.wait()
+        print(json.dumps({"replies": replies, "messages": screen.messages, "torch": "torch" in sys.modules,
+                          "child_exit": child.returncode}))
+
+asyncio.run(main(sys.argv[1]))
+'''
+
+
+@pytest.mark.slow
+def test_chat_with_a_checkpoint_runs_the_model_outside_the_tui(scored_run, tmp_path):
+    import subprocess
+    import sys
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.evaluation.generation import GenerationSettings, generate
+
+    run, _, _ = scored_run
+    script = tmp_path / "chat.py"
+    script.write_text(CHAT_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), str(run.dir)], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, **ENV})
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["torch"] is False  # the viewer never imported torch: the model ran in the child
+    assert result["child_exit"] is not None
+    from peft import PeftModel
+
+    from tests.conftest import MODEL
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(MODEL),
+                                      str(run.dir / "checkpoints" / "checkpoint-10")).eval()
+    tok = AutoTokenizer.from_pretrained(MODEL)
+    settings = GenerationSettings(max_new_tokens=12, batch_size=1)
+    with torch.no_grad():  # the same greedy replies, turn by turn, with the history
+        first = generate(model, tok, [[{"role": "user", "content": "What is 2 plus 2?"}]], settings)[0]["generation"]
+        history = [{"role": "user", "content": "What is 2 plus 2?"}, {"role": "assistant", "content": first},
+                   {"role": "user", "content": "And 3 plus 3?"}]
+        second = generate(model, tok, [history], settings)[0]["generation"]
+    assert result["replies"] == [first, second]
+    assert [m["role"] for m in result["messages"]] == ["user", "assistant", "user", "assistant"]

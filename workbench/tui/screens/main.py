@@ -29,6 +29,8 @@ class RunsPane(Vertical):
         Binding("r", "run_action('resume')", "Resume", show=False),
         Binding("d", "run_action('duplicate')", "Dup config", show=False),
         Binding("o", "run_action('logs')", "Logs", show=False),
+        Binding("e", "app.open_evaluate", "Evaluate", show=False),
+        Binding("E", "app.open_eval_results", "Eval results", show=False),
     ]
 
     def compose(self) -> ComposeResult:
