@@ -21,6 +21,7 @@ from workbench.specs import (
     PresetSpec,
     RewardFunctionSpec,
     RunInfo,
+    RunSourceSpec,
     TrainerSpec,
 )
 
@@ -60,6 +61,11 @@ def register_reward_functions() -> list[RewardFunctionSpec]:
 @hookspec
 def register_presets() -> list[PresetSpec]:
     """Ready job configs offered by `workbench new` and the Configs panel."""
+
+
+@hookspec
+def register_run_sources() -> list[RunSourceSpec]:
+    """Readers of other tools' run output, for `workbench watch` and the TUI (read-only runs)."""
 
 
 @hookspec

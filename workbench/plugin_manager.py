@@ -30,6 +30,7 @@ from workbench.specs import (
     LauncherSpec,
     PresetSpec,
     RewardFunctionSpec,
+    RunSourceSpec,
     TrainerSpec,
 )
 
@@ -46,6 +47,7 @@ REGISTER_HOOKS: dict[str, tuple[str, type]] = {
     "register_launchers": ("launchers", LauncherSpec),
     "register_reward_functions": ("reward_functions", RewardFunctionSpec),
     "register_presets": ("presets", PresetSpec),
+    "register_run_sources": ("run_sources", RunSourceSpec),
 }
 
 
@@ -77,6 +79,7 @@ class Registry:
     launchers: dict[str, LauncherSpec] = field(default_factory=dict)
     reward_functions: dict[str, RewardFunctionSpec] = field(default_factory=dict)
     presets: dict[str, PresetSpec] = field(default_factory=dict)
+    run_sources: dict[str, RunSourceSpec] = field(default_factory=dict)
     owner: dict[tuple[str, str], str] = field(default_factory=dict)          # (kind, name) -> plugin
     conflicts: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (kind, name) -> plugins
     manager: pluggy.PluginManager | None = None

@@ -115,6 +115,22 @@ class EvaluatorSpec:
 
 
 @dataclass(frozen=True)
+class RunSourceSpec:
+    """A reader that shows another tool's output (TensorBoard logs, a trackio project, ...) as a run.
+
+    detect: import path of `detect(path) -> float`, how sure it is (0..1) that `path` is its
+        kind of output; cheap (no heavy imports), never raises for foreign folders.
+    factory: import path of a class called with the path, returning a read-only
+        `workbench.sources.RunSource` (poll() -> Update).
+    """
+
+    name: str
+    factory: str
+    detect: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class LauncherSpec:
     """How a run's job is started: locally with Accelerate, through Slurm, ...
 
