@@ -67,6 +67,9 @@ def test_a_full_model_run_is_evaluated_from_its_final_folder_with_the_base_token
 def test_a_run_without_final_names_the_checkpoint_to_pick(workspace):
     run = fake_run(workspace, checkpoint="checkpoint-10")
     (run.dir / "checkpoints" / "checkpoint-10" / "trainer_state.json").write_text("{}")
+    from workbench.runs.checkpoints import seal
+
+    seal(run.dir / "checkpoints" / "checkpoint-10")  # a checkpoint counts once the job has sealed it
     with pytest.raises(RunError, match="no checkpoints/final; pick one with --checkpoint checkpoint-10"):
         resolve(run.id)
     config, name = resolve(run.id, checkpoint="checkpoint-10")

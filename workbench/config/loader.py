@@ -324,6 +324,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             registry.get("launchers", data["launch"]["launcher"])
         except PluginError as exc:
             raise ConfigError(f"launch.launcher: {exc.message}", where=loc.where("launch.launcher")) from None
+    from workbench.launching.options import check_launch
+
+    check_launch(data, loc.where, base, registry)
 
     if check_data:
         check_data_kind(data, spec, registry, loc.where)

@@ -150,6 +150,12 @@ def build_training_args(ctx, config_class: Any, **overrides: Any):
         "fp16": cfg["launch"]["mixed_precision"] == "fp16",
         "dataloader_num_workers": 0,
     }
+    from workbench.launching.options import DDP_TRAINER_ARGS
+
+    for key, arg in DDP_TRAINER_ARGS.items():  # [launch.ddp] options the Trainer applies itself
+        value = (cfg["launch"].get("ddp") or {}).get(key)
+        if value is not None:
+            base[arg] = value
     if ctx.eval_dataset is not None:
         base["eval_strategy"] = "steps"
         base["eval_steps"] = 10

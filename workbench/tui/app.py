@@ -153,7 +153,7 @@ class WorkbenchApp(App):
             self.notify(f"no run {run_id} in {runs_dir(self.workspace)}", severity="error")
             return
         from workbench.tui.screens.detail import RunDetailScreen
-        from workbench.tui.sources import RunDirSource
+        from workbench.sources.rundir import RunDirSource
 
         self.push_screen(RunDetailScreen(RunDirSource(Run(path))))
 
@@ -168,7 +168,7 @@ class WorkbenchApp(App):
     def open_source(self, path: Path) -> None:
         """Push the detail screen for any run dir or Trainer output dir (`workbench watch`)."""
         from workbench.tui.screens.detail import RunDetailScreen
-        from workbench.tui.sources import source_for
+        from workbench.sources import source_for
 
         try:
             source = source_for(path)
@@ -287,8 +287,7 @@ class WorkbenchApp(App):
             from workbench.runs.control import resume
 
             try:
-                pid = resume(run)
-                message, severity = f"resumed {run.id} (supervisor pid {pid})", "information"
+                message, severity = resume(run), "information"
             except WorkbenchError as exc:
                 message, severity = exc.one_line(), "error"
             self.call_from_thread(self.notify, message, severity=severity)

@@ -85,21 +85,17 @@ def resolve(target: str, data: str | None = None, evaluators: list[str] | None =
 def follow_evaluation(run, out=sys.stdout, poll_s: float = 0.25) -> int:
     """Print the evaluation's events (start, each evaluator's scores, errors); exit code of its final status."""
     from workbench.cli.follow import EXIT_CODES
-    from workbench.runs.files import iter_jsonl
+    from workbench.runs.jsonl import JsonlFollower
     from workbench.runs.store import FINAL
 
     print(f"run {run.id}  ->  {run.dir}", file=out, flush=True)
-    offset, path = 0, run.path("events.jsonl")
+    events = JsonlFollower(run.path("events.jsonl"))
     while True:
-        status = run.status()
-        size = path.stat().st_size if path.exists() else 0
-        if size > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read(size - offset)
-            for event in iter_jsonl(path, offset):
-                _print_event(event, out)
-            offset += chunk.rfind(b"\n") + 1
+        status = run.status()  # read before the events, so the last ones are not missed
+        batch = events.read()
+        for event in batch.rows:
+            _print_event(event, out)
+        if batch.rows:
             continue
         if status["status"] in FINAL:
             break

@@ -21,7 +21,7 @@ def run(args) -> int:
     if args.once:
         import json
 
-        from workbench.tui.sources import source_for
+        from workbench.sources import source_for
 
         update = source_for(path).poll()
         for row in update.metrics:

@@ -17,7 +17,7 @@ from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
-from workbench.tui.sources import RunSource, Update
+from workbench.sources.base import RunSource, Update
 from workbench.tui.widgets.chart import LineChart
 
 EVENT_GLYPHS = {"checkpoint": "✓", "saved": "✓", "nan": "⚠", "spike": "⚠", "oom": "✗", "error": "✗",

@@ -11,7 +11,7 @@ from textual.widgets import Footer, Log, Static
 
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.polling import ThreadPoll
-from workbench.tui.tail import TextTail
+from workbench.runs.jsonl import TextFollower
 
 MAX_LINES = 20000
 
@@ -30,7 +30,7 @@ class LogScreen(Screen):
         super().__init__()
         self.path = Path(path)
         self.title_text = title
-        self.tail = TextTail(self.path, keep=MAX_LINES)
+        self.tail = TextFollower(self.path, keep=MAX_LINES)
         self.interval = interval
         self.follow = True
         self.poll: ThreadPoll | None = None
