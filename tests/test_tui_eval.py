@@ -7,6 +7,7 @@ import pytest
 from tests.test_tui_app import SIZE, app_for, wait_until, ws  # noqa: F401 - ws is a fixture
 from tests.test_tui_support import make_run
 from workbench.evaluation.files import append_samples, record_checkpoint
+from workbench.runs.checkpoints import seal
 
 PROMPTS = [[{"role": "user", "content": f"What is {i} plus {i}?"}] for i in range(3)]
 
@@ -18,6 +19,7 @@ def scored(ws, run_id: str = "20250101-000001-sft"):
         name = f"checkpoint-{step}"
         (run_dir / "checkpoints" / name).mkdir()
         (run_dir / "checkpoints" / name / "trainer_state.json").write_text("{}")
+        seal(run_dir / "checkpoints" / name, step)  # a complete checkpoint, as the job leaves it
         refs = [str(2 * i) for i in range(3)]
         ok = [g == r for g, r in zip(gens, refs)]
         record_checkpoint(run_dir, {"checkpoint": name, "step": step, "metrics": {

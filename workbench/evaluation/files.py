@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from workbench.runs.files import iter_jsonl, json_safe, read_json, write_json_atomic
+from workbench.runs.files import json_safe, read_json, write_json_atomic
+from workbench.runs.jsonl import read_jsonl
 
 EVAL_JSON = "eval.json"
 SAMPLES = "samples.jsonl"
@@ -55,8 +56,9 @@ def append_samples(run_dir: Path, samples: Iterable[dict[str, Any]]) -> int:
 
 
 def read_samples(run_dir: Path) -> list[dict[str, Any]]:
-    """Every complete line of samples.jsonl (a partial last line, being written, is left out)."""
-    return list(iter_jsonl(Path(run_dir) / SAMPLES))
+    """Every complete line of samples.jsonl (a partial last line, being written, and damaged lines are left out)."""
+    rows, _ = read_jsonl(Path(run_dir) / SAMPLES)
+    return rows
 
 
 def flat_metrics(entry: dict[str, Any]) -> dict[str, float]:
