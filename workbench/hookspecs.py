@@ -34,6 +34,7 @@ from workbench.specs import (
     RunPanelSpec,
     TabSpec,
     ThemeSpec,
+    RunSourceSpec,
     TrainerSpec,
 )
 
@@ -116,6 +117,11 @@ def register_commands() -> list[CommandSpec]:
 @hookspec
 def register_palette_commands() -> list[PaletteCommandSpec]:
     """Command-palette entries of the TUI (optionally bound to a key)."""
+
+
+@hookspec
+def register_run_sources() -> list[RunSourceSpec]:
+    """Readers of other tools' run output, for `workbench watch` and the TUI (read-only runs)."""
 
 
 @hookspec
