@@ -74,7 +74,7 @@ REGISTER_HOOKS: dict[str, tuple[str, type]] = {
 SINGULAR = {"trainers": "trainer", "data_formats": "data format", "evaluators": "evaluator",
             "launchers": "launcher", "reward_functions": "reward function", "presets": "preset",
             "callbacks": "callback", "commands": "command", "palette_commands": "palette command",
-            "run_panels": "run panel", "tabs": "tab", "themes": "theme"}
+            "run_panels": "run panel", "tabs": "tab", "themes": "theme", "run_sources": "run source"}
 HOOK_NAMES = tuple(n for n in dir(hookspecs) if getattr(getattr(hookspecs, n), "workbench_spec", None) is not None)
 
 
