@@ -45,8 +45,8 @@ def test_two_machine_run_on_localhost_has_one_metrics_stream(workspace):
                  "--set", "launch.main_process_ip='127.0.0.1'", "--set", "trainer.args.max_steps=6")
     assert result.returncode == 0, result.stderr
     run = list_runs(workspace)[0]
-    argv = machine_argv(run.raw_status["argv"], 1)
-    env = dict(os.environ, **run.raw_status["env"], WORKBENCH_RUN_DIR=str(run.dir), OMP_NUM_THREADS="1")
+    argv = machine_argv(run.launch_plan()["argv"], 1)
+    env = dict(os.environ, **run.launch_plan()["env"], WORKBENCH_RUN_DIR=str(run.dir), OMP_NUM_THREADS="1")
     second = subprocess.run(argv, cwd=run.dir, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     st = wait_for(lambda: (s := status_of(run.dir))["status"] in ("completed", "failed") and s, timeout=120,
