@@ -45,12 +45,13 @@ def test_a_run_is_evaluated_as_its_adapter_on_its_base_with_its_own_data_and_eva
     assert config.trainer_name == "evaluate" and "peft" not in config.data
     assert config["data"]["train"] == str(MESSAGES) and config["data"]["eval_fraction"] == 0.1
     assert config["run"]["seed"] == run.config()["run"]["seed"]
-    assert config["eval"] == {"evaluators": ["perplexity"], "options": {"perplexity": {"max_rows": 8}}}
+    assert config["eval"] == {"evaluators": ["perplexity"], "options": {"perplexity": {"max_rows": 8}},
+                              "generation": {}, "at": "end"}
     assert name == "eval-sft-lora" and f"of:{run.id}" in config["run"]["tags"]
     # --data makes the file the evaluation rows; --evaluator replaces the list (options of dropped ones go)
     config, _ = resolve("last", data=str(DATA / "sft-text.jsonl"), evaluators=["generate"])
     assert config["data"]["train"] == config["data"]["eval"] == str(DATA / "sft-text.jsonl")
-    assert config["eval"] == {"evaluators": ["generate"], "options": {}}
+    assert config["eval"] == {"evaluators": ["generate"], "options": {}, "generation": {}, "at": "end"}
     # --set applies to the resolved evaluation config, checked like any config
     config, _ = resolve("last", overrides=["eval.options.perplexity.batch_size=2"])
     assert config["eval"]["options"]["perplexity"] == {"max_rows": 8, "batch_size": 2}

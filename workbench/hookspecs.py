@@ -34,6 +34,7 @@ from workbench.specs import (
     RunPanelSpec,
     TabSpec,
     ThemeSpec,
+    RunSourceSpec,
     TrainerSpec,
 )
 
@@ -61,7 +62,7 @@ HOOK_CHANGELOG: dict[str, str] = {
     "register_tui_commands": "0.1", "run_finished": "0.1",
     "register_palette_commands": "0.2", "register_commands": "0.2", "register_callbacks": "0.2",
     "register_run_panels": "0.2", "register_tabs": "0.2", "register_themes": "0.2",
-    "run_started": "0.2", "run_event": "0.2",
+    "run_started": "0.2", "run_event": "0.2", "register_run_sources": "0.2",
 }
 
 DEPRECATED_HOOKS: dict[str, Deprecation] = {
@@ -116,6 +117,11 @@ def register_commands() -> list[CommandSpec]:
 @hookspec
 def register_palette_commands() -> list[PaletteCommandSpec]:
     """Command-palette entries of the TUI (optionally bound to a key)."""
+
+
+@hookspec
+def register_run_sources() -> list[RunSourceSpec]:
+    """Readers of other tools' run output, for `workbench watch` and the TUI (read-only runs)."""
 
 
 @hookspec

@@ -42,6 +42,7 @@ from workbench.specs import (
     RunPanelSpec,
     TabSpec,
     ThemeSpec,
+    RunSourceSpec,
     TrainerSpec,
 )
 
@@ -68,11 +69,12 @@ REGISTER_HOOKS: dict[str, tuple[str, type]] = {
     "register_run_panels": ("run_panels", RunPanelSpec),
     "register_tabs": ("tabs", TabSpec),
     "register_themes": ("themes", ThemeSpec),
+    "register_run_sources": ("run_sources", RunSourceSpec),
 }
 SINGULAR = {"trainers": "trainer", "data_formats": "data format", "evaluators": "evaluator",
             "launchers": "launcher", "reward_functions": "reward function", "presets": "preset",
             "callbacks": "callback", "commands": "command", "palette_commands": "palette command",
-            "run_panels": "run panel", "tabs": "tab", "themes": "theme"}
+            "run_panels": "run panel", "tabs": "tab", "themes": "theme", "run_sources": "run source"}
 HOOK_NAMES = tuple(n for n in dir(hookspecs) if getattr(getattr(hookspecs, n), "workbench_spec", None) is not None)
 
 
@@ -123,6 +125,7 @@ class Registry:
     run_panels: dict[str, RunPanelSpec] = field(default_factory=dict)
     tabs: dict[str, TabSpec] = field(default_factory=dict)
     themes: dict[str, ThemeSpec] = field(default_factory=dict)
+    run_sources: dict[str, RunSourceSpec] = field(default_factory=dict)
     owner: dict[tuple[str, str], str] = field(default_factory=dict)          # (kind, name) -> plugin
     conflicts: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (kind, name) -> plugins
     overridden: dict[tuple[str, str], str] = field(default_factory=dict)     # (kind, name) -> replaced plugin

@@ -20,13 +20,13 @@ from typing import Any, Iterator
 
 from workbench.errors import RunError
 from workbench.paths import runs_dir
+from workbench.runs.files import STOP_REQUEST
 from workbench.runs.store import Run, list_runs
 
 POLL_S = 1.0
 IDLE_UTIL_PERCENT = 10.0
 IDLE_MEM_BYTES = 2 * 1024**3
 HOLDING = ("starting", "running", "stopping")
-STOP_REQUEST = "stop.request"
 
 
 class QueueCancelled(Exception):
@@ -167,11 +167,11 @@ def move(run: Run, position: int) -> int:
 
 def cancel(run: Run) -> str:
     """Cancel a queued run: its supervisor sees the stop request and ends it as stopped, never starting it."""
-    from workbench.runs.control import request_stop
-
     if not run.raw_status.get("queue") or run.raw_status.get("status") != "queued":
         raise RunError(f"run {run.id} is not waiting in the queue ({run.raw_status.get('status')})")
-    request_stop(run)
+    refused = run.write_stop_request()
+    if refused:
+        raise RunError(f"cannot cancel {run.id}: the run directory refuses the stop request ({refused})")
     return f"cancelled {run.id} (it will not start)"
 
 

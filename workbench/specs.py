@@ -103,14 +103,34 @@ class DataFormat:
 class EvaluatorSpec:
     """An evaluator run after training (or as its own evaluation run).
 
-    factory: import path of `evaluate(ctx, **options) -> dict[str, float]`, options from
-        `[eval.options.<name>]`; run on rank 0 after training.
-    needs: what it requires, e.g. ("model", "eval_data").
+    factory: import path of `evaluate(ctx, **options) -> EvalResult | dict[str, float]`
+        (workbench.evaluation.EvalResult: metrics plus per-example records), options from
+        `[eval.options.<name>]`; run on rank 0 after training or at each checkpoint.
+    needs: what it requires, e.g. ("model", "eval_data", "references").
+    data_kinds: the canonical data kinds whose rows it can score; empty means any.
     """
 
     name: str
     factory: str
     needs: tuple[str, ...] = ("model",)
+    description: str = ""
+    data_kinds: tuple[str, ...] = ()
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class RunSourceSpec:
+    """A reader that shows another tool's output (TensorBoard logs, a trackio project, ...) as a run.
+
+    detect: import path of `detect(path) -> float`, how sure it is (0..1) that `path` is its
+        kind of output; cheap (no heavy imports), never raises for foreign folders.
+    factory: import path of a class called with the path, returning a read-only
+        `workbench.sources.RunSource` (poll() -> Update).
+    """
+
+    name: str
+    factory: str
+    detect: str
     description: str = ""
     override: bool = False
 

@@ -36,8 +36,8 @@ from workbench.launching.machines import (HEARTBEAT_S, PeerWatch, claim, console
 from workbench.runs.files import read_json
 from workbench.runs.jsonl import read_jsonl, tail_jsonl
 from workbench.runs.locks import JOB_LOCK, SUPERVISOR_LOCK, RunLock
+from workbench.runs.files import STOP_REQUEST
 from workbench.runs.store import Run, attempt_start, process_start_time
-from workbench.training.reporter import STOP_REQUEST
 
 KILL_GRACE_S = 10.0
 PEER_END_GRACE_S = 30.0

@@ -96,8 +96,13 @@ def run_job(run_dir: Path) -> str:
                            trainer_args={**spec.default_args, **config["trainer"]["args"]}, options=trainer_opts,
                            reporter=reporter, train_dataset=train, eval_dataset=eval_ds, callbacks=[callback],
                            resume_from_checkpoint=os.environ.get("WORKBENCH_RESUME") or None)
+        from workbench.evaluation.callbacks import evaluation_callbacks, unused_callbacks
+
         ctx.callbacks += plugin_callbacks(registry, ctx, reporter)  # register_callbacks() of every plugin
+        ctx.callbacks.extend(evaluation_callbacks(ctx, registry))  # [eval] at = "checkpoints", [run] early_stopping
         runner = load_spec_object(registry, "trainers", spec.name)(ctx)
+        for name in unused_callbacks(runner, ctx.callbacks):
+            reporter.event("warning", message=f"trainer '{spec.name}' takes no Trainer callbacks: {name} is off")
         # What Accelerate made of launch.distributed (a CPU-only machine runs FSDP/DeepSpeed configs as MULTI_CPU).
         reporter.event("distributed", configured=config["launch"].get("distributed", "ddp"),
                        effective=effective_distribution(runner), world_size=state.num_processes)
@@ -118,7 +123,7 @@ def run_job(run_dir: Path) -> str:
             reporter.event("saved", path="checkpoints/final")
         else:
             state.wait_for_everyone()
-        if is_main:  # evaluators only write from rank 0, so only rank 0 runs them
+        if is_main and not getattr(runner, "evaluated", False):  # evaluators only write from rank 0
             run_evaluators(config, registry, ctx, reporter)
         return "completed"
     finally:
@@ -126,13 +131,11 @@ def run_job(run_dir: Path) -> str:
 
 
 def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:
-    from workbench.plugin_runtime import call_evaluator
+    """[eval].evaluators on the final model: metrics rows, events, eval.json and samples.jsonl."""
+    from workbench.evaluation.passes import run_pass
 
-    for name in config.get("eval", {}).get("evaluators", []):
-        options = config["eval"].get("options", {}).get(name, {})
-        scores = call_evaluator(registry, name, ctx, options)  # a failure names the evaluator and its plugin
-        reporter.log({f"eval/{name}/{k}": v for k, v in scores.items()}, step=-1, kind="evaluation")
-        reporter.event("evaluated", evaluator=name, **scores)
+    if config.get("eval", {}).get("evaluators"):
+        run_pass(ctx, registry, "final")
 
 
 def write_result(run_dir: Path, outcome: str, reason: str | None, started: float, **extra) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-STOP_REQUEST = "stop.request"
+from workbench.runs.files import STOP_REQUEST
+
 TIME_LIMIT_MARK = "slurm.timelimit"   # the batch script got the time-limit signal
 
 TEMPLATE = """#!/bin/bash

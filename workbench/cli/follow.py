@@ -34,6 +34,7 @@ def format_metrics(row: dict, max_steps: int | None) -> str:
         value = row.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             parts.append(f"{label} {value:.4g}")
+    parts += [f"{k} {v:.4g}" for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))]
     return "  ".join(parts)
 
 

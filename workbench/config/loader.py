@@ -20,6 +20,7 @@ from workbench.config.argranges import first_bad_number
 from workbench.config.argschema import cached_fields, trainer_fields
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
 from workbench.errors import ConfigError, DataError, PluginError
+from workbench.evaluation.settings import check_eval_settings
 from workbench.secrets import is_secret_name
 
 # Fields of a trainer's config class that the workbench sets itself.
@@ -343,6 +344,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         raise ConfigError(f"{keypath}: {bad[1]}", where=loc.where(keypath.split("[")[0]))
 
     data = validate_sections(raw, loc.where)
+    check_eval_settings(data, loc.where)
     warnings: list[str] = []
     base = src.parent if src else Path.cwd()
     for key in ("path", "tokenizer", "chat_template", "adapter"):

@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from workbench.config.argschema import cache_dir, cached_fields, store_fields
+from workbench.config.argschema import cache_dir, store_fields
 
 CHILD_TIMEOUT = 300.0
 _LIBRARIES = ("torch", "transformers", "trl", "accelerate", "peft")
@@ -178,6 +178,10 @@ def _build(request: dict, in_process: bool = False) -> dict:
 
     config = json.loads(json.dumps(request["config"]))
     args = config["trainer"].get("args", {})
+    # TrainingArguments probes the process group of a ddp_backend; outside the job there is none
+    # (the backend itself is checked with [launch], workbench.launching.options).
+    (config.get("launch", {}).get("ddp") or {}).pop("backend", None)
+    args.pop("ddp_backend", None)
     try:
         cls = _load_class(request["config_class"])
     except Exception as exc:  # noqa: BLE001 - reported as the trainer plugin's problem

@@ -33,6 +33,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "stop_on_nan": Key("bool", True, "stop the job (failed) when the loss becomes NaN or inf"),
         "tags": Key("list", [], "free-form labels shown in the run list"),
         "stop_grace_seconds": Key("float", 120.0, "how long a graceful stop may take before the job is killed", low=0),
+        "early_stopping": Key("dict?", None, "stop training when an eval metric stops improving: {metric = "
+                              "\"eval_loss\" or \"<evaluator>/<metric>\", patience = 3, threshold = 0.0, mode}"),
         "private": Key("bool", False, "make the run directory and every file in it readable by you only"),
     },
     "model": {
@@ -104,6 +106,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "eval": {
         "evaluators": Key("list", [], "evaluator plugins to run after training"),
         "options": Key("dict", {}, "per-evaluator options: {name = {key = value}}"),
+        "generation": Key("dict", {}, "generation settings shared by the generating evaluators: {max_new_tokens, "
+                          "temperature (0 = greedy), top_p, seed, stop, batch_size, max_rows}"),
+        "at": Key("str", "end", "when to evaluate: end (the final model) or checkpoints (each saved "
+                  "checkpoint too, as it is saved)", ("end", "checkpoints")),
     },
 }
 

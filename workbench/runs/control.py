@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import time
 
 from workbench.errors import RunError
 from workbench.runs.store import ACTIVE, Run
-from workbench.training.reporter import STOP_REQUEST
-
-
-def _write_stop_request(run: Run, now: bool) -> str | None:
-    """Write stop.request (and its event); the OS's reason when the run directory refuses it."""
-    try:
-        tmp = run.path(STOP_REQUEST + ".tmp")
-        tmp.write_text(json.dumps({"time": time.time(), "now": now}))
-        os.replace(tmp, run.path(STOP_REQUEST))
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    try:
-        with open(run.path("events.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps({"time": round(time.time(), 3), "event": "stop_requested", "now": now}) + "\n")
-    except OSError:
-        pass
-    return None
 
 
 def request_stop(run: Run, now: bool = False) -> str:
@@ -40,7 +21,7 @@ def request_stop(run: Run, now: bool = False) -> str:
         return f"terminated the job of lost run {run.id}"
     if st["status"] not in ACTIVE:
         raise RunError(f"run {run.id} is {st['status']}, not running")
-    refused = _write_stop_request(run, now)
+    refused = run.write_stop_request(now)
     if now:
         try:
             os.kill(st["supervisor_pid"], signal.SIGTERM)

@@ -8,6 +8,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+STOP_REQUEST = "stop.request"
+"""The file a viewer writes to ask a run to stop (read by the job and its supervisor)."""
+
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write JSON so that readers see the old or the new file, never half of one."""

@@ -19,7 +19,7 @@ from workbench import __version__
 from workbench.errors import RunError
 from workbench.paths import runs_dir
 from workbench.runs.checkpoints import CheckpointCheck, scan
-from workbench.runs.files import read_json, write_json_atomic, write_json_file
+from workbench.runs.files import STOP_REQUEST, read_json, write_json_atomic, write_json_file
 from workbench.runs.jsonl import DamagedLine, read_jsonl, tail_jsonl
 
 ACTIVE = ("queued", "starting", "running", "stopping")
@@ -156,6 +156,24 @@ class Run:
             if bad:
                 out[name] = bad
         return out
+
+    def write_stop_request(self, now: bool = False) -> str | None:
+        """Ask the job to stop (stop.request, and its event); the OS's reason when the run
+        directory refuses the file, else None."""
+        import json
+
+        try:
+            tmp = self.dir / (STOP_REQUEST + ".tmp")
+            tmp.write_text(json.dumps({"time": time.time(), "now": now}))
+            os.replace(tmp, self.dir / STOP_REQUEST)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        try:
+            with open(self.dir / "events.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps({"time": round(time.time(), 3), "event": "stop_requested", "now": now}) + "\n")
+        except OSError:
+            pass
+        return None
 
     def launch_plan(self) -> dict[str, Any]:
         """{argv, env, job} of launch.json (runs made before it existed: argv from status.json)."""

@@ -28,6 +28,8 @@ class TrainContext:
     options: the other keys of [trainer] (besides name and args).
     callbacks: transformers TrainerCallbacks writing metrics/events and honouring stop
         requests; HF-based trainers pass them to the trainer. Own trainers use `reporter`.
+    cache: scratch space that the evaluators of one evaluation pass share (the model being
+        scored, its generations); each pass starts with a fresh one.
     """
 
     config: dict[str, Any]
@@ -39,6 +41,7 @@ class TrainContext:
     eval_dataset: Any = None
     callbacks: list[Any] = field(default_factory=list)
     resume_from_checkpoint: str | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def output_dir(self) -> Path:

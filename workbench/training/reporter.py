@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
+from workbench.runs.files import STOP_REQUEST
 from workbench.secrets import redact_data, secret_values
 
-STOP_REQUEST = "stop.request"
 
 
 class RunDirectoryGone(RunError):

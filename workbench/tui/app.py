@@ -220,6 +220,34 @@ class WorkbenchApp(ExtensionsMixin, App):
         root = runs_dir(self.workspace)
         self.push_screen(CompareScreen([Run(root / rid) for rid in run_ids]))
 
+    # -- evaluation (screens in tui/screens/evaluate.py, eval_results.py, samples.py, chat.py) --
+    def open_evaluate(self, run_id: str | None = None) -> None:
+        """The Evaluate form, on `run_id` (default: the run under the cursor)."""
+        from workbench.tui.screens.evaluate import EvaluateScreen
+
+        self.push_screen(EvaluateScreen(self.workspace, run_id or self._current_run_id()))
+
+    def open_eval_results(self, run_id: str | None = None) -> None:
+        """Results of a run and of the evaluation runs made of it (default: the run under the cursor)."""
+        from workbench.tui.screens.eval_results import EvalResultsScreen
+        from workbench.tui.screens.evaluate import results_dirs
+
+        run_id = run_id or self._current_run_id()
+        if run_id is None:
+            self.notify("no run selected", severity="warning")
+            return
+        self.push_screen(EvalResultsScreen(results_dirs(Run(runs_dir(self.workspace) / run_id), self.workspace)))
+
+    def action_open_evaluate(self) -> None:
+        self.open_evaluate()
+
+    def action_open_eval_results(self) -> None:
+        self.open_eval_results()
+
+    def _current_run_id(self) -> str | None:
+        main = self.main_screen
+        return main.query_one(RunsTable).current_id if main is not None else None
+
     # -- run actions ------------------------------------------------------------------------
     def do_run_action(self, what: str, run_id: str) -> None:
         run = Run(runs_dir(self.workspace) / run_id)
@@ -307,6 +335,9 @@ class WorkbenchApp(ExtensionsMixin, App):
                 run = Run(Path(s["dir"]))
                 cmds.append((f"Stop run {s['id']}", "graceful stop: checkpoint, then exit",
                              partial(self.stop_run, run, False)))
+        from workbench.tui.screens.evaluate import palette_entries
+
+        cmds += palette_entries(self)
         cmds += self.extension_palette_commands()  # plugin commands and tabs, themes
         return cmds
 

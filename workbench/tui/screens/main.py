@@ -34,6 +34,8 @@ class RunsPane(Vertical):
         Binding("r", "run_action('resume')", "Resume", show=False, tooltip="resume a stopped/failed run from its last checkpoint"),
         Binding("d", "run_action('duplicate')", "Dup config", show=False, tooltip="copy the run's config into configs/"),
         Binding("o", "run_action('logs')", "Logs", show=False, tooltip="the run's full console log"),
+        Binding("e", "app.open_evaluate", "Evaluate", show=False, tooltip="evaluate the run's checkpoints"),
+        Binding("E", "app.open_eval_results", "Eval results", show=False, tooltip="compare evaluation results"),
     ]
 
     def compose(self) -> ComposeResult:
