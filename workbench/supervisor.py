@@ -37,7 +37,7 @@ from workbench.runs.files import read_json
 from workbench.runs.jsonl import read_jsonl, tail_jsonl
 from workbench.runs.locks import JOB_LOCK, SUPERVISOR_LOCK, RunLock
 from workbench.runs.files import STOP_REQUEST
-from workbench.runs.store import Run, attempt_start, process_start_time
+from workbench.runs.store import Run, attempt_start, process_alive, process_start_time
 
 KILL_GRACE_S = 10.0
 PEER_END_GRACE_S = 30.0
@@ -143,6 +143,8 @@ class LocalJob:
             os.close(read_end)
             os.close(write_end)
         self.pgid = self.proc.pid
+        self.ended_at: float | None = None
+        self._seen: dict[int, float | None] = {}  # every process of the job seen alive: pid -> start time
         job_lock.write_holder({"pid": self.proc.pid, "pgid": self.pgid, "host": socket.gethostname(),
                                "started": process_start_time(self.proc.pid)})
         job_lock.release()  # the job holds it now, for exactly as long as it lives
@@ -152,6 +154,8 @@ class LocalJob:
 
     def wait(self) -> int:
         rc = self.proc.wait()
+        self.ended_at = time.time()
+        self.end_leftovers()
         try:
             self.writer.wait(timeout=10)  # its last lines are in console.log before the final status
         except subprocess.TimeoutExpired:
@@ -163,9 +167,34 @@ class LocalJob:
 
         try:
             root = psutil.Process(self.proc.pid)
-            return sorted([root.pid] + [c.pid for c in root.children(recursive=True)])
+            children = root.children(recursive=True)
         except psutil.Error:
             return []
+        for child in children:
+            if child.pid not in self._seen:
+                try:
+                    self._seen[child.pid] = child.create_time()
+                except psutil.Error:
+                    continue
+        return sorted([root.pid] + [c.pid for c in children])
+
+    def end_leftovers(self, grace: float = 3.0) -> None:
+        """Processes of the job that outlived its leader: torch's launcher starts each rank in a
+        session of its own, so a launcher killed by SIGKILL leaves its ranks training, unwatched
+        (on several machines, holding up the others). SIGTERM, then SIGKILL after `grace`."""
+        left = [pid for pid, started in self._seen.items() if process_alive(pid, started)]
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in left:
+                try:
+                    os.kill(pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            deadline = time.time() + grace
+            while left and time.time() < deadline:
+                time.sleep(0.1)
+                left = [pid for pid in left if process_alive(pid, self._seen[pid])]
+            if not left:
+                return
 
 
 class AdoptedJob:
@@ -624,7 +653,8 @@ class Supervisor:
         stop = read_json(self.run.path(STOP_REQUEST))
         sig = _signal_name(-rc) if rc is not None and rc < 0 else None
         sig = sig or _console_signal(self.run, getattr(self.job, "console_start", 0), console_name(self.rank))
-        fields: dict[str, Any] = {"exit_code": rc, "signal": sig if rc not in (0, None) else None, "peer_caused": None}
+        fields: dict[str, Any] = {"exit_code": rc, "signal": sig if rc not in (0, None) else None, "peer_caused": None,
+                                  "ended": getattr(self.job, "ended_at", None) or time.time()}
         if self.peer_fate is not None:
             fields.update(self.peer_fate)
         elif stop is not None and (rc == 0 or self.killed_by_us or stop.get("now")):
@@ -639,8 +669,8 @@ class Supervisor:
     def _final_across_machines(self, changes: dict[str, Any]) -> dict[str, Any]:
         """Machine 0: record its own end, wait for every other machine's, then the run's verdict."""
         own = {k: changes.get(k) for k in ("status", "reason", "exit_code", "signal")}
-        self._write_machine(final=True, **own, ended=changes.get("ended") or time.time(),
-                            peer_caused=changes.pop("peer_caused", None))
+        ended = getattr(self.job, "ended_at", None) or changes.get("ended") or time.time()  # when its job ended
+        self._write_machine(final=True, **own, ended=ended, peer_caused=changes.pop("peer_caused", None))
         attempt = self.attempt or int(self.run.raw_status.get("attempt") or 0)
         machines = wait_final(self.run.dir, self.num_machines, attempt, FINAL_WAIT_S)
         verdict = run_verdict(machines)
