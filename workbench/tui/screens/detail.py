@@ -24,10 +24,11 @@ from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
+from workbench.tui.textset import set_text
 from workbench.tui.sources import RunSource, Update
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.chart import LineChart
-from workbench.tui.widgets.console import TailLog
+from workbench.tui.widgets.console import TailView
 
 EVENT_GLYPHS = {"checkpoint": "✓", "saved": "✓", "nan": "⚠", "spike": "⚠", "oom": "✗", "error": "✗",
                 "stop_requested": "■", "stopping": "■", "resumed": "↻", "ended": "●", "train_begin": "▶",
@@ -93,7 +94,7 @@ class RunDetailScreen(ChartKeys, Screen):
         Binding("g", "panel('gpu')", "GPU", show=False, tooltip="bottom panel: the run's GPU use"),
     ]
 
-    def __init__(self, source: RunSource, interval: float = 0.5):
+    def __init__(self, source: RunSource, interval: float = 1.0):
         super().__init__()
         self.source = source
         self.interval = interval
@@ -132,9 +133,9 @@ class RunDetailScreen(ChartKeys, Screen):
                 yield chart
         with TabbedContent(id="run-bottom", initial="console"):
             with TabPane("Console", id="console"):
-                yield TailLog(id="run-console", max_lines=1000)
+                yield TailView(id="run-console", keep=1000)
             with TabPane("Events", id="events"):
-                yield TailLog(id="run-events", max_lines=2000)
+                yield TailView(id="run-events", keep=2000)
             with TabPane("GPU", id="gpu"):
                 yield Static("no GPU samples for this run (gpu.jsonl is written when NVML sees GPUs)",
                              id="run-gpu")
@@ -142,7 +143,7 @@ class RunDetailScreen(ChartKeys, Screen):
 
     def on_mount(self) -> None:
         self.sub_title = self.source.title
-        for w in [*self.query(TailLog), *self.query(Tabs)]:
+        for w in [*self.query(TailView), *self.query(Tabs)]:
             w.can_focus = False  # keys belong to the screen (← → move the chart cursor)
         self.set_focus(None)
         self.show_chart_state()
@@ -158,10 +159,7 @@ class RunDetailScreen(ChartKeys, Screen):
 
     def _set_text(self, selector: str, text: Any) -> None:
         """Update a Static only when its text changed (an idle screen writes nothing to the terminal)."""
-        key = str(text)
-        if self._shown.get(selector) != key:
-            self._shown[selector] = key
-            self.query_one(selector, Static).update(text)
+        set_text(self.query_one(selector, Static), text)
 
     # -- data ---------------------------------------------------------------------------
     def apply(self, update: Update) -> None:
@@ -190,13 +188,13 @@ class RunDetailScreen(ChartKeys, Screen):
 
         if update.events_reset:
             self.events.clear()
-            self.query_one("#run-events", TailLog).clear()
+            self.query_one("#run-events", TailView).clear()
         if update.events:
             self.events.extend(update.events)
-            self.query_one("#run-events", TailLog).write_lines([event_line(e) for e in update.events])
+            self.query_one("#run-events", TailView).write_lines([event_line(e) for e in update.events])
         if markers_changed:
             self._show_markers()
-        console = self.query_one("#run-console", TailLog)
+        console = self.query_one("#run-console", TailView)
         if update.console_reset:
             console.clear()
         if update.console:

@@ -105,10 +105,9 @@ class LogScreen(Screen):
                              f" at line {self.first_line_number() + self.match_line:,}")
             else:
                 parts.append(f"/{self.query_text}: {len(matches)} matches" if matches else f"/{self.query_text}: no match")
-        text = "  ·  ".join(parts + [str(self.path)])
-        if text != self._state:
-            self._state = text
-            self.query_one("#log-path", Static).update(text)
+        from workbench.tui.textset import set_text
+
+        set_text(self.query_one("#log-path", Static), "  ·  ".join(parts + [str(self.path)]))
 
     # -- follow and scroll -------------------------------------------------------------------
     def action_follow(self) -> None:

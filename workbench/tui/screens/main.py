@@ -120,10 +120,9 @@ class RunsPane(Vertical):
     def show_info(self) -> None:
         table = self.query_one(RunsTable)
         info = self.query_one("#run-info", Static)
-        text = self.info_text()
-        if getattr(info, "_wb_text", None) != text:
-            info._wb_text = text  # type: ignore[attr-defined]
-            info.update(text)
+        from workbench.tui.textset import set_text
+
+        set_text(info, self.info_text())
         s = table.summaries.get(table.current_id or "") or {}
         info.set_class(s.get("status") in ("failed", "lost"), "-failed")
 
@@ -158,6 +157,8 @@ class PluginsPane(Vertical):
 
     def show(self, registry: Any = None, error: str | None = None) -> None:
         """Fill the table from a built registry (or show why it could not be built)."""
+        if not self.query("#plugins-table"):
+            return  # not composed yet: on_mount shows it
         note = self.query_one("#plugins-note", Static)
         if error:
             note.update(f"plugin registry failed: {error}")
@@ -359,6 +360,13 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
+
+    def on_screen_resume(self) -> None:
+        show = getattr(self.app, "show_pending_runs", None)
+        if show is not None:
+            show()
+        if getattr(self.app, "runs_poll", None) is not None:
+            self.app.runs_poll.kick()  # what changed while away, now
 
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)
