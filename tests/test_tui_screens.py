@@ -200,3 +200,34 @@ async def test_stats_show_progress_and_cancel(ws):
         await pilot.press("x")
         await wait_until(pilot, lambda: panel.stats_state == "cancelled", timeout=30)
         assert "cancelled after" in str(panel.query_one("#ds-stats").render())
+
+
+async def test_a_long_history_shows_tail_and_skeleton_first_then_every_row(ws, monkeypatch):
+    from workbench.tui import history
+    from workbench.tui.screens.detail import RunDetailScreen
+
+    monkeypatch.setattr(history, "BIG", 64 << 10)
+    monkeypatch.setattr(history, "TAIL_BYTES", 16 << 10)
+    monkeypatch.setattr(history, "SKELETON_LINES", 200)
+    monkeypatch.setattr(history, "CHUNK", 32 << 10)
+    n = 6000
+    run_dir = make_run(ws, "20250101-000001-long", steps=n, logged=0)
+    rows = [{"step": s, "time": 1000.0 + s, "kind": "train", "loss": 2 + 1 / s, "epoch": s / n} for s in range(1, n + 1)]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen = []
+    real = RunDetailScreen._show_first
+
+    def first(self, table, tail_rows, moved):
+        seen.append((table.rows, len(tail_rows)))
+        return real(self, table, tail_rows, moved)
+
+    monkeypatch.setattr(RunDetailScreen, "_show_first", first)
+    app = app_for(ws, select_run=run_dir.name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.history_state == "full", timeout=30, what="the full history")
+        (skeleton_rows, tail), = seen
+        assert skeleton_rows < n / 5 and tail > 0  # the first chart came from far fewer rows
+        write_rows(run_dir, "metrics.jsonl", [{"step": n + 1, "time": 9e3, "kind": "train", "loss": 1.5}])
+        await wait_until(pilot, lambda: len(screen.chart.series("loss") or []) == n + 1, what="every row, then the new one")
+        assert list(screen.chart.series("loss").x) == [float(s) for s in range(1, n + 2)]

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, Tabs
 
 from workbench import numbers
-from workbench.tui import fmt
+from workbench.tui import fmt, history
 from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
 from workbench.tui.polling import ThreadPoll
@@ -147,8 +147,63 @@ class RunDetailScreen(ChartKeys, Screen):
             w.can_focus = False  # keys belong to the screen (← → move the chart cursor)
         self.set_focus(None)
         self.show_chart_state()
+        self.history_state = "none"
+        """none | skeleton (tail + decimated rows shown, the rest loading) | full."""
+        self._since_tail: list[dict[str, Any]] | None = None
+        run = getattr(self.source, "run", None)
+        path = run.path("metrics.jsonl") if run is not None else None
+        try:
+            big = path is not None and path.stat().st_size > history.BIG
+        except OSError:
+            big = False
+        if big:
+            self.run_worker(lambda: self._load_history(path), thread=True, group="history", exit_on_error=False)
+        else:
+            self._start_poll()
+
+    def _start_poll(self) -> None:
         self.poll = ThreadPoll(self, self.source.poll, self.apply, self.interval, "run-detail",
                                on_error=lambda exc: self.notify(f"cannot read run: {exc}", severity="error")).start()
+
+    # -- long histories -----------------------------------------------------------------
+    def _load_history(self, path) -> None:
+        """Tail and skeleton at once, then everything before the tail, exactly (worker thread)."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        tail_rows, tail_start, tail_end = history.read_tail(path)
+        rows = history.skeleton(path, tail_start) + tail_rows
+        first = MetricTable()
+        first.add_bulk(rows)
+        moved = history.skip_reader_to(self.source, tail_end)
+        self.app.call_from_thread(self._show_first, first, tail_rows, moved)
+        if not moved:
+            return
+        full = MetricTable()
+        for chunk in history.chunks(path, 0, tail_start):
+            if worker.is_cancelled:
+                return
+            full.add_bulk(chunk)
+        self.app.call_from_thread(self._show_full, full)
+
+    def _show_first(self, table: MetricTable, tail_rows: list[dict[str, Any]], moved: bool) -> None:
+        if not moved:  # the source reads everything itself
+            self._start_poll()
+            return
+        self.table = table
+        self.history_state = "skeleton"
+        self._since_tail = list(tail_rows)
+        self.metric = None
+        self._start_poll()
+
+    def _show_full(self, table: MetricTable) -> None:
+        if self._since_tail is None:
+            return
+        table.add_bulk(self._since_tail)
+        self._since_tail = None
+        self.table = table
+        self.history_state = "full"
+        self.reload_chart()
 
     def on_unmount(self) -> None:
         if self.poll:
@@ -167,6 +222,9 @@ class RunDetailScreen(ChartKeys, Screen):
         self.status = update.status
         if update.metrics_reset:
             self.table.clear()
+            self._since_tail = None  # rewritten (a resume): the history being loaded is stale
+        elif self._since_tail is not None and update.metrics:
+            self._since_tail.extend(update.metrics)
         grown = self.table.add_rows(update.metrics)
         markers_changed = bool(update.events) or update.events_reset or any(k.startswith("eval_") for k in grown)
         if self.metric is None or self.metric not in self.table.series:
@@ -301,6 +359,8 @@ class RunDetailScreen(ChartKeys, Screen):
             return
         keys = pair(self.metric, self.table.series) if self.metric else []
         what = " + ".join(keys) or "no metrics yet"
+        if getattr(self, "history_state", "none") == "skeleton":
+            what += " (decimated: loading the full history…)"
         if self.panels:
             what += f" | {' | '.join(self.panel_metrics)}"
         self._set_text("#chart-state", self.chart_state_text(what))
