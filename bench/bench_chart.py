@@ -4,9 +4,12 @@ Goal: one LineChart redraw at 1M points in at most 20 ms, and flat in the number
 points. Both charts draw the same loss-like series at the same size; LineChart draws
 its default view (EMA-smoothed line over the faint raw line: two layers).
 
-    .venv/bin/python bench/bench_chart.py [--quick] [--size 60x12] [--repeats 15]
+    .venv/bin/python bench/bench_chart.py [--rounds 5] [--quick] [--size 60x12] [--repeats 15]
 
---quick caps plotext at 100k points (it is linear in points: ~10 s at 1M).
+Each size is measured in interleaved rounds (harness: plotext, LineChart, plotext, ...; min /
+median / max; load average). One LineChart value is the median of --repeats redraws; one
+plotext value is one draw (five at 1k points). --quick: one round, and plotext skips 1M
+points (it is linear in points: ~10 s a draw at 1M).
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from textual.app import App, ComposeResult
 
 from workbench.tui.widgets import LineChart
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Bench, add_arguments  # noqa: E402
 
 SIZES = (1_000, 100_000, 1_000_000)
 
@@ -43,7 +51,7 @@ def time_ms(fn, repeats: int) -> tuple[float, float]:
     return statistics.median(times), min(times)
 
 
-async def bench_linechart(width: int, height: int, repeats: int) -> dict[int, dict[str, float]]:
+async def bench_linechart(bench: Bench, width: int, height: int, repeats: int, plotext_max: int) -> dict:
     class BenchApp(App):
         CSS = f"LineChart {{ width: {width}; height: {height}; }}"
 
@@ -69,17 +77,30 @@ async def bench_linechart(width: int, height: int, repeats: int) -> dict[int, di
             chart.refresh()
             await pilot.pause()
             assert chart.size == (width, height), chart.size
-            redraw, best = time_ms(chart.rebuild, repeats)
-            chart.smoothing = 0.0
-            redraw_raw, _ = time_ms(chart.rebuild, repeats)
-            chart.smoothing = 0.6
-            out[n] = {"redraw_ms": redraw, "best_ms": best, "redraw_raw_ms": redraw_raw,
+
+            def ours(i: int) -> dict[str, float]:
+                median, best = time_ms(chart.rebuild, repeats)
+                chart.smoothing = 0.0
+                raw, _ = time_ms(chart.rebuild, repeats)
+                chart.smoothing = 0.6
+                return {"redraw_ms": median, "best_ms": best, "no_ema_ms": raw}
+
+            name = f"one redraw, {n:,} points, {width}x{height}"
+            if n <= plotext_max:
+                plot = plotext_drawer(n, width, height)
+                reps = 1 if n >= 100_000 else 5
+                result = bench.compare(name, ("plotext", lambda i: {"redraw_ms": time_ms(plot, reps)[0]}),
+                                       ("LineChart", ours), metrics=["redraw_ms"])
+                values = result.values["LineChart"]
+            else:
+                values = bench.series(f"{name} (LineChart only; plotext skipped)", ours)
+            out[n] = {"redraw_ms": statistics.median(values["redraw_ms"]), "best_ms": min(values["best_ms"]),
                       "append_us": append_us, "bulk_ms_per_100k": bulk_s * 1000 / max(n - tail, 1) * 1e5}
     return out
 
 
-def bench_plotext(n: int, width: int, height: int, repeats: int) -> float:
-    """plotext 6 (figure API): build the full chart matrix from all points."""
+def plotext_drawer(n: int, width: int, height: int):
+    """plotext 6 (figure API): a function building the full chart matrix from all points."""
     import plotext as plt
 
     x, y = loss_curve(n)
@@ -92,36 +113,26 @@ def bench_plotext(n: int, width: int, height: int, repeats: int) -> float:
         fig.draw(fig.signal(xs, ys, marker="braille"))
         fig.build()
 
-    return time_ms(draw, repeats)[0]
+    return draw
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="cap plotext at 100k points")
+    add_arguments(ap)
     ap.add_argument("--size", default="60x12", help="chart size in cells, WxH")
-    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--repeats", type=int, default=15, help="LineChart redraws per round (their median is the value)")
     args = ap.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
-
-    ours = asyncio.run(bench_linechart(width, height, args.repeats))
-    print(f"LineChart vs plotext, one redraw of a {width}x{height} chart (ms; median of "
-          f"{args.repeats}, best in brackets)\n")
-    print(f"{'points':>10} {'LineChart':>16} {'no EMA':>7} {'plotext':>9} {'plotext/ours':>13} {'append us/pt':>13}")
-    for n in SIZES:
-        r = ours[n]
-        if args.quick and n > 100_000:
-            px = None
-        else:
-            px = bench_plotext(n, width, height, repeats=1 if n >= 100_000 else 5)
-        px_s = f"{px:9.1f}" if px is not None else f"{'skipped':>9}"
-        ratio = f"{px / r['redraw_ms']:12.0f}x" if px is not None else f"{'-':>13}"
-        ours_s = f"{r['redraw_ms']:.2f} ({r['best_ms']:.2f})"
-        print(f"{n:>10,} {ours_s:>16} {r['redraw_raw_ms']:7.2f} {px_s} {ratio} {r['append_us']:13.2f}")
+    bench = Bench("bench_chart", args)
+    ours = asyncio.run(bench_linechart(bench, width, height, args.repeats, 100_000 if args.quick else SIZES[-1]))
     flat = ours[SIZES[-1]]["best_ms"] / ours[SIZES[0]]["best_ms"]
     worst = max(r["redraw_ms"] for r in ours.values())
-    print(f"\nLineChart redraw 1M / 1k points (best): {flat:.2f}x; cost grows as log(points)")
-    print(f"goal <= 20 ms per redraw at 1M points: {'met' if worst <= 20 else 'NOT met'} ({worst:.2f} ms median)")
-    print(f"bulk load: {ours[SIZES[-1]]['bulk_ms_per_100k']:.1f} ms per 100k points")
+    bench.print(f"LineChart redraw 1M / 1k points (best): {flat:.2f}x; cost grows as log(points)")
+    bench.print(f"goal <= 20 ms per redraw at 1M points: {'met' if worst <= 20 else 'NOT met'} ({worst:.2f} ms, "
+                "worst median)")
+    bench.print("append: " + ", ".join(f"{n:,} points {r['append_us']:.2f} us/pt" for n, r in ours.items())
+                + f"; bulk load {ours[SIZES[-1]]['bulk_ms_per_100k']:.1f} ms per 100k points")
+    bench.finish()
     return 0
 
 

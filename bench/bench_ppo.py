@@ -6,7 +6,9 @@ in its own venv under bench/out/ (created here: `python -m venv` + `pip install
 torch==2.13.0 'trl==1.12.*'`); each side runs in a fresh subprocess. Prints the reward
 reached and steps/s, and ours/TRL ratios (goal: reward ratio >= 1, speed ratio >= 1).
 
-    .venv/bin/python bench/bench_ppo.py [--steps 60] [--seeds 0 1] [--threads 1]
+    .venv/bin/python bench/bench_ppo.py [--steps 60] [--rounds 5] [--threads 1] [--quick]
+
+Round i uses seed i for both sides (interleaved TRL, ours, TRL, ours, ...).
 
 If the TRL venv cannot be installed, the reason is printed and the script exits 0.
 """
@@ -20,6 +22,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Bench, add_arguments  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -174,8 +179,8 @@ def summary(result: dict, k: int) -> tuple[float, float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--threads", type=int, default=1, help="torch threads per side (1 is fastest for the tiny model)")
     parser.add_argument("--window", type=int, default=10, help="steps averaged for the first/last reward")
     parser.add_argument("--venv", type=Path, default=OUT / "trl-1.12-venv")
@@ -185,27 +190,27 @@ def main() -> int:
     python = trl_python(args.venv, install=not args.no_install)
     if python is None:
         return 0
+    bench = Bench("bench_ppo", args)
     base = {**COMMON, "steps": args.steps, "threads": args.threads, "model": str(MODEL), "prompts": str(PROMPTS)}
-    print(f"tiny Llama, {args.steps} PPO steps x {COMMON['rollout']} prompts, {COMMON['response_length']} new tokens, "
-          f"{COMMON['ppo_epochs']} epochs x {COMMON['mini_batches']} minibatches, {args.threads} torch thread(s)")
-    print(f"{'seed':>4} {'side':<10} {'reward first':>12} {'reward last':>11} {'steps/s':>8}")
-    ours_all, trl_all = [], []
-    for seed in args.seeds:
-        cfg = {**base, "seed": seed}
-        runs = {"trl": run_side(python, TRL, cfg), "ours": run_side(Path(sys.executable), OURS, cfg)}
-        for name, result in runs.items():
+    bench.print(f"tiny Llama, {args.steps} PPO steps x {COMMON['rollout']} prompts, {COMMON['response_length']} new "
+                f"tokens, {COMMON['ppo_epochs']} epochs x {COMMON['mini_batches']} minibatches, {args.threads} torch "
+                "thread(s); round i = seed i")
+
+    def side(py: Path, script: str, name: str):
+        def run(i: int) -> dict[str, float]:
+            result = run_side(py, script, {**base, "seed": max(i, 0)})
             if len(result["rewards"]) != args.steps:
                 raise RuntimeError(f"{name} logged {len(result['rewards'])} steps, expected {args.steps}")
-        trl, ours = summary(runs["trl"], args.window), summary(runs["ours"], args.window)
-        for name, s in (("trl-1.12", trl), ("workbench", ours)):
-            print(f"{seed:>4} {name:<10} {s[0]:>12.3f} {s[1]:>11.3f} {s[2]:>8.2f}")
-        ours_all.append(ours)
-        trl_all.append(trl)
-    mean = lambda rows, i: statistics.mean(r[i] for r in rows)  # noqa: E731
-    print(f"reward after {args.steps} steps (mean of last {args.window}): workbench {mean(ours_all, 1):.3f}, "
-          f"trl {mean(trl_all, 1):.3f}, ratio {mean(ours_all, 1) / mean(trl_all, 1):.2f}x")
-    print(f"speed: workbench {mean(ours_all, 2):.2f} steps/s, trl {mean(trl_all, 2):.2f} steps/s, "
-          f"ratio {mean(ours_all, 2) / mean(trl_all, 2):.2f}x")
+            first, last, speed = summary(result, args.window)
+            return {"reward_first": first, "reward_last": last, "steps_per_s": speed}
+        return run
+
+    result = bench.compare("PPO", ("trl-1.12", side(python, TRL, "trl")), ("workbench", side(Path(sys.executable), OURS,
+                                                                                           "workbench")),
+                           metrics=["reward_first", "reward_last", "steps_per_s"])
+    result.check("reward_last", ratio_at_least=1.0)
+    result.check("steps_per_s", ratio_at_least=1.0)
+    bench.finish()
     return 0
 
 

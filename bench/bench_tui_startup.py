@@ -3,20 +3,24 @@
 Each sample is a fresh Python process (interpreter start, imports, app construction,
 first frame) that prints the wall-clock time of its `Ready` event (Textual posts it
 once the first screen has been rendered) and exits. The two apps are measured
-alternately in the same run, so machine load hits both alike. Goal: ratio <= 1.5.
+alternately in the same run (harness: A B A B, min / median / max, load average), so
+machine load hits both alike. Goal: ratio <= 1.5.
 
-    python bench/bench_tui_startup.py [--runs 9]
+    python bench/bench_tui_startup.py [--rounds 9] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Bench, add_arguments  # noqa: E402
 
 CHILD = r"""
 import sys, time
@@ -50,20 +54,17 @@ def sample(kind: str, env: dict[str, str]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9)
+    add_arguments(parser, rounds=9)
     args = parser.parse_args()
+    bench = Bench("bench_tui_startup", args)
     with tempfile.TemporaryDirectory() as ws:
         env = dict(os.environ, WORKBENCH_WORKSPACE=ws)
         env.pop("WORKBENCH_FAKE_GPUS", None)
-        sample("hello", env), sample("workbench", env)  # warm the OS file cache
-        hello, wb = [], []
-        for _ in range(args.runs):
-            hello.append(sample("hello", env))
-            wb.append(sample("workbench", env))
-    h, w = statistics.median(hello), statistics.median(wb)
-    print(f"bare Textual app, first paint:   median {h * 1000:6.0f} ms  (min {min(hello) * 1000:.0f})")
-    print(f"workbench app, first paint:      median {w * 1000:6.0f} ms  (min {min(wb) * 1000:.0f})")
-    print(f"ratio workbench / bare:          {w / h:.2f}x  (goal <= 1.5x; min/min {min(wb) / min(hello):.2f}x)")
+        result = bench.compare("first paint (ms)", ("bare Textual app", lambda i: {"ms": sample("hello", env) * 1000}),
+                               ("workbench app", lambda i: {"ms": sample("workbench", env) * 1000}),
+                               warmup=True)  # the warm-up fills the OS file cache
+    result.check("ms", ratio_at_most=1.5)
+    bench.finish()
     return 0
 
 

@@ -98,7 +98,7 @@ def test_token_stats_counts(tok):
     rows = [{"messages": m} for m in MESSAGES] * 3
     stats = token_stats(tok, rows, "conversational", max_length=20)
     encs = [encode_conversation(tok, m) for m in MESSAGES] * 3
-    assert stats.rows == 6 and stats.lengths == [len(e.ids) for e in encs]
+    assert stats.rows == 6 and list(stats.lengths) == [len(e.ids) for e in encs]
     assert stats.over_max == sum(len(e.ids) > 20 for e in encs)
     assert stats.total_tokens == sum(min(len(e.ids), 20) for e in encs)
     assert stats.trained_tokens == sum(sum(e.mask[:20]) for e in encs)

@@ -20,58 +20,8 @@ from workbench import numbers
 from workbench.tui.keys import all_screen_classes, class_sections
 from workbench.tui.metrics import MetricTable, order_metrics, pair
 from workbench.tui.runs_poll import RunsPoller
-from workbench.tui.tail import JsonlTail, LineTail, TextTail, clean_line
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def test_line_tail_returns_only_complete_new_lines(tmp_path):
-    p = tmp_path / "m.jsonl"
-    tail = LineTail(p)
-    assert tail.read().lines == []  # missing file
-    p.write_bytes(b'{"a": 1}\n{"a": 2')
-    assert tail.read().lines == [b'{"a": 1}']
-    assert tail.read().lines == []  # the partial line waits
-    with open(p, "ab") as f:
-        f.write(b'}\n{"a": 3}\n')
-    assert tail.read().lines == [b'{"a": 2}', b'{"a": 3}']
-    assert tail.offset == p.stat().st_size
-
-
-def test_jsonl_tail_resets_when_file_is_rewritten_shorter(tmp_path):
-    p = tmp_path / "m.jsonl"
-    p.write_text("".join(json.dumps({"step": i}) + "\n" for i in range(1, 11)))
-    tail = JsonlTail(p)
-    rows, reset = tail.read()
-    assert [r["step"] for r in rows] == list(range(1, 11)) and not reset
-    # a resumed run rewrites metrics.jsonl keeping the rows up to its checkpoint
-    tmp = tmp_path / "m.tmp"
-    tmp.write_text("".join(json.dumps({"step": i}) + "\n" for i in range(1, 6)))
-    os.replace(tmp, p)
-    rows, reset = tail.read()
-    assert reset and [r["step"] for r in rows] == [1, 2, 3, 4, 5]
-    p.write_text("not json\n" + json.dumps({"step": 6}) + "\n")
-    rows, reset = tail.read()
-    assert [r["step"] for r in rows] == [6] and tail.bad_lines == 1
-
-
-def test_text_tail_keeps_what_a_terminal_shows(tmp_path):
-    p = tmp_path / "console.log"
-    p.write_text("start\n 10%|#   |\r 50%|##  |\r100%|####|\n\x1b[31merror\x1b[0m\n")
-    tail = TextTail(p, keep=2)
-    new, reset = tail.read()
-    assert new == ["start", "100%|####|", "error"]
-    assert list(tail.lines) == ["100%|####|", "error"]
-    assert clean_line("a\rb\r") == "b"
-
-
-def test_text_tail_starts_near_the_end_of_a_huge_log(tmp_path):
-    p = tmp_path / "console.log"
-    p.write_text("".join(f"line {i}\n" for i in range(200_000)))
-    tail = TextTail(p, keep=100)
-    new, _ = tail.read()
-    assert new[-1] == "line 199999" and len(new) < 5000
-    assert list(tail.lines) == [f"line {i}" for i in range(199_900, 200_000)]
 
 
 def test_metric_table_tracks_all_x_axes_and_carries_tokens_to_eval_rows():

@@ -14,7 +14,11 @@ def workspace() -> Path:
 
 
 def runs_dir(ws: Path | None = None) -> Path:
-    return (ws or workspace()) / "runs"
+    """The workspace's runs folder: `runs`, or `runs_folder` of the settings (workbench.settings)."""
+    from workbench.settings import load_settings
+
+    ws = ws or workspace()
+    return ws / load_settings(ws).runs_folder
 
 
 def sample_data_dir() -> Path:

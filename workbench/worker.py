@@ -24,12 +24,12 @@ OOM_HINT = ("CUDA out of memory: lower trainer.args.per_device_train_batch_size 
 
 def load_split(config: dict, key: str, registry, reporter: RunReporter, is_main: bool):
     """Read and convert data.<key>; invalid rows fail the run or are skipped with a record."""
-    from datasets import Dataset
-
-    from workbench.data.loading import bad_rows_error, prepare
+    from workbench.data.cache import load_rows
+    from workbench.data.loading import bad_rows_error
 
     data_cfg = config["data"]
-    prepared = prepare(data_cfg[key], data_cfg, registry.data_formats, data_cfg["split"], data_cfg.get("max_rows"))
+    prepared = load_rows(data_cfg[key], data_cfg, registry.data_formats, data_cfg["split"], data_cfg.get("max_rows"))
+    reporter.event("data_cache", **prepared.event(key))
     if prepared.bad:
         if data_cfg["on_invalid"] == "fail":
             raise bad_rows_error(prepared.bad, prepared.total)
@@ -37,9 +37,9 @@ def load_split(config: dict, key: str, registry, reporter: RunReporter, is_main:
             path = Path(reporter.run_dir) / f"invalid_rows.{key}.jsonl"
             path.write_text("".join(json.dumps(b.to_json()) + "\n" for b in prepared.bad), encoding="utf-8")
             reporter.event("invalid_rows", split=key, count=len(prepared.bad), total=prepared.total, file=path.name)
-    if not prepared.rows:
+    if not len(prepared.dataset):
         raise DataError(f"data.{key}: no valid rows to train on", where=data_cfg[key])
-    return Dataset.from_list(prepared.rows), prepared
+    return prepared.dataset, prepared
 
 
 def resolve_mixed_precision(value: str) -> str:
@@ -58,7 +58,7 @@ def run_job(run_dir: Path) -> str:
     from transformers import set_seed
 
     from workbench.plugin_manager import get_registry
-    from workbench.specs import load_object
+    from workbench.plugin_runtime import load_spec_object, plugin_callbacks
     from workbench.training.callbacks import WorkbenchCallback
     from workbench.training.context import TrainContext
 
@@ -72,7 +72,9 @@ def run_job(run_dir: Path) -> str:
     config["launch"]["mixed_precision"] = resolve_mixed_precision(config["launch"].get("mixed_precision", "auto"))
     # Accelerator() (own trainers) reads the env; transformers trainers get bf16/fp16 in their args.
     os.environ["ACCELERATE_MIXED_PRECISION"] = config["launch"]["mixed_precision"]
-    state = PartialState(cpu=no_gpu)
+    from workbench.launching.runtime import effective_distribution, prepare_final_save, process_group_kwargs
+
+    state = PartialState(cpu=no_gpu, **process_group_kwargs(config))
     is_main = state.is_main_process
     reporter = RunReporter(run_dir, is_main=is_main)
     try:
@@ -82,8 +84,9 @@ def run_job(run_dir: Path) -> str:
         train, prepared = load_split(config, "train", registry, reporter, is_main)
         eval_ds = load_split(config, "eval", registry, reporter, is_main)[0] if config["data"].get("eval") else None
         if eval_ds is None and config["data"]["eval_fraction"] > 0:
-            parts = train.train_test_split(test_size=config["data"]["eval_fraction"], seed=config["run"]["seed"])
-            train, eval_ds = parts["train"], parts["test"]
+            from workbench.data.cache import split_holdout
+
+            train, eval_ds = split_holdout(train, config["data"]["eval_fraction"], config["run"]["seed"])
         reporter.event("data_ready", format=prepared.format.name, kind=prepared.format.kind, rows=len(train),
                        eval_rows=len(eval_ds) if eval_ds is not None else 0, world_size=state.num_processes,
                        mixed_precision=config["launch"]["mixed_precision"], device=str(state.device))
@@ -93,22 +96,34 @@ def run_job(run_dir: Path) -> str:
                            trainer_args={**spec.default_args, **config["trainer"]["args"]}, options=trainer_opts,
                            reporter=reporter, train_dataset=train, eval_dataset=eval_ds, callbacks=[callback],
                            resume_from_checkpoint=os.environ.get("WORKBENCH_RESUME") or None)
-        runner = load_object(spec.factory)(ctx)
+        from workbench.evaluation.callbacks import evaluation_callbacks, unused_callbacks
+
+        ctx.callbacks += plugin_callbacks(registry, ctx, reporter)  # register_callbacks() of every plugin
+        ctx.callbacks.extend(evaluation_callbacks(ctx, registry))  # [eval] at = "checkpoints", [run] early_stopping
+        runner = load_spec_object(registry, "trainers", spec.name)(ctx)
+        for name in unused_callbacks(runner, ctx.callbacks):
+            reporter.event("warning", message=f"trainer '{spec.name}' takes no Trainer callbacks: {name} is off")
+        # What Accelerate made of launch.distributed (a CPU-only machine runs FSDP/DeepSpeed configs as MULTI_CPU).
+        reporter.event("distributed", configured=config["launch"].get("distributed", "ddp"),
+                       effective=effective_distribution(runner), world_size=state.num_processes)
         runner.train(resume_from_checkpoint=ctx.resume_from_checkpoint)
         if torch.cuda.is_available():  # what the VRAM estimate is checked against
             reporter.event("peak_memory", bytes=torch.cuda.max_memory_allocated(), device=str(state.device))
         stopped = callback.stop_requested or getattr(runner, "stopped", False) or reporter.stop_requested()
         if callback.nan_detected and config["run"]["stop_on_nan"]:
             return "nan"
+        if reporter.files_lost:
+            return f"files_lost:{reporter.files_lost}"
         if stopped:
             return "stopped"
         if getattr(runner, "produces_model", True):  # an evaluation run's runner has no model to save
+            prepare_final_save(runner)  # a sharded run's final model is saved whole (or as the adapter)
             runner.save_model(str(ctx.output_dir / "final"))
             state.wait_for_everyone()
             reporter.event("saved", path="checkpoints/final")
         else:
             state.wait_for_everyone()
-        if is_main:  # evaluators only write from rank 0, so only rank 0 runs them
+        if is_main and not getattr(runner, "evaluated", False):  # evaluators only write from rank 0
             run_evaluators(config, registry, ctx, reporter)
         return "completed"
     finally:
@@ -116,42 +131,73 @@ def run_job(run_dir: Path) -> str:
 
 
 def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:
-    from workbench.specs import load_object
+    """[eval].evaluators on the final model: metrics rows, events, eval.json and samples.jsonl."""
+    from workbench.evaluation.passes import run_pass
 
-    for name in config.get("eval", {}).get("evaluators", []):
-        spec = registry.get("evaluators", name)
-        options = config["eval"].get("options", {}).get(name, {})
-        scores = load_object(spec.factory)(ctx, **options)
-        reporter.log({f"eval/{name}/{k}": v for k, v in scores.items()}, step=-1, kind="evaluation")
-        reporter.event("evaluated", evaluator=name, **scores)
+    if config.get("eval", {}).get("evaluators"):
+        run_pass(ctx, registry, "final")
+
+
+def write_result(run_dir: Path, outcome: str, reason: str | None, started: float, **extra) -> None:
+    """result.json: the job's own account of how it ended, read by the supervisor (also one
+    that adopted the job and cannot know its exit code)."""
+    from workbench.runs.files import write_json_file
+    from workbench.secrets import redact
+
+    data = {"outcome": outcome, "reason": redact(reason) if reason else None,
+            "seconds": round(time.time() - started, 3), **extra}
+    try:
+        write_json_file(run_dir / "result.json", data)
+    except OSError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
+    from workbench.runs.diskspace import disk_full_message
+    from workbench.training.reporter import RunDirectoryGone
+
     args = argv if argv is not None else sys.argv[1:]
     run_dir = Path(args[0] if args else os.environ["WORKBENCH_RUN_DIR"]).resolve()
     rank = int(os.environ.get("RANK", "0"))
     started = time.time()
     try:
         outcome = run_job(run_dir)
+    except RunDirectoryGone as exc:  # nowhere left to write: say it on the console and leave
+        print(f"workbench: error: {exc.one_line()}", file=sys.stderr)
+        return 3
     except BaseException as exc:  # noqa: BLE001 - report every failure as an event and an exit code
         is_oom = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
-        message = exc.one_line() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+        disk_full = disk_full_message(exc, run_dir) if rank == 0 else None
+        if disk_full:
+            message = disk_full
+        elif isinstance(exc, WorkbenchError):
+            message = exc.one_line()
+        else:
+            message = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+        code = 2 if isinstance(exc, WorkbenchError) else 1
         if rank == 0:
-            rep = RunReporter(run_dir)
-            rep.event("oom" if is_oom else "error", message=message, hint=OOM_HINT if is_oom else
-                      getattr(exc, "hint", None))
-            rep.close()
-        if isinstance(exc, WorkbenchError):
+            try:
+                rep = RunReporter(run_dir)
+                rep.event("no_space" if disk_full else "oom" if is_oom else "error", message=message,
+                          hint=OOM_HINT if is_oom else getattr(exc, "hint", None))
+                rep.close()
+            except OSError:
+                pass
+            write_result(run_dir, "failed", message, started, exit_code=code)
+        if disk_full:
+            print(f"workbench: error: {disk_full}", file=sys.stderr)
+        elif isinstance(exc, WorkbenchError):
             print(f"workbench: error: {exc.full()}", file=sys.stderr)
         else:
             traceback.print_exc()
         if is_oom:
             print(f"workbench: hint: {OOM_HINT}", file=sys.stderr)
-        return 2 if isinstance(exc, WorkbenchError) else 1
+        return code
     if rank == 0:
-        reason = {"nan": "loss became NaN/inf (run.stop_on_nan)"}.get(outcome)
-        (run_dir / "result.json").write_text(json.dumps({"outcome": outcome, "reason": reason,
-                                                         "seconds": round(time.time() - started, 3)}))
+        reasons = {"nan": "loss became NaN/inf (run.stop_on_nan)"}
+        if outcome.startswith("files_lost:"):
+            outcome, reasons["failed"] = "failed", outcome.split(":", 1)[1] + "; stopped after saving a checkpoint"
+        write_result(run_dir, outcome, reasons.get(outcome), started)
     return 0
 
 

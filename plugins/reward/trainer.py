@@ -57,7 +57,7 @@ def build(ctx: TrainContext):
     model = ctx.load_model("policy", model_class="AutoModelForSequenceClassification", num_labels=1)
     # The head scores the last non-pad token: the model must know the pad id.
     model.config.pad_token_id = tokenizer.pad_token_id
-    trainer = _reward_trainer_class()(
+    trainer = ctx.with_data_cache(_reward_trainer_class())(
         model=model,
         args=args,
         train_dataset=ctx.train_dataset,

@@ -14,7 +14,7 @@ def build(ctx: TrainContext):
         args.assistant_only_loss = False
     tokenizer = ctx.load_tokenizer()
     model = ctx.load_model("policy")
-    return SFTTrainer(
+    return ctx.with_data_cache(SFTTrainer)(
         model=model,
         args=args,
         train_dataset=ctx.train_dataset,

@@ -14,6 +14,8 @@ Imports transformers lazily: callers run this off any UI thread.
 
 from __future__ import annotations
 
+import re
+from array import array
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -64,7 +66,8 @@ def encode_conversation(tok, messages: list[dict]) -> Encoded:
         raise DataError("the tokenizer has no chat template (set model.chat_template)")
     if _has_markers(tok):
         out = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
-        return Encoded(list(out["input_ids"]), [int(x) for x in out["assistant_masks"]])
+        masks = out["assistant_masks"]
+        return Encoded(list(out["input_ids"]), masks if isinstance(masks, list) else [int(x) for x in masks])
     ids = _chat(tok, messages)
     mask = [0] * len(ids)
     for i, m in enumerate(messages):
@@ -163,29 +166,69 @@ def token_pieces(tok, ids: list[int]) -> list[tuple[int, int, str]]:
 # ---------------------------------------------------------------- statistics
 
 
+_TRAINED_RUN = re.compile(rb"[^\x00]+")
+
+
+def mask_runs(mask: list[int]) -> list[int]:
+    """The trained spans of a mask as flat [start, end, start, end, ...] (end exclusive)."""
+    return [x for m in _TRAINED_RUN.finditer(bytes(mask)) for x in m.span()]
+
+
+def trained_within(runs: list[int], limit: int | None) -> int:
+    """Trained tokens among the first `limit` tokens (all of them without a limit)."""
+    total = 0
+    for k in range(0, len(runs), 2):
+        start, end = runs[k], runs[k + 1]
+        if limit is not None:
+            if start >= limit:
+                break
+            end = min(end, limit)
+        total += end - start
+    return total
+
+
 def pack_bfd(lengths: Iterable[int], capacity: int) -> int:
-    """Bins used by best-fit-decreasing packing of `lengths` (each truncated to `capacity`)."""
-    free: list[int] = []   # sorted remaining capacities of open bins
+    """Bins used by best-fit-decreasing packing of `lengths` (each truncated to `capacity`).
+
+    Memory is bounded by `capacity`: open bins are counted per remaining room, not kept one by one.
+    """
+    import numpy as np
+
+    arr = np.minimum(np.fromiter(lengths, dtype=np.int64), capacity)
+    arr[::-1].sort()
+    rooms: list[int] = []          # sorted distinct remaining capacities of open bins
+    count: dict[int, int] = {}     # room -> open bins with that room
     bins = 0
-    for n in sorted((min(x, capacity) for x in lengths), reverse=True):
-        k = bisect_left(free, n)
-        if k < len(free):
-            room = free.pop(k) - n
+    for n in arr.tolist():
+        k = bisect_left(rooms, n)
+        if k < len(rooms):
+            room = rooms[k]
+            count[room] -= 1
+            if not count[room]:
+                del count[room], rooms[k]
+            room -= n
         else:
             bins += 1
             room = capacity - n
         if room > 0:
-            insort(free, room)
+            if room not in count:
+                insort(rooms, room)
+                count[room] = 0
+            count[room] += 1
     return bins
 
 
 @dataclass
 class TokenStats:
-    """Token statistics of a dataset under one tokenizer and max_length."""
+    """Token statistics of a dataset under one tokenizer and max_length.
+
+    Per sequence only its length is kept (4 bytes, in an array), so memory stays small
+    however many rows are measured.
+    """
 
     rows: int = 0
     sequences: int = 0
-    lengths: list[int] = field(default_factory=list)
+    lengths: array = field(default_factory=lambda: array("I"))
     total_tokens: int = 0
     trained_tokens: int = 0
     over_max: int = 0
@@ -193,6 +236,30 @@ class TokenStats:
     max_length: int | None = None
     packed_bins: int = 0
     errors: int = 0
+
+    def add(self, length: int, runs: list[int]) -> None:
+        """One sequence of `length` tokens whose trained spans are `runs` (see mask_runs)."""
+        self.sequences += 1
+        self.lengths.append(length)
+        limit = self.max_length
+        if limit and length > limit:
+            self.over_max += 1
+            self.truncated_tokens += length - limit
+            self.total_tokens += limit
+        else:
+            self.total_tokens += length
+        self.trained_tokens += trained_within(runs, limit)
+
+    def finish(self) -> "TokenStats":
+        """Pack (once all sequences are in)."""
+        if self.max_length:
+            self.packed_bins = pack_bfd(self.lengths, self.max_length)
+        return self
+
+    def _array(self):
+        import numpy as np
+
+        return np.frombuffer(self.lengths, dtype=np.uint32) if len(self.lengths) else np.zeros(0, dtype=np.uint32)
 
     @property
     def trained_fraction(self) -> float:
@@ -203,45 +270,55 @@ class TokenStats:
         """Share of the packed sequences' token budget that holds real tokens (BFD, like TRL's packing)."""
         if not self.max_length or not self.packed_bins:
             return None
-        kept = sum(min(n, self.max_length) for n in self.lengths)
+        import numpy as np
+
+        kept = int(np.minimum(self._array(), self.max_length).sum())
         return kept / (self.packed_bins * self.max_length)
 
     @property
     def padding_efficiency(self) -> float | None:
         """Share of real tokens without packing, every sequence padded to the longest (kept) one."""
-        if not self.lengths:
+        if not len(self.lengths):
             return None
-        longest = min(max(self.lengths), self.max_length or max(self.lengths))
-        kept = sum(min(n, longest) for n in self.lengths)
-        return kept / (len(self.lengths) * longest)
+        import numpy as np
+
+        arr = self._array()
+        longest = min(int(arr.max()), self.max_length or int(arr.max()))
+        kept = int(np.minimum(arr, longest).sum())
+        return kept / (len(arr) * longest)
 
     def histogram(self, bins: int = 10) -> list[tuple[int, int, int]]:
         """(low, high, count) buckets of sequence length, high exclusive."""
-        if not self.lengths:
+        if not len(self.lengths):
             return []
-        low, top = min(self.lengths), max(self.lengths)
+        import numpy as np
+
+        arr = self._array().astype(np.int64)
+        low, top = int(arr.min()), int(arr.max())
         width = max(1, -(-(top - low + 1) // bins))
         bins = -(-(top - low + 1) // width)
-        counts = [0] * bins
-        for n in self.lengths:
-            counts[(n - low) // width] += 1
-        return [(low + i * width, low + (i + 1) * width, c) for i, c in enumerate(counts)]
+        counts = np.bincount((arr - low) // width, minlength=bins)
+        return [(low + i * width, low + (i + 1) * width, int(c)) for i, c in enumerate(counts)]
 
     def percentile(self, q: float) -> int:
-        if not self.lengths:
+        if not len(self.lengths):
             return 0
-        ordered = sorted(self.lengths)
-        return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+        import numpy as np
+
+        ordered = np.sort(self._array())
+        return int(ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))])
 
     def to_json(self) -> dict:
+        n = len(self.lengths)
+        arr = self._array()
         return {"rows": self.rows, "sequences": self.sequences, "total_tokens": self.total_tokens,
                 "trained_tokens": self.trained_tokens, "trained_fraction": round(self.trained_fraction, 4),
                 "max_length": self.max_length, "over_max_length": self.over_max,
                 "truncated_tokens": self.truncated_tokens,
-                "length": {"min": min(self.lengths, default=0), "p50": self.percentile(0.5),
+                "length": {"min": int(arr.min()) if n else 0, "p50": self.percentile(0.5),
                            "p90": self.percentile(0.9), "p99": self.percentile(0.99),
-                           "max": max(self.lengths, default=0),
-                           "mean": round(sum(self.lengths) / len(self.lengths), 2) if self.lengths else 0},
+                           "max": int(arr.max()) if n else 0,
+                           "mean": round(float(arr.mean()), 2) if n else 0},
                 "histogram": [{"low": lo, "high": hi, "count": c} for lo, hi, c in self.histogram()],
                 "packing_efficiency": None if self.packing_efficiency is None else round(self.packing_efficiency, 4),
                 "packed_sequences": self.packed_bins, "invalid_rows_skipped": self.errors}
@@ -254,19 +331,7 @@ def token_stats(tok, rows: Iterable[dict], kind: str, max_length: int | None = N
     for i, row in enumerate(rows, start=1):
         stats.rows += 1
         for enc in encode_row(tok, row, kind):
-            n = len(enc.ids)
-            stats.sequences += 1
-            stats.lengths.append(n)
-            if max_length and n > max_length:
-                stats.over_max += 1
-                stats.truncated_tokens += n - max_length
-                stats.total_tokens += max_length
-                stats.trained_tokens += sum(enc.mask[:max_length])
-            else:
-                stats.total_tokens += n
-                stats.trained_tokens += enc.trained
+            stats.add(len(enc.ids), mask_runs(enc.mask))
         if progress and i % 64 == 0:
             progress(i)
-    if max_length:
-        stats.packed_bins = pack_bfd(stats.lengths, max_length)
-    return stats
+    return stats.finish()

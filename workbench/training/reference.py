@@ -20,7 +20,7 @@ def build_with_reference(ctx: TrainContext, config_class: Any, trainer_class: An
     ref_model = None
     if peft_config is None and not getattr(args, "precompute_ref_log_probs", False):
         ref_model = ctx.load_model("reference")
-    return trainer_class(
+    return ctx.with_data_cache(trainer_class)(
         model=model,
         ref_model=ref_model,
         args=args,

@@ -19,7 +19,8 @@ from workbench.errors import WorkbenchError
 from workbench.paths import runs_dir
 from workbench.paths import workspace as default_workspace
 from workbench.runs.store import ACTIVE, Run
-from workbench.tui.commands import WorkbenchCommands, plugin_command, tab_command
+from workbench.tui.commands import WorkbenchCommands, tab_command
+from workbench.tui.extensions import ExtensionsMixin  # settings, themes, plugin commands/tabs/panels
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.runs_poll import RunsPoller, RunsSnapshot
 from workbench.tui.screens.main import TABS, MainScreen, PluginsPane, RunsPane
@@ -29,7 +30,7 @@ RUNS_POLL_ENV = "WORKBENCH_RUNS_POLL"
 PRELOAD_DELAY_S = 1.0
 
 
-class WorkbenchApp(App):
+class WorkbenchApp(ExtensionsMixin, App):
     """Runs, GPUs, datasets, configs and plugins of one workspace."""
 
     TITLE = "Workbench"
@@ -51,7 +52,6 @@ class WorkbenchApp(App):
         self.select_run = select_run
         self.watch_path = Path(watch) if watch else None
         self.gpu_poll = gpu_poll
-        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or 0.5)
         self.active_runs: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
         self._runs_shown = False
@@ -61,9 +61,9 @@ class WorkbenchApp(App):
         self.plugin_commands: list[tuple[str, str, Any]] = []
         self.runs_poller = RunsPoller(self.workspace)
         self.runs_poll: ThreadPoll[RunsSnapshot] | None = None
-        for theme in workbench_themes.THEMES:
-            self.register_theme(theme)
-        self.theme = os.environ.get("WORKBENCH_THEME") or workbench_themes.DEFAULT_THEME
+        self.setup_extensions()  # settings, themes (workbench.tui.extensions)
+        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or self.refresh_seconds("runs"))
+        self.gpu_poll = gpu_poll or self.refresh_seconds("gpu")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "quit":
@@ -148,10 +148,6 @@ class WorkbenchApp(App):
         error, commands = None, []
         try:
             registry = get_registry(self.workspace)
-            for result in registry.call_hook("register_tui_commands"):
-                for item in result or []:
-                    if isinstance(item, (tuple, list)) and len(item) == 3 and callable(item[2]):
-                        commands.append((str(item[0]), str(item[1]), item[2]))
         except Exception as exc:  # noqa: BLE001 - the app works without plugins
             registry, error = None, f"{type(exc).__name__}: {exc}"
         try:
@@ -166,6 +162,7 @@ class WorkbenchApp(App):
         if main is not None:
             for pane in main.query(PluginsPane):
                 pane.show(registry, error)
+        self.extensions_ready(registry)  # plugin themes, tabs, keys (workbench.tui.extensions)
 
     # -- navigation ---------------------------------------------------------------------------
     def show_tab(self, tab: str) -> None:
@@ -181,7 +178,7 @@ class WorkbenchApp(App):
             self.notify(f"no run {run_id} in {runs_dir(self.workspace)}", severity="error")
             return
         from workbench.tui.screens.detail import RunDetailScreen
-        from workbench.tui.sources import RunDirSource
+        from workbench.sources.rundir import RunDirSource
 
         self.push_screen(RunDetailScreen(RunDirSource(Run(path))))
 
@@ -196,7 +193,7 @@ class WorkbenchApp(App):
     def open_source(self, path: Path) -> None:
         """Push the detail screen for any run dir or Trainer output dir (`workbench watch`)."""
         from workbench.tui.screens.detail import RunDetailScreen
-        from workbench.tui.sources import source_for
+        from workbench.sources import source_for
 
         try:
             source = source_for(path)
@@ -237,6 +234,34 @@ class WorkbenchApp(App):
 
         root = runs_dir(self.workspace)
         self.push_screen(CompareScreen([Run(root / rid) for rid in run_ids]))
+
+    # -- evaluation (screens in tui/screens/evaluate.py, eval_results.py, samples.py, chat.py) --
+    def open_evaluate(self, run_id: str | None = None) -> None:
+        """The Evaluate form, on `run_id` (default: the run under the cursor)."""
+        from workbench.tui.screens.evaluate import EvaluateScreen
+
+        self.push_screen(EvaluateScreen(self.workspace, run_id or self._current_run_id()))
+
+    def open_eval_results(self, run_id: str | None = None) -> None:
+        """Results of a run and of the evaluation runs made of it (default: the run under the cursor)."""
+        from workbench.tui.screens.eval_results import EvalResultsScreen
+        from workbench.tui.screens.evaluate import results_dirs
+
+        run_id = run_id or self._current_run_id()
+        if run_id is None:
+            self.notify("no run selected", severity="warning")
+            return
+        self.push_screen(EvalResultsScreen(results_dirs(Run(runs_dir(self.workspace) / run_id), self.workspace)))
+
+    def action_open_evaluate(self) -> None:
+        self.open_evaluate()
+
+    def action_open_eval_results(self) -> None:
+        self.open_eval_results()
+
+    def _current_run_id(self) -> str | None:
+        main = self.main_screen
+        return main.query_one(RunsTable).current_id if main is not None else None
 
     # -- run actions ------------------------------------------------------------------------
     def do_run_action(self, what: str, run_id: str) -> None:
@@ -288,8 +313,7 @@ class WorkbenchApp(App):
             from workbench.runs.control import resume
 
             try:
-                pid = resume(run)
-                message, severity = f"resumed {run.id} (supervisor pid {pid})", "information"
+                message, severity = resume(run), "information"
             except WorkbenchError as exc:
                 message, severity = exc.one_line(), "error"
             self.call_from_thread(self.notify, message, severity=severity)
@@ -326,8 +350,10 @@ class WorkbenchApp(App):
                 run = Run(Path(s["dir"]))
                 cmds.append((f"Stop run {s['id']}", "graceful stop: checkpoint, then exit",
                              partial(self.stop_run, run, False)))
-        for title, help_text, fn in self.plugin_commands:
-            cmds.append((title, help_text, plugin_command(self, fn, title)))
+        from workbench.tui.screens.evaluate import palette_entries
+
+        cmds += palette_entries(self)
+        cmds += self.extension_palette_commands()  # plugin commands and tabs, themes
         return cmds
 
 

@@ -3,7 +3,8 @@
 A run with a million metric lines (about 190 MB of JSONL) takes many seconds to parse
 in full. Run detail therefore shows, within a fraction of that:
 
-1. the exact last `TAIL_BYTES` of metrics.jsonl (what a live run's chart needs most);
+1. the exact last `TAIL_BYTES` of metrics.jsonl (what a live run's chart needs most),
+   read by the run source's own follower, started near the end;
 2. a skeleton of the whole run: every k-th line of the rest, so the full-range chart
    has its shape at once;
 
@@ -96,22 +97,17 @@ def chunks(path: Path, start: int, end: int, size: int | None = None) -> Iterato
             yield _rows([rest])
 
 
-def skip_reader_to(source: Any, offset: int) -> bool:
-    """Make a run source's metrics reader continue from `offset` (its older lines come from here).
+def follow_from_tail(source: Any, window: int | None = None) -> int | None:
+    """Start a run source's metrics follower near the end; returns the byte offset it starts at.
 
-    Knows the readers of `RunDirSource`; returns False for a source it cannot move (then
-    the history loader is not used and the source reads everything itself).
+    The source then reads the last `window` bytes itself on its first poll (exact rows,
+    and everything after); the history loader covers the bytes before. None when the
+    source's follower cannot be moved (the source then reads everything itself).
     """
-    reader = getattr(source, "_metrics", None)
-    tail = getattr(reader, "_tail", reader)
-    if tail is None or not hasattr(tail, "offset"):
-        return False
-    path = Path(getattr(tail, "path"))
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    tail.offset = offset
-    if hasattr(tail, "_ino"):
-        tail._ino = st.st_ino
-    return True
+    window = TAIL_BYTES if window is None else window
+    follower = getattr(getattr(source, "_metrics", None), "_lines", None)  # RunDirSource's JsonlFollower
+    seek = getattr(follower, "seek_near_end", None)
+    if seek is None or getattr(follower, "offset", 1) != 0:
+        return None
+    seek(window)
+    return follower.offset or None

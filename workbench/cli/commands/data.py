@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from workbench.errors import ConfigError
+from contextlib import contextmanager
+
+from workbench.errors import ConfigError, DataError
 
 
 def register(sub) -> None:
@@ -50,14 +52,33 @@ def _data_cfg(args) -> dict:
     return {"format": args.format, "columns": parse_columns(args.columns), "split": args.split}
 
 
+def check_count(flag: str, value: int | None, low: int) -> None:
+    """A count flag below `low` is a one-line error (argparse takes any int, -3 included)."""
+    if value is not None and value < low:
+        raise ConfigError(f"{flag}: must be at least {low}{' (0 = all)' if low == 0 else ''}, got {value}")
+
+
+@contextmanager
+def _flag_names():
+    """A column-mapping error names the --columns flag (the config's key is data.columns)."""
+    try:
+        yield
+    except DataError as exc:
+        if exc.where == "data.columns":
+            raise DataError(exc.message, where="--columns", hint=exc.hint) from None
+        raise
+
+
 def run_check(args) -> int:
     from workbench.data.validate import check_source
     from workbench.plugin_manager import get_registry
 
+    check_count("--limit", args.limit, 0)
     formats = get_registry().data_formats
     show = sys.stderr.isatty() and not args.json
     progress = (lambda f: print(f"\rchecking {f:4.0%}", end="", file=sys.stderr)) if show else None
-    report = check_source(args.file, formats, _data_cfg(args), args.split, progress=progress)
+    with _flag_names():
+        report = check_source(args.file, formats, _data_cfg(args), args.split, progress=progress)
     if show:
         print("\r" + " " * 20 + "\r", end="", file=sys.stderr)
     if args.json:
@@ -76,48 +97,28 @@ def run_check(args) -> int:
     return 1 if report.bad else 0
 
 
-def _stats_settings(args) -> tuple[dict, str, str | None, str | None, int]:
-    """(data config, model, tokenizer, chat template file, max_length) from flags and/or a config."""
-    data_cfg = _data_cfg(args)
-    model = args.model
-    tokenizer = template = None
-    max_length = args.max_length
-    if args.config:
-        from workbench.config import load_config
-
-        cfg = load_config(args.config, check_data=False)
-        model = model or cfg["model"]["path"]
-        tokenizer = cfg["model"].get("tokenizer")
-        template = cfg["model"].get("chat_template")
-        max_length = max_length or cfg["trainer"]["args"].get("max_length")
-        if args.format == "auto":
-            data_cfg["format"] = cfg["data"]["format"]
-        data_cfg["columns"] = {**cfg["data"].get("columns", {}), **data_cfg["columns"]}
-    if not model:
-        raise ConfigError("data stats needs --model PATH or --config CONFIG (for the tokenizer and chat template)")
-    return data_cfg, model, tokenizer, template, max_length or 1024
-
-
 def run_stats(args) -> int:
-    from workbench.data.loading import prepare
-    from workbench.data.tokens import load_tokenizer, token_stats
-    from workbench.plugin_manager import get_registry
+    from workbench.data.stats import compute_stats, settings_for
 
-    data_cfg, model, tokenizer, template, max_length = _stats_settings(args)
-    prepared = prepare(args.file, data_cfg, get_registry().data_formats, args.split, args.max_rows)
-    tok = load_tokenizer(model, tokenizer, template)
-    total = len(prepared.rows)
+    check_count("--max-length", args.max_length, 1)
+    check_count("--max-rows", args.max_rows, 1)
+    if not args.model and not args.config:
+        raise ConfigError("data stats needs --model PATH or --config CONFIG (for the tokenizer and chat template)")
+    settings = settings_for(args.file, config=args.config, model=args.model, max_length=args.max_length,
+                            format=args.format, columns=parse_columns(args.columns), split=args.split,
+                            max_rows=args.max_rows)
     show = sys.stderr.isatty() and not args.json
-    progress = (lambda i: print(f"\rtokenizing {i}/{total}", end="", file=sys.stderr)) if show else None
-    stats = token_stats(tok, prepared.rows, prepared.format.kind, max_length, progress)
-    stats.errors = len(prepared.bad)
+    progress = (lambda n, f: print(f"\rtokenizing {n:,} rows" + (f" ({f:.0%})" if f is not None else ""), end="",
+                                   file=sys.stderr)) if show else None
+    with _flag_names():
+        report = compute_stats(settings, progress=progress)
     if show:
         print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
     if args.json:
-        print(json.dumps({"source": args.file, "format": prepared.format.name, "kind": prepared.format.kind,
-                          "model": model, **stats.to_json()}))
+        print(json.dumps(report.to_json()))
         return 0
-    print(render_stats(args.file, prepared.format.name, prepared.format.kind, stats))
+    print(render_stats(args.file, report.format, report.kind, report.stats))
+    print(settings.describe() + (" (from the cache: nothing tokenized)" if report.cached else ""))
     return 0
 
 

@@ -23,8 +23,9 @@ def fmt_duration(seconds: float | None) -> str:
 def run(args) -> int:
     from workbench.runs.files import json_safe
     from workbench.runs.store import list_runs
+    from workbench.secrets import redact_data
 
-    rows = [r.summary() for r in list_runs()]
+    rows = redact_data([r.summary() for r in list_runs()])
     if args.json:
         print(json.dumps(json_safe(rows), indent=1))
         return 0

@@ -17,7 +17,7 @@ from workbench.tui.configdiff import differing
 from workbench.tui.metrics import MetricTable, order_metrics
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
-from workbench.tui.tail import JsonlTail
+from workbench.runs.jsonl import JsonlFollower
 from workbench.tui.widgets.chart import LineChart
 
 NARROW = 110
@@ -42,7 +42,7 @@ class CompareScreen(ChartKeys, Screen):
         self.runs = runs
         self.interval = interval
         self.tables = {r.id: MetricTable() for r in runs}
-        self.tails = {r.id: JsonlTail(r.path("metrics.jsonl")) for r in runs}
+        self.tails = {r.id: JsonlFollower(r.path("metrics.jsonl")) for r in runs}
         taken: set[str] = set()
         self.labels = {r.id: short_label(r, taken) for r in runs}
         self.metric = None
@@ -110,7 +110,7 @@ class CompareScreen(ChartKeys, Screen):
 
     # -- metrics ----------------------------------------------------------------------
     def _fetch(self) -> dict[str, tuple[list[dict[str, Any]], bool]]:
-        return {rid: tail.read() for rid, tail in self.tails.items()}
+        return {rid: (batch.rows, batch.reset) for rid, batch in ((rid, t.read()) for rid, t in self.tails.items())}
 
     def _apply(self, result: dict[str, tuple[list[dict[str, Any]], bool]]) -> None:
         reload = False

@@ -24,8 +24,8 @@ from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
+from workbench.sources.base import RunSource, Update
 from workbench.tui.textset import set_text
-from workbench.tui.sources import RunSource, Update
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.chart import LineChart
 from workbench.tui.widgets.console import TailView
@@ -167,33 +167,30 @@ class RunDetailScreen(ChartKeys, Screen):
 
     # -- long histories -----------------------------------------------------------------
     def _load_history(self, path) -> None:
-        """Tail and skeleton at once, then everything before the tail, exactly (worker thread)."""
+        """A skeleton of everything before the tail at once, then all of it exactly (worker thread)."""
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
-        tail_rows, tail_start, tail_end = history.read_tail(path)
-        rows = history.skeleton(path, tail_start) + tail_rows
+        start = history.follow_from_tail(self.source)
         first = MetricTable()
-        first.add_bulk(rows)
-        moved = history.skip_reader_to(self.source, tail_end)
-        self.app.call_from_thread(self._show_first, first, tail_rows, moved)
-        if not moved:
+        if start is not None:
+            first.add_bulk(history.skeleton(path, start))
+        self.app.call_from_thread(self._show_first, first, start is not None)
+        if start is None:
             return
         full = MetricTable()
-        for chunk in history.chunks(path, 0, tail_start):
+        for chunk in history.chunks(path, 0, start):
             if worker.is_cancelled:
                 return
             full.add_bulk(chunk)
         self.app.call_from_thread(self._show_full, full)
 
-    def _show_first(self, table: MetricTable, tail_rows: list[dict[str, Any]], moved: bool) -> None:
-        if not moved:  # the source reads everything itself
-            self._start_poll()
-            return
-        self.table = table
-        self.history_state = "skeleton"
-        self._since_tail = list(tail_rows)
-        self.metric = None
+    def _show_first(self, table: MetricTable, moved: bool) -> None:
+        if moved:
+            self.table = table  # the skeleton; the first poll adds the exact tail
+            self.history_state = "skeleton"
+            self._since_tail = []
+            self.metric = None
         self._start_poll()
 
     def _show_full(self, table: MetricTable) -> None:
@@ -261,6 +258,9 @@ class RunDetailScreen(ChartKeys, Screen):
             self._add_gpu(update.gpu)
         self._set_text("#run-summary", summary_text(self.status, self.size.width - 2))
         self._show_failure()
+        from workbench.tui.extensions import update_run_panels
+
+        update_run_panels(self, update)  # plugin run panels (register_run_panels)
 
     def _show_failure(self) -> None:
         lines = getattr(self.source, "console_lines", lambda: [])()

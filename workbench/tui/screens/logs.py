@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from workbench.tui.polling import ThreadPoll
-from workbench.tui.tail import TextTail
+from workbench.runs.jsonl import TextFollower
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.console import TailLog
 
@@ -40,7 +40,7 @@ class LogScreen(Screen):
         super().__init__()
         self.path = Path(path)
         self.title_text = title
-        self.tail = TextTail(self.path, keep=MAX_LINES)
+        self.tail = TextFollower(self.path, keep=MAX_LINES)
         self.interval = interval
         self.follow = True
         self.query_text = ""

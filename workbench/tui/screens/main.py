@@ -34,6 +34,8 @@ class RunsPane(Vertical):
         Binding("r", "run_action('resume')", "Resume", show=False, tooltip="resume a stopped/failed run from its last checkpoint"),
         Binding("d", "run_action('duplicate')", "Dup config", show=False, tooltip="copy the run's config into configs/"),
         Binding("o", "run_action('logs')", "Logs", show=False, tooltip="the run's full console log"),
+        Binding("e", "app.open_evaluate", "Evaluate", show=False, tooltip="evaluate the run's checkpoints"),
+        Binding("E", "app.open_eval_results", "Eval results", show=False, tooltip="compare evaluation results"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -303,7 +305,7 @@ class MainScreen(Screen):
 
     def show_tab(self, tab: str) -> None:
         """Switch to a tab (mounting its content on first show) and focus its first focus."""
-        if tab not in TABS:
+        if tab not in TABS and not tab.startswith("plugin-tab-"):  # plugin tabs: workbench.tui.extensions
             raise ValueError(f"no tab {tab!r}")
         if tab != "runs":
             self.load_panel(tab)
