@@ -121,6 +121,14 @@ async def test_log_search_next_previous_and_follow_state_at_80_columns(ws):
         assert "WARNING" in screen_text(app)  # the match is on screen
         await pilot.press("f")
         assert screen.follow and "● following" in screen_lines(app)[1]
+        # typed as a burst (a fast typist, a paste over SSH): every key after `/` lands in the search
+        from textual import events
+
+        screen.query_text = ""
+        for key, char in [("slash", "/"), *[(c, c) for c in "step 5"], ("enter", None)]:
+            app.post_message(events.Key(key, char))
+        await wait_until(pilot, lambda: screen.query_text == "step 5", what="the whole burst in the search")
+        assert screen.body.lines[screen.match_line].startswith("step 5")
 
 
 def config_with_max_length(ws, max_length: int = 128):

@@ -362,7 +362,7 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions, info: PlotInfo | 
         return (lo, hi) if lo <= hi else None
 
     def labels_for(yr: tuple[float, float]) -> list[tuple[float, str]]:
-        target = max(3, plot_rows // 2)
+        target = max(3, (plot_rows * 2) // 3)
         if log_axis:
             vals = log_ticks(yr[0], yr[1], target)
             return [(math.log10(v), numbers.num(v, 3)) for v in vals]
@@ -415,7 +415,7 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions, info: PlotInfo | 
         if log_axis:
             ylo, yhi = math.floor(ylo * 4) / 4, math.ceil(yhi * 4) / 4
         else:
-            _, ystep = linear_ticks(ylo, yhi, max(3, plot_rows // 2))
+            _, ystep = linear_ticks(ylo, yhi, max(3, (plot_rows * 2) // 3))
             ylo, yhi = math.floor(ylo / ystep) * ystep, math.ceil(yhi / ystep) * ystep
     info.y_range = (10**ylo, 10**yhi) if log_axis else (ylo, yhi)
     ticks = labels_for((ylo, yhi))

@@ -27,7 +27,8 @@ class RunsPane(Vertical):
     BINDINGS = [
         Binding("enter", "open", "Open", show=False, tooltip="open the run's detail"),
         Binding("c", "app.compare", "Compare", tooltip="compare the marked runs (or the marked one and the run under the cursor)"),
-        Binding("slash", "filter", "Filter", tooltip="filter/search: words, status:running, trainer:sft, tag:x, name:x, -word"),
+        Binding("slash", "filter", "Filter", priority=True,
+                tooltip="filter/search: words, status:running, trainer:sft, tag:x, name:x, -word"),
         Binding("S", "sort", "Sort", tooltip="sort by: created, name, status, loss, best eval, progress, tok/s"),
         Binding("x", "run_action('stop')", "Stop", tooltip="stop gracefully: checkpoint, then exit (asks first)"),
         Binding("X", "run_action('stop_now')", "Stop now", show=False, tooltip="stop now: SIGTERM, then SIGKILL (asks first)"),
@@ -69,10 +70,15 @@ class RunsPane(Vertical):
         self.show_info()
 
     # -- filter and sort -------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter" and isinstance(self.screen.focused, Input):
+            return False  # a "/" typed into an input
+        return True
+
     def action_filter(self) -> None:
         filt = self.query_one("#runs-filter", Input)
         filt.display = True
-        filt.focus()
+        self.screen.set_focus(filt)  # now: the keys typed right after `/` are the filter's
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "runs-filter":
