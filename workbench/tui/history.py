@@ -105,9 +105,7 @@ def follow_from_tail(source: Any, window: int | None = None) -> int | None:
     source's follower cannot be moved (the source then reads everything itself).
     """
     window = TAIL_BYTES if window is None else window
-    follower = getattr(getattr(source, "_metrics", None), "_lines", None)  # RunDirSource's JsonlFollower
-    seek = getattr(follower, "seek_near_end", None)
-    if seek is None or getattr(follower, "offset", 1) != 0:
+    start = getattr(source, "start_metrics_near_end", None)  # RunDirSource's; other sources read everything
+    if start is None:
         return None
-    seek(window)
-    return follower.offset or None
+    return start(window) or None
