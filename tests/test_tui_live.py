@@ -125,7 +125,8 @@ def test_killing_the_tui_mid_run_leaves_the_run_to_finish(workspace):
         def screen() -> str:
             return subprocess.run([*tmux, "capture-pane", "-p", "-t", "tui"], capture_output=True, text=True).stdout
 
-        wait_for(lambda: run_id[:20] in screen() and "running" in screen(), timeout=240, what="the run in the real TUI")
+        # the Runs table names a run by its name and start time (sft 01/10:46), the id is for the CLI
+        wait_for(lambda: "sft " in screen() and "running" in screen(), timeout=240, what="the run in the real TUI")
         wait_for(lambda: len(metric_rows(run_dir)) >= 5, timeout=240, what="five steps")
         os.kill(tui.pid, signal.SIGKILL)
         wait_for(lambda: not tui.is_running() or tui.status() == psutil.STATUS_ZOMBIE, timeout=10, what="TUI gone")
