@@ -172,7 +172,7 @@ def _stamp(path: Path) -> tuple:
 def load_settings(workspace: Path | None = None) -> Settings:
     """The merged settings for `workspace` (default: the current one); re-read when a file changes."""
     if workspace is None:
-        from workbench.paths import workspace as current
+        from workbench.workspace import workspace as current
 
         workspace = current()
     paths = [user_settings_path(), workspace_settings_path(workspace)]
