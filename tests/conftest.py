@@ -23,6 +23,7 @@ WORKBENCH = [sys.executable, "-m", "workbench"]
 def workspace(tmp_path, monkeypatch) -> Path:
     """A fresh workspace folder, also exported for subprocesses and the registry."""
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    monkeypatch.setenv("WORKBENCH_CONFIG_DIR", str(tmp_path / ".user-config"))  # no user settings leak in
     monkeypatch.chdir(tmp_path)
     import workbench.plugin_manager as pm
 

@@ -148,9 +148,9 @@ def test_layout_width_height_and_line_position():
     rows = render_chart([PlotLine(s, "ramp", 0)], PlotOptions(60, 12))
     text = _rows_text(rows)
     assert len(rows) == 12 and all(len(t) == 60 for t in text)
-    assert text[0].startswith("━ ramp 1")
-    assert text[-1].split("└")[1].split() == ["0", "50"]  # x tick labels at nice steps
-    plot = text[1:-1]
+    assert text[0].startswith("━━ ramp 1")
+    assert "└" in text[-2] and text[-1].split() == ["0", "50"]  # axis line, x tick labels at nice steps
+    plot = text[1:-2]
     # A rising line: dots in the bottom row at the left, in the top row at the right.
     left_col = next(i for i, ch in enumerate(plot[-1]) if ch in BRAILLE)
     right_col = max(i for i, ch in enumerate(plot[0]) if ch in BRAILLE)
@@ -169,7 +169,7 @@ def test_log_y_spaces_decades_evenly():
     # Halfway along x the value is 10**0.5: mid-height on a log axis, at the bottom
     # of a linear one.
     def rows_at_middle(text):
-        plot = text[1:-1]
+        plot = text[1:-2]
         col = plot[0].index("│" if "│" in plot[0] else "┤") + 1 + (60 - 5) // 2
         return [r for r, line in enumerate(plot) if line[col] in BRAILLE]
 
@@ -201,7 +201,8 @@ def test_axis_formats():
     assert format_x(3725, "time", 600) == "1h02m"
     assert duration(150) == "2m30s"
     assert format_x(1.25, "epoch", 0.25) == "1.25"
-    assert format_x(12000, "step", 2000) == "12k"
+    assert format_x(12000, "step", 2000) == "12000"  # steps exact up to six digits
+    assert format_x(250_000, "step", 50_000) == "250k"
     assert render_chart([], PlotOptions(40, 6))[3][1][0].strip() == "no data"
 
 
@@ -226,16 +227,16 @@ async def test_headless_chart_renders_braille_legend_and_switches_series():
         await pilot.pause()
         assert chart.size == (60, 12)
         lines = _widget_lines(chart)
-        assert "loss" in lines[0] and "eval_loss" in lines[0]
+        legend = lines[0] + lines[1]  # two rows: each line's raw and smoothed last values, labelled
+        assert "loss raw" in legend and "eval_loss raw" in legend and "ema" in legend
         assert sum(ch in BRAILLE for ch in "".join(lines)) > 40
-        strip = chart.render_line(0)
-        colors = {seg.style.color for seg in strip if seg.text == "━"}
+        colors = {seg.style.color for y in (0, 1) for seg in chart.render_line(y) if seg.text in ("━━", "╺╸")}
         assert len(colors) == 2  # two series, two theme colours
 
         chart.show_only(["eval_loss"])
         await pilot.pause()
         after = _widget_lines(chart)
-        assert "eval_loss" in after[0] and "━ loss" not in after[0]
+        assert "eval_loss" in after[0] and "━━ loss" not in after[0]
         assert after[1:] != lines[1:]
 
         chart.focus()
@@ -247,7 +248,9 @@ async def test_headless_chart_renders_braille_legend_and_switches_series():
         chart.append("eval_loss", 2100, 0.1)
         await pilot.pause()
         now = chart.series("eval_loss").last(smoothed=True)
-        assert now < before and f"{now:.4g}" in _widget_lines(chart)[0]
+        from workbench.numbers import num
+
+        assert now < before and f"ema {num(now)}" in _widget_lines(chart)[0]
 
 
 async def test_headless_chart_with_no_color(monkeypatch):
@@ -284,3 +287,75 @@ def test_every_layout_fills_exactly_width_by_height():
         rows = render_chart(lines, opts)
         assert len(rows) == h
         assert all(sum(cell_len(text) for text, _ in row) == w for row in rows), (t, opts)
+
+
+# -- readable, steerable charts (issue 10 item 4) -----------------------------------------------
+
+def _loss_like(n=400, spike=None):
+    s = MetricSeries("loss")
+    x = np.arange(1, n + 1, dtype=float)
+    y = 2.1 + 0.5 * np.exp(-x / 80)
+    if spike is not None:
+        y[0] = spike
+    s.extend(x, y)
+    return s
+
+
+def test_y_ticks_carry_real_values_not_a_few_integers():
+    from workbench.tui.plot import PlotInfo
+
+    info = PlotInfo()
+    rows = render_chart([PlotLine(_loss_like(), "loss", 0)], PlotOptions(70, 14), info)
+    labels = [t for t in info.ticks]
+    assert len(labels) >= 4, labels
+    assert all("." in t for t in labels), labels  # 2.1 2.2 ... not 2 3
+    shown = [r for r in _rows_text(rows) if "┤" in r]
+    assert len(shown) >= 4
+
+
+def test_outlier_robust_y_range_clips_the_first_spike():
+    from workbench.tui.plot import PlotInfo
+
+    s = _loss_like(spike=40.0)
+    robust, full = PlotInfo(), PlotInfo()
+    render_chart([PlotLine(s, "loss", 0)], PlotOptions(70, 14, robust_y=True), robust)
+    render_chart([PlotLine(s, "loss", 0)], PlotOptions(70, 14, robust_y=False), full)
+    assert full.y_range[1] >= 40 and robust.y_range[1] < 3.0
+    assert robust.clipped >= 1
+
+
+def test_lines_differ_without_colour_and_raw_is_sparse():
+    a, b = _loss_like(), _loss_like()
+    rows = render_chart([PlotLine(a, "run-a", 0), PlotLine(b, "run-b", 1)], PlotOptions(70, 14))
+    legend = "".join(t for t, _ in rows[0])
+    assert "━━ run-a" in legend and "╺╸ run-b" in legend
+    only_a = _rows_text(render_chart([PlotLine(a, "a", 0)], PlotOptions(70, 14)))
+    only_b = _rows_text(render_chart([PlotLine(b, "b", 1)], PlotOptions(70, 14)))
+    dots = lambda text: sum(ch in BRAILLE for line in text[1:-2] for ch in line)  # noqa: E731
+    assert dots(only_b) < 0.8 * dots(only_a), "a dashed line leaves gaps"
+
+
+def test_ascii_and_block_fallbacks_draw_without_braille():
+    s = _loss_like()
+    for mode in ("ascii", "block"):
+        text = _rows_text(render_chart([PlotLine(s, "loss", 0)], PlotOptions(60, 12, glyphs=mode)))
+        assert not any(ch in BRAILLE for line in text for ch in line)
+        assert len(text) == 12 and all(len(t) == 60 for t in text)
+    ascii_text = "".join(_rows_text(render_chart([PlotLine(s, "loss", 0)], PlotOptions(60, 12, glyphs="ascii"))))
+    assert all(ord(ch) < 128 for ch in ascii_text)
+    assert any(ch in "'-.|" for ch in ascii_text)
+
+
+def test_eval_and_checkpoint_markers_and_cursor_readout():
+    from workbench.tui.plot import readout_at
+
+    s = _loss_like()
+    s.set_smoothing(0.6)
+    opts = PlotOptions(70, 14, markers=((100.0, "checkpoint"), (200.0, "eval")), cursor=150.0)
+    text = _rows_text(render_chart([PlotLine(s, "loss", 0)], opts))
+    axis = text[-2]
+    assert "◆" in axis and "•" in axis and axis.index("◆") < axis.index("•")
+    assert any("│" in line[10:] for line in text[2:-2])  # the cursor column
+    (label, x, raw, smooth), = readout_at([PlotLine(s, "loss", 0)], 150.4)
+    assert label == "loss" and x == 150.0 and raw == pytest.approx(2.1 + 0.5 * np.exp(-150 / 80))
+    assert smooth is not None and smooth != raw

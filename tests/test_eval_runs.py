@@ -25,6 +25,7 @@ def fake_run(workspace, checkpoint: str = "final", adapter: bool = True, overrid
         (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(MODEL)}))
     else:
         (folder / "config.json").write_text((MODEL / "config.json").read_text())
+        (folder / "model.safetensors").write_bytes((MODEL / "model.safetensors").read_bytes())  # validate wants weights
     run.update_status(status="completed")
     return run
 
@@ -44,12 +45,13 @@ def test_a_run_is_evaluated_as_its_adapter_on_its_base_with_its_own_data_and_eva
     assert config.trainer_name == "evaluate" and "peft" not in config.data
     assert config["data"]["train"] == str(MESSAGES) and config["data"]["eval_fraction"] == 0.1
     assert config["run"]["seed"] == run.config()["run"]["seed"]
-    assert config["eval"] == {"evaluators": ["perplexity"], "options": {"perplexity": {"max_rows": 8}}}
+    assert config["eval"] == {"evaluators": ["perplexity"], "options": {"perplexity": {"max_rows": 8}},
+                              "generation": {}, "at": "end"}
     assert name == "eval-sft-lora" and f"of:{run.id}" in config["run"]["tags"]
     # --data makes the file the evaluation rows; --evaluator replaces the list (options of dropped ones go)
     config, _ = resolve("last", data=str(DATA / "sft-text.jsonl"), evaluators=["generate"])
     assert config["data"]["train"] == config["data"]["eval"] == str(DATA / "sft-text.jsonl")
-    assert config["eval"] == {"evaluators": ["generate"], "options": {}}
+    assert config["eval"] == {"evaluators": ["generate"], "options": {}, "generation": {}, "at": "end"}
     # --set applies to the resolved evaluation config, checked like any config
     config, _ = resolve("last", overrides=["eval.options.perplexity.batch_size=2"])
     assert config["eval"]["options"]["perplexity"] == {"max_rows": 8, "batch_size": 2}
@@ -66,6 +68,9 @@ def test_a_full_model_run_is_evaluated_from_its_final_folder_with_the_base_token
 def test_a_run_without_final_names_the_checkpoint_to_pick(workspace):
     run = fake_run(workspace, checkpoint="checkpoint-10")
     (run.dir / "checkpoints" / "checkpoint-10" / "trainer_state.json").write_text("{}")
+    from workbench.runs.checkpoints import seal
+
+    seal(run.dir / "checkpoints" / "checkpoint-10")  # a checkpoint counts once the job has sealed it
     with pytest.raises(RunError, match="no checkpoints/final; pick one with --checkpoint checkpoint-10"):
         resolve(run.id)
     config, name = resolve(run.id, checkpoint="checkpoint-10")

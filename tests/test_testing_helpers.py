@@ -58,10 +58,10 @@ def test_registry_with_raises_for_broken_and_conflicting_plugins():
     assert registry_with(broken, strict=False).plugin("broken_plugin").status == "broken"
 
     clash = plugin_module("clash_plugin", register_trainers=lambda: [TrainerSpec("sft", ("conversational",), "x:y")])
-    with pytest.raises(PluginError, match="trainer 'sft' already registered by sft"):
+    with pytest.raises(PluginError, match="trainer 'sft' is already registered by built-in plugin sft"):
         registry_with(clash)
     wrong_type = plugin_module("wrong_plugin", register_trainers=lambda: ["sft"])
-    with pytest.raises(PluginError, match="returned str, expected TrainerSpec"):
+    with pytest.raises(PluginError, match="item 0 is a str, expected TrainerSpec"):
         registry_with(wrong_type)
 
 

@@ -12,7 +12,8 @@ from tests.test_tui_app import app_for, wait_until, ws  # noqa: F401 - fixture
 from tests.test_tui_support import make_run
 from workbench.errors import ConfigError
 from workbench.telemetry import GpuSample
-from workbench.tui.widgets.gpu_panel import GpuPanel, gpu_card_text, poll_interval
+from tests.tui_screen import screen_lines, screen_text
+from workbench.tui.widgets.gpu_panel import GpuPanel, gpu_line, history_line, poll_interval
 
 SIZE = (80, 24)
 GiB = 1024**3
@@ -42,13 +43,18 @@ async def test_fake_gpus_render_with_history_and_processes_mapped_to_runs(ws, mo
                          what="three polls")
         text = panel_text(panel)
         assert "3 GPUs" in text
-        assert "GPU 0  NVIDIA H100 80GB HBM3" in text and "GPU 2" in text
-        assert " 91%" in text and "40.0G/80.0G" in text and "66°C" in text and "510/700 W" in text
-        assert "power_w: Not Supported" in text and "power N/A" in text
+        assert "0 H100 80GB" in text and "\n2 " in text
+        assert " 91%" in text and "40.0/80.0G" in text and "66°C" in text and "510/700W" in text
+        assert "⚠ power_w" in text and "N/A" in text
         procs = panel.query_one("#gpu-procs")
-        await wait_until(pilot, lambda: procs.display and procs.row_count == 1, what="process row")
+        await wait_until(pilot, lambda: procs.row_count == 1, what="process row")
         row = [str(c) for c in procs.get_row_at(0)]
-        assert row[:2] == ["1", str(os.getpid())] and row[3] == "20250101-000001-owner" and row[4] == "pid"
+        import psutil
+
+        me = psutil.Process()
+        assert row[:4] == ["1", str(os.getpid()), me.username(), "12.0G"]
+        assert row[6] == "20250101-000001-owner" and "pytest" in row[7]  # its run and its command
+        assert row[5].endswith(("M", "G")) and row[4] != "-"  # host memory and CPU of the process
 
 
 async def test_without_nvml_the_panel_shows_cpu_and_ram(ws):
@@ -60,8 +66,8 @@ async def test_without_nvml_the_panel_shows_cpu_and_ram(ws):
         assert panel.backend is None
         text = panel_text(panel)
         assert "No GPU telemetry" in text and panel.reason and panel.reason in text
-        assert "CPU  " in text and "RAM  " in text and "cores" in text
-        assert not panel.query_one("#gpu-procs").display
+        assert "CPU  " in text and "RAM  " in text and "per core" in text
+        assert panel.query_one("#gpu-procs").row_count == 0
 
 
 async def test_a_bad_fake_spec_is_reported_not_fatal(ws, monkeypatch):
@@ -91,13 +97,91 @@ async def test_run_detail_gpu_tab_reads_gpu_jsonl(ws):
         await wait_until(pilot, lambda: len(screen.gpu) == 2)
         await pilot.press("g")
         text = str(screen.query_one("#run-gpu").render())
-        assert "GPU 0  NVIDIA A100" in text and "GPU 1" in text and " 80%" in text and "5.0G/40.0G" in text
+        assert "0 A100" in text and "\n1 A100" in text and " 80%" in text and "5.0/40.0G" in text
 
 
-def test_gpu_card_history_line_scales_util():
+def test_gpu_history_line_scales_util():
     hist = [GpuSample(index=0, util_percent=u, mem_used_bytes=1, mem_total_bytes=2) for u in (0, 50, 100)]
-    text = gpu_card_text(hist[-1], hist, width=3)
-    assert "▁▄█" in text and "N/A" in text  # no temperature/power reported
+    assert history_line(0, hist, 5) == "0 ▁▄█"
+    assert "N/A" in gpu_line(hist[-1]).plain  # no temperature/power reported
+
+
+def test_thresholds_mark_hot_and_power_capped_gpus_without_colour():
+    hot = GpuSample(index=3, name="NVIDIA H100", util_percent=99, mem_used_bytes=79 * GiB, mem_total_bytes=80 * GiB,
+                    temperature_c=89, power_w=396, power_limit_w=400)
+    cool = GpuSample(index=4, name="NVIDIA H100", util_percent=10, mem_used_bytes=1 * GiB, mem_total_bytes=80 * GiB,
+                     temperature_c=50, power_w=100, power_limit_w=400)
+    line = gpu_line(hot)
+    assert "89°C!!" in line.plain and "396/400W!!" in line.plain and "79.0/80.0G!!" in line.plain
+    assert "!" not in gpu_line(cool).plain
+    styles = {str(span.style) for span in line.spans}
+    assert any("red" in st for st in styles)
+
+
+async def test_eight_gpus_fit_80x24_with_history(ws, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_FAKE_GPUS", "8")
+    app = app_for(ws, gpu_poll=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        panel = app.screen.query_one(GpuPanel)
+        await wait_until(pilot, lambda: panel.last_snapshot is not None and len(panel.history.get(7, [])) >= 3)
+        await pilot.pause(0.3)
+        lines = screen_lines(app)
+        gpu_rows = [ln for ln in lines if "°C" in ln and "GPUs ·" not in ln]
+        assert [ln.split()[0] for ln in gpu_rows] == [str(i) for i in range(8)], lines
+        assert all(ln.rstrip().endswith("W") for ln in gpu_rows), "no line cut"
+        hist_rows = [ln for ln in lines if ln.strip()[:2] in {f"{i} " for i in range(8)} and "°C" not in ln
+                     and any(ch in "▁▂▃▄▅▆▇█" for ch in ln)]
+        assert len(hist_rows) == 8, lines
+        assert any("util history" in ln for ln in lines)
+
+
+async def test_stop_a_process_run_from_the_gpu_view(ws, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from workbench.runs.store import process_start_time
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        time.sleep(0.2)
+        run_dir = make_run(ws, "20250101-000001-gpujob", status="running", logged=5, supervisor_pid=sleeper.pid,
+                           supervisor_start=process_start_time(sleeper.pid))
+        spec = {"gpus": [{"processes": [{"pid": sleeper.pid, "used_bytes": 3 * GiB}]}]}
+        (tmp_path / "g.json").write_text(json.dumps(spec))
+        monkeypatch.setenv("WORKBENCH_FAKE_GPUS", str(tmp_path / "g.json"))
+        app = app_for(ws, gpu_poll=0.1)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("2")
+            panel = app.screen.query_one(GpuPanel)
+            procs = panel.query_one("#gpu-procs")
+            await wait_until(pilot, lambda: procs.row_count == 1 and panel.proc_rows[0]["run_id"], timeout=15)
+            await pilot.press("x")
+            from workbench.tui.screens.dialogs import ConfirmScreen
+
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await wait_until(pilot, lambda: (run_dir / "stop.request").exists(), what="stop request")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+async def test_gpu_history_survives_closing_the_tui(ws, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_FAKE_GPUS", "2")
+    app = app_for(ws, gpu_poll=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        panel = app.screen.query_one(GpuPanel)
+        await wait_until(pilot, lambda: len(panel.history.get(1, [])) >= 5)
+        before = len(panel.history[1])
+    assert (ws / ".workbench" / "gpu.jsonl").exists()
+    app = app_for(ws, gpu_poll=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        panel = app.screen.query_one(GpuPanel)
+        await wait_until(pilot, lambda: panel.poller is not None)
+        assert len(panel.history[1]) >= before  # the earlier session's samples are back
 
 
 def test_poll_interval_from_argument_env_and_bad_values(monkeypatch):

@@ -81,13 +81,26 @@ async def test_a_run_started_from_the_cli_shows_up_live(ws):
         table.move_cursor(row=table.get_row_index(run_id))
         await pilot.press("enter")
         screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
-        await wait_until(pilot, lambda: screen.table.rows > 0, timeout=240, what="first loss rows")
-        first = len(screen.chart.series("loss"))
-        assert first < 25  # they arrive while the run trains
+        run_dir = ws / "runs" / run_id
+        # Freeze the job after its first steps: the view must show those rows while the run is mid-way
+        # (deterministic under any load: the job cannot finish while we look).
+        await wait_until(pilot, lambda: len(metric_rows(run_dir)) >= 2, timeout=240, what="first steps written")
+        pgid = Run(run_dir).raw_status["job_pgid"]
+        os.killpg(pgid, signal.SIGSTOP)
+        try:
+            written = len(metric_rows(run_dir))
+            assert written < 25, "stopped mid-run"
+            await wait_until(pilot, lambda: screen.chart.series("loss") is not None
+                             and len(screen.chart.series("loss")) == written, timeout=30,
+                             what="the rows written so far in the chart")
+            assert screen.status.get("status") == "running"
+        finally:
+            os.killpg(pgid, signal.SIGCONT)
         await wait_until(pilot, lambda: screen.status.get("status") == "completed", timeout=240)
         await wait_until(pilot, lambda: len(screen.chart.series("loss")) == 25, timeout=5)
         assert list(screen.chart.series("loss").x) == [float(s) for s in range(1, 26)]
-        # The table polls on its own timer: it catches up within a poll or two.
+        # Back on the tabs, the table shows what its poll saw meanwhile (a hidden table never repaints).
+        await pilot.press("escape")
         await wait_until(pilot, lambda: "completed" in str(table.get_row(run_id)[2]), timeout=10,
                          what="the table row to show completed")
 

@@ -16,61 +16,13 @@ from workbench.tui import fmt
 from workbench.tui.actions import duplicate_config
 from workbench.tui.configdiff import differing, flatten
 from workbench.tui.failure import diagnose
-from workbench.tui.keys import KEYS
+from workbench import numbers
+from workbench.tui.keydocs import all_screen_classes
+from workbench.tui.keys import class_sections
 from workbench.tui.metrics import MetricTable, order_metrics, pair
 from workbench.tui.runs_poll import RunsPoller
-from workbench.tui.tail import JsonlTail, LineTail, TextTail, clean_line
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def test_line_tail_returns_only_complete_new_lines(tmp_path):
-    p = tmp_path / "m.jsonl"
-    tail = LineTail(p)
-    assert tail.read().lines == []  # missing file
-    p.write_bytes(b'{"a": 1}\n{"a": 2')
-    assert tail.read().lines == [b'{"a": 1}']
-    assert tail.read().lines == []  # the partial line waits
-    with open(p, "ab") as f:
-        f.write(b'}\n{"a": 3}\n')
-    assert tail.read().lines == [b'{"a": 2}', b'{"a": 3}']
-    assert tail.offset == p.stat().st_size
-
-
-def test_jsonl_tail_resets_when_file_is_rewritten_shorter(tmp_path):
-    p = tmp_path / "m.jsonl"
-    p.write_text("".join(json.dumps({"step": i}) + "\n" for i in range(1, 11)))
-    tail = JsonlTail(p)
-    rows, reset = tail.read()
-    assert [r["step"] for r in rows] == list(range(1, 11)) and not reset
-    # a resumed run rewrites metrics.jsonl keeping the rows up to its checkpoint
-    tmp = tmp_path / "m.tmp"
-    tmp.write_text("".join(json.dumps({"step": i}) + "\n" for i in range(1, 6)))
-    os.replace(tmp, p)
-    rows, reset = tail.read()
-    assert reset and [r["step"] for r in rows] == [1, 2, 3, 4, 5]
-    p.write_text("not json\n" + json.dumps({"step": 6}) + "\n")
-    rows, reset = tail.read()
-    assert [r["step"] for r in rows] == [6] and tail.bad_lines == 1
-
-
-def test_text_tail_keeps_what_a_terminal_shows(tmp_path):
-    p = tmp_path / "console.log"
-    p.write_text("start\n 10%|#   |\r 50%|##  |\r100%|####|\n\x1b[31merror\x1b[0m\n")
-    tail = TextTail(p, keep=2)
-    new, reset = tail.read()
-    assert new == ["start", "100%|####|", "error"]
-    assert list(tail.lines) == ["100%|####|", "error"]
-    assert clean_line("a\rb\r") == "b"
-
-
-def test_text_tail_starts_near_the_end_of_a_huge_log(tmp_path):
-    p = tmp_path / "console.log"
-    p.write_text("".join(f"line {i}\n" for i in range(200_000)))
-    tail = TextTail(p, keep=100)
-    new, _ = tail.read()
-    assert new[-1] == "line 199999" and len(new) < 5000
-    assert list(tail.lines) == [f"line {i}" for i in range(199_900, 200_000)]
 
 
 def test_metric_table_tracks_all_x_axes_and_carries_tokens_to_eval_rows():
@@ -134,9 +86,9 @@ def test_formats():
     assert fmt.bar(0.5, 4) == "██░░"
     assert fmt.bar(0.0, 3) == "░░░" and fmt.bar(1.0, 3) == "███" and fmt.bar(None, 2) == "░░"
     assert len(fmt.bar(0.33, 10)) == 10
-    assert fmt.duration(3725) == "1h02m" and fmt.duration(65) == "1m05s" and fmt.duration(None) == "-"
-    assert fmt.num(5131.9) == "5.13k" and fmt.num(0.00015) == "1.50e-04" and fmt.num(None) == "-"
-    assert fmt.num(float("nan")) == "nan" and fmt.num(2.5) == "2.5"
+    assert numbers.duration(3725) == "1h02m" and numbers.duration(65) == "1m05s" and numbers.duration(None) == "-"
+    assert numbers.num(5131.9) == "5132" and numbers.num(0.00015) == "1.5e-4" and numbers.num(None) == "-"
+    assert numbers.num(float("nan")) == "nan" and numbers.num(2.5) == "2.5"
     assert fmt.progress(30, 40, 4) == "███░  75%"
     assert fmt.spark([0, 50, 100, None], 4, 0, 100) == "▁▄█ "
     assert fmt.status_text("failed").startswith("✗")
@@ -171,10 +123,13 @@ def test_runs_poller_skips_unchanged_finished_runs(tmp_path, monkeypatch):
     assert poller.poll().summaries[1]["step"] == 41 and "a" in calls
 
 
-def test_every_key_of_the_help_is_documented():
+def test_every_key_of_every_screen_is_documented():
+    """docs/tui.md has a section per screen listing each of its bindings (read from the classes)."""
     doc = (REPO / "docs" / "tui.md").read_text()
-    for section, keys in KEYS.items():
-        assert section in doc, section
-        for key, _ in keys:
-            for k in re.split(r"\s*/\s*|\s+", key):
-                assert f"`{k}`" in doc or k in ("", "/"), f"key {k!r} ({section}) missing from docs/tui.md"
+    for cls in all_screen_classes():
+        for section, lines in class_sections(cls):
+            assert f"| {section} |" in doc, f"no key table for {section} in docs/tui.md"
+            table = doc.split(f"| {section} |", 1)[1].split("\n\n", 1)[0]
+            for key, _ in lines:
+                for k in key.split(" / "):
+                    assert f"`{k}`" in table, f"key {k!r} of {section} ({cls.__name__}) missing from docs/tui.md"

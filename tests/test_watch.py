@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from workbench.errors import RunError
-from workbench.tui.sources import RunDirSource, source_for
-from workbench.watch.hf import TrainerDirSource, newest_state, rows_from_log_history
+from workbench.sources import source_for
+from workbench.sources.rundir import RunDirSource
+from workbench.sources.hf_trainer import TrainerDirSource, newest_state, rows_from_log_history
 
 
 def write_state(out, step: int, history: list[dict], name: str | None = None, **extra) -> None:

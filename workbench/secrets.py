@@ -1,26 +1,78 @@
-"""What counts as a secret: never written into a run directory or a log."""
+"""What counts as a secret, and its redaction: never written into a run directory or a log.
+
+Two nets: the values of secret-named environment variables (HF_TOKEN, WANDB_API_KEY,
+OPENAI_API_KEY, ...) wherever they appear, and well-known token shapes (Hugging Face,
+OpenAI, GitHub, AWS, Slack) even when no variable names them.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+from typing import Any, Mapping
 
 # A name part, so HF_TOKEN and WANDB_API_KEY match but TOKENIZERS_PARALLELISM does not.
 SECRET_NAME = re.compile(
     r"(?:^|_)(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?)(?:_|$)", re.I)
+TOKEN_SHAPES = re.compile(
+    r"\b(?:hf_[A-Za-z0-9]{30,}|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}"
+    r"|github_pat_[A-Za-z0-9_]{30,}|AKIA[0-9A-Z]{16}|xox[abprs]-[A-Za-z0-9-]{10,})\b")
+MASK = "***"
 
 
 def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
-def secret_values(env: dict[str, str]) -> list[str]:
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     """Values of secret-named variables (6+ characters), longest first, for redaction."""
-    vals = {v for k, v in env.items() if is_secret_name(k) and len(v) >= 6}
+    env = os.environ if env is None else env
+    vals = {v for k, v in env.items() if is_secret_name(k) and isinstance(v, str) and len(v) >= 6}
     return sorted(vals, key=len, reverse=True)
 
 
-def redact(line: str, secrets: list[str]) -> str:
-    for s in secrets:
-        if s in line:
-            line = line.replace(s, "***")
-    return line
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    """`text` with every secret value and token-shaped string replaced by ***."""
+    for s in secrets if secrets is not None else secret_values():
+        if s in text:
+            text = text.replace(s, MASK)
+    if "_" in text or "-" in text or "AKIA" in text:
+        text = TOKEN_SHAPES.sub(MASK, text)
+    return text
+
+
+def redact_data(value: Any, secrets: list[str] | None = None) -> Any:
+    """A JSON-like value with every string in it redacted (dict keys included)."""
+    secrets = secret_values() if secrets is None else secrets
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): redact_data(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v, secrets) for v in value]
+    return value
+
+
+class RedactingLineWriter:
+    """Writes text to a binary file, line by line, each line redacted before it lands."""
+
+    def __init__(self, out, secrets: list[str] | None = None):
+        self.out = out
+        self.secrets = secret_values() if secrets is None else secrets
+        self._pending = b""
+
+    def write(self, data: bytes) -> None:
+        data = self._pending + data
+        end = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if end < 0 and len(data) < 65536:
+            self._pending = data
+            return
+        head, self._pending = (data[:end + 1], data[end + 1:]) if end >= 0 else (data, b"")
+        self.out.write(redact(head.decode("utf-8", errors="replace"), self.secrets).encode("utf-8"))
+        self.out.flush()
+
+    def close(self) -> None:
+        if self._pending:
+            self.out.write(redact(self._pending.decode("utf-8", errors="replace"), self.secrets).encode("utf-8"))
+            self._pending = b""
+        self.out.flush()

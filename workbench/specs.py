@@ -68,6 +68,8 @@ class TrainerSpec:
     default_args: Mapping[str, Any] = field(default_factory=dict)
     # Keys of [trainer] besides `name` and `args` that this trainer understands.
     options: tuple[str, ...] = ()
+    # True: replace a spec of the same name registered before (e.g. a built-in) on purpose.
+    override: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,21 +96,43 @@ class DataFormat:
     convert: Callable[[dict], dict]
     description: str = ""
     columns: tuple[str, ...] = ()
+    override: bool = False
 
 
 @dataclass(frozen=True)
 class EvaluatorSpec:
     """An evaluator run after training (or as its own evaluation run).
 
-    factory: import path of `evaluate(ctx, **options) -> dict[str, float]`, options from
-        `[eval.options.<name>]`; run on rank 0 after training.
-    needs: what it requires, e.g. ("model", "eval_data").
+    factory: import path of `evaluate(ctx, **options) -> EvalResult | dict[str, float]`
+        (workbench.evaluation.EvalResult: metrics plus per-example records), options from
+        `[eval.options.<name>]`; run on rank 0 after training or at each checkpoint.
+    needs: what it requires, e.g. ("model", "eval_data", "references").
+    data_kinds: the canonical data kinds whose rows it can score; empty means any.
     """
 
     name: str
     factory: str
     needs: tuple[str, ...] = ("model",)
     description: str = ""
+    data_kinds: tuple[str, ...] = ()
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class RunSourceSpec:
+    """A reader that shows another tool's output (TensorBoard logs, a trackio project, ...) as a run.
+
+    detect: import path of `detect(path) -> float`, how sure it is (0..1) that `path` is its
+        kind of output; cheap (no heavy imports), never raises for foreign folders.
+    factory: import path of a class called with the path, returning a read-only
+        `workbench.sources.RunSource` (poll() -> Update).
+    """
+
+    name: str
+    factory: str
+    detect: str
+    description: str = ""
+    override: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +145,7 @@ class LauncherSpec:
     name: str
     factory: str
     description: str = ""
+    override: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,6 +155,7 @@ class RewardFunctionSpec:
     name: str
     factory: str
     description: str = ""
+    override: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,11 +165,12 @@ class PresetSpec:
     name: str
     path: str
     description: str = ""
+    override: bool = False
 
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What run-event hooks receive when a run ends."""
+    """What the lifecycle hooks (run_started, run_event, run_finished) receive about a run."""
 
     run_id: str
     run_dir: str
@@ -151,3 +178,92 @@ class RunInfo:
     trainer: str
     exit_code: int | None = None
     signal: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackSpec:
+    """A transformers TrainerCallback added to every trainer of every run (loggers, notifiers).
+
+    factory: import path of a TrainerCallback subclass or a function; called with the
+        TrainContext when it takes an argument, else with none. Imported inside the job only.
+    A callback that raises is reported as a `plugin_error` event and switched off; the run goes on.
+    """
+
+    name: str
+    factory: str
+    description: str = ""
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A `workbench <name>` subcommand (listed in `workbench --help`).
+
+    run: `run(args) -> int | None` (the exit code), an import path or a callable.
+    configure: optional `configure(parser)` adding arguments to the command's argparse parser.
+    """
+
+    name: str
+    help: str
+    run: str | Callable[..., Any]
+    configure: str | Callable[..., Any] | None = None
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class PaletteCommandSpec:
+    """An entry of the TUI's command palette, optionally bound to a key.
+
+    run: `run(api: workbench.tui.app_api.AppAPI)`, an import path or a callable.
+    key: a Textual key ("ctrl+k", "f6"); `[keys]` in the settings may rebind it by `name`.
+    """
+
+    name: str
+    title: str
+    run: str | Callable[..., Any]
+    help: str = ""
+    key: str | None = None
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class RunPanelSpec:
+    """A Textual widget shown as a tab of run detail for the runs it matches.
+
+    widget: import path of `factory(ctx: workbench.tui.app_api.RunPanelContext) -> Widget`
+        (a Widget subclass whose __init__ takes the context works).
+    trainers, tags, metrics: which runs get it; a run matches when its trainer is in
+        `trainers`, or it carries one of `tags` (run.tags), or it logged a metric whose name
+        starts with one of `metrics`. All three empty: every run.
+    """
+
+    name: str
+    title: str
+    widget: str
+    trainers: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    description: str = ""
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class TabSpec:
+    """A tab of the TUI's main screen: widget is the import path of `factory(api: AppAPI) -> Widget`."""
+
+    name: str
+    title: str
+    widget: str
+    description: str = ""
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class ThemeSpec:
+    """A TUI theme shipped by a plugin: path is a theme TOML file (see themes/ for the format)."""
+
+    name: str
+    path: str
+    description: str = ""
+    override: bool = False

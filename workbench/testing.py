@@ -26,8 +26,9 @@ from typing import Any, Iterable, Mapping, Sequence
 from workbench.errors import DataError, PluginError
 
 __all__ = [
-    "RunResult", "check_data_format", "make_context", "registry_with", "run_job", "sample_data",
-    "tiny_model_path", "CANONICAL_FIELDS",
+    "RunResult", "check_data_format", "check_plugin", "fake_run", "make_context", "open_run_panel", "open_tab",
+    "registry_with", "run_job", "run_palette_command", "run_tui", "sample_data", "show_run_panel", "tiny_model_path",
+    "tui", "CANONICAL_FIELDS",
 ]
 
 # The fields every row of a canonical data kind must have after conversion.
@@ -93,8 +94,28 @@ def registry_with(*plugins: Any, builtins: bool = True, strict: bool = True):
     if strict:
         for record in reg.plugins:
             if record.name in given and record.status != "ok":
-                raise PluginError(f"{record.status}: {record.error}", where=f"plugin {record.name}")
+                raise PluginError(f"{record.status}: " + "; ".join(record.errors or [record.error]))
     return reg
+
+
+def check_plugin(*plugins: Any, builtins: bool = True, full: bool = True):
+    """Everything `workbench plugins --check` does, for the given plugins (modules or objects).
+
+    Registers them (next to the built-ins), checks every spec's fields, resolves every import
+    path and file they name (imports them when `full`), and raises PluginError listing every
+    problem of these plugins, one per line. Returns the `CheckReport` when all is well; its
+    `registry.plugin(name).import_seconds` and `.warnings` (e.g. deprecated hooks) are there too.
+    """
+    from workbench.plugin_manager import check_registry
+
+    reg = registry_with(*plugins, builtins=builtins, strict=False)
+    names = {reg.manager.get_name(p) for p in plugins if reg.manager.is_registered(p)}
+    names |= {_plugin_name(p) for p in plugins if not reg.manager.is_registered(p)}
+    report = check_registry(reg, full=full, only=names)
+    problems = [e for r in reg.plugins if r.name in names for e in r.errors]
+    if problems:
+        raise PluginError("\n".join(problems))
+    return report
 
 
 # -- data formats -----------------------------------------------------------------------------
@@ -404,3 +425,137 @@ def run_job(config: Mapping[str, Any] | str | os.PathLike, workspace: str | os.P
     run = _wait_for_supervisor(run_dir, timeout=60)
     return RunResult(run.status()["status"], proc.returncode, run_dir, run.metrics(), run.events(),
                      proc.stdout, proc.stderr)
+
+
+# -- the TUI: run panels, tabs and palette commands under Textual's Pilot -------------------------
+
+def fake_run(workspace: str | os.PathLike, run_id: str = "20250101-000000-test", *, trainer: str = "sft",
+             status: str = "completed", metrics: Sequence[Mapping[str, Any]] = (), events: Sequence[Mapping[str, Any]] = (),
+             tags: Sequence[str] = (), console: str = "") -> Path:
+    """A run directory as a finished job leaves it (status.json, job.toml, metrics, events), no training."""
+    import time
+
+    from workbench.paths import runs_dir
+
+    run_dir = runs_dir(Path(workspace).resolve()) / run_id
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    steps = [int(m.get("step", 0)) for m in metrics]
+    status_doc = {"id": run_id, "status": status, "trainer": trainer, "name": run_id, "created": now - 60,
+                  "started": now - 59, "world_size": 1, "attempt": 1, "max_steps": max(steps, default=0) or None}
+    if status in ("completed", "failed", "stopped"):
+        status_doc.update(ended=now - 1, exit_code=0 if status != "failed" else 1)
+    (run_dir / "status.json").write_text(json.dumps(status_doc), encoding="utf-8")
+    (run_dir / "job.toml").write_text(_toml({"run": {"name": run_id, "tags": list(tags)},
+                                             "trainer": {"name": trainer, "args": {}}}), encoding="utf-8")
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps({"time": now - 30, "kind": "train", **m}) + "\n"
+                                                   for m in metrics), encoding="utf-8")
+    (run_dir / "events.jsonl").write_text("".join(json.dumps({"time": now - 30, **e}) + "\n" for e in events),
+                                          encoding="utf-8")
+    (run_dir / "console.log").write_text(console, encoding="utf-8")
+    return run_dir
+
+
+async def _wait(pilot: Any, predicate: Any, timeout: float, what: str) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+class tui:  # noqa: N801 - used as `async with tui(...)`
+    """`async with tui(workspace, plugins=[my_plugin]) as pilot:` the Workbench app under Textual's Pilot,
+    with your plugins registered (as pip would), once its plugin registry is ready; `pilot.app` is the app."""
+
+    def __init__(self, workspace: str | os.PathLike, plugins: Sequence[Any] = (), *, builtins: bool = True,
+                 size: tuple[int, int] = (100, 30), timeout: float = 20.0, runs_poll: float | None = 0.2):
+        self.workspace, self.plugins, self.builtins = Path(workspace), plugins, builtins
+        self.size, self.timeout, self.runs_poll = size, timeout, runs_poll
+
+    async def __aenter__(self):
+        import workbench.plugin_manager as pm
+        from workbench.tui.app import WorkbenchApp
+
+        self._saved = pm._REGISTRY
+        pm._REGISTRY = registry_with(*self.plugins, builtins=self.builtins, strict=True)
+        self.app = WorkbenchApp(workspace=self.workspace, runs_poll=self.runs_poll)
+        self._ctx = self.app.run_test(size=self.size)
+        pilot = await self._ctx.__aenter__()
+        await _wait(pilot, lambda: self.app.registry is not None and self.app._persist_theme, self.timeout,
+                    "the plugin registry")
+        return pilot
+
+    async def __aexit__(self, *exc: Any) -> None:
+        import workbench.plugin_manager as pm
+
+        try:
+            await self._ctx.__aexit__(*exc)
+        finally:
+            pm._REGISTRY = self._saved
+
+
+async def open_run_panel(pilot: Any, run_id: str, panel: str, timeout: float = 10.0):
+    """Open run detail of `run_id` and return the widget of plugin run panel `panel` once it is shown."""
+    from workbench.tui.extensions import PLUGIN_PANEL_PREFIX
+
+    pilot.app.open_run(run_id)
+
+    def shown():
+        state = getattr(pilot.app.screen, "_plugin_panels", None)
+        return state.shown.get(panel) if state is not None else None
+
+    widget = await _wait(pilot, shown, timeout, f"run panel '{panel}' in run detail of {run_id}")
+    pilot.app.screen.query_one(f"#{PLUGIN_PANEL_PREFIX}{panel}")
+    await pilot.pause(0.1)
+    return widget
+
+
+async def run_palette_command(pilot: Any, title: str) -> None:
+    """Type `title` into the command palette (ctrl+p) and run the first match, as a user would."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    await _wait(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), 5.0, "the command palette")
+    await pilot.press(*title)
+    await pilot.pause(0.3)
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+
+
+async def open_tab(pilot: Any, tab: str, timeout: float = 10.0):
+    """Show plugin tab `tab` on the main screen and return its widget once built."""
+    from workbench.tui.extensions import PLUGIN_TAB_PREFIX
+
+    pilot.app.show_tab(f"{PLUGIN_TAB_PREFIX}{tab}")
+    panel = pilot.app.main_screen.query_one(f"#{PLUGIN_TAB_PREFIX}{tab}")
+    widget = await _wait(pilot, lambda: panel.children[0] if panel.children else None, timeout, f"tab '{tab}'")
+    await pilot.pause(0.1)
+    return widget
+
+
+def run_tui(workspace: str | os.PathLike, plugins: Sequence[Any], steps: Any, **options: Any) -> Any:
+    """Synchronous Pilot session: `steps(pilot)` (an async function) runs in the app with `plugins`;
+    returns what it returns. For plain (non-async) tests, e.g. a plugin package's own."""
+    import asyncio
+
+    async def go():
+        async with tui(workspace, plugins, **options) as pilot:
+            return await steps(pilot)
+
+    return asyncio.run(go())
+
+
+def show_run_panel(plugin: Any, panel: str, workspace: str | os.PathLike, **run: Any):
+    """Synchronous: fabricate a run (`fake_run(workspace, **run)`), open it in the TUI with `plugin`
+    registered and return the panel's widget, as a plain (non-async) test can."""
+    run_dir = fake_run(workspace, **run)
+
+    async def steps(pilot):
+        return await open_run_panel(pilot, run_dir.name, panel)
+
+    return run_tui(workspace, [plugin], steps)

@@ -58,7 +58,7 @@ def run_job(run_dir: Path) -> str:
     from transformers import set_seed
 
     from workbench.plugin_manager import get_registry
-    from workbench.specs import load_object
+    from workbench.plugin_runtime import load_spec_object, plugin_callbacks
     from workbench.training.callbacks import WorkbenchCallback
     from workbench.training.context import TrainContext
 
@@ -72,7 +72,9 @@ def run_job(run_dir: Path) -> str:
     config["launch"]["mixed_precision"] = resolve_mixed_precision(config["launch"].get("mixed_precision", "auto"))
     # Accelerator() (own trainers) reads the env; transformers trainers get bf16/fp16 in their args.
     os.environ["ACCELERATE_MIXED_PRECISION"] = config["launch"]["mixed_precision"]
-    state = PartialState(cpu=no_gpu)
+    from workbench.launching.runtime import effective_distribution, prepare_final_save, process_group_kwargs
+
+    state = PartialState(cpu=no_gpu, **process_group_kwargs(config))
     is_main = state.is_main_process
     reporter = RunReporter(run_dir, is_main=is_main)
     try:
@@ -94,22 +96,34 @@ def run_job(run_dir: Path) -> str:
                            trainer_args={**spec.default_args, **config["trainer"]["args"]}, options=trainer_opts,
                            reporter=reporter, train_dataset=train, eval_dataset=eval_ds, callbacks=[callback],
                            resume_from_checkpoint=os.environ.get("WORKBENCH_RESUME") or None)
-        runner = load_object(spec.factory)(ctx)
+        from workbench.evaluation.callbacks import evaluation_callbacks, unused_callbacks
+
+        ctx.callbacks += plugin_callbacks(registry, ctx, reporter)  # register_callbacks() of every plugin
+        ctx.callbacks.extend(evaluation_callbacks(ctx, registry))  # [eval] at = "checkpoints", [run] early_stopping
+        runner = load_spec_object(registry, "trainers", spec.name)(ctx)
+        for name in unused_callbacks(runner, ctx.callbacks):
+            reporter.event("warning", message=f"trainer '{spec.name}' takes no Trainer callbacks: {name} is off")
+        # What Accelerate made of launch.distributed (a CPU-only machine runs FSDP/DeepSpeed configs as MULTI_CPU).
+        reporter.event("distributed", configured=config["launch"].get("distributed", "ddp"),
+                       effective=effective_distribution(runner), world_size=state.num_processes)
         runner.train(resume_from_checkpoint=ctx.resume_from_checkpoint)
         if torch.cuda.is_available():  # what the VRAM estimate is checked against
             reporter.event("peak_memory", bytes=torch.cuda.max_memory_allocated(), device=str(state.device))
         stopped = callback.stop_requested or getattr(runner, "stopped", False) or reporter.stop_requested()
         if callback.nan_detected and config["run"]["stop_on_nan"]:
             return "nan"
+        if reporter.files_lost:
+            return f"files_lost:{reporter.files_lost}"
         if stopped:
             return "stopped"
         if getattr(runner, "produces_model", True):  # an evaluation run's runner has no model to save
+            prepare_final_save(runner)  # a sharded run's final model is saved whole (or as the adapter)
             runner.save_model(str(ctx.output_dir / "final"))
             state.wait_for_everyone()
             reporter.event("saved", path="checkpoints/final")
         else:
             state.wait_for_everyone()
-        if is_main:  # evaluators only write from rank 0, so only rank 0 runs them
+        if is_main and not getattr(runner, "evaluated", False):  # evaluators only write from rank 0
             run_evaluators(config, registry, ctx, reporter)
         return "completed"
     finally:
@@ -117,42 +131,73 @@ def run_job(run_dir: Path) -> str:
 
 
 def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:
-    from workbench.specs import load_object
+    """[eval].evaluators on the final model: metrics rows, events, eval.json and samples.jsonl."""
+    from workbench.evaluation.passes import run_pass
 
-    for name in config.get("eval", {}).get("evaluators", []):
-        spec = registry.get("evaluators", name)
-        options = config["eval"].get("options", {}).get(name, {})
-        scores = load_object(spec.factory)(ctx, **options)
-        reporter.log({f"eval/{name}/{k}": v for k, v in scores.items()}, step=-1, kind="evaluation")
-        reporter.event("evaluated", evaluator=name, **scores)
+    if config.get("eval", {}).get("evaluators"):
+        run_pass(ctx, registry, "final")
+
+
+def write_result(run_dir: Path, outcome: str, reason: str | None, started: float, **extra) -> None:
+    """result.json: the job's own account of how it ended, read by the supervisor (also one
+    that adopted the job and cannot know its exit code)."""
+    from workbench.runs.files import write_json_file
+    from workbench.secrets import redact
+
+    data = {"outcome": outcome, "reason": redact(reason) if reason else None,
+            "seconds": round(time.time() - started, 3), **extra}
+    try:
+        write_json_file(run_dir / "result.json", data)
+    except OSError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
+    from workbench.runs.diskspace import disk_full_message
+    from workbench.training.reporter import RunDirectoryGone
+
     args = argv if argv is not None else sys.argv[1:]
     run_dir = Path(args[0] if args else os.environ["WORKBENCH_RUN_DIR"]).resolve()
     rank = int(os.environ.get("RANK", "0"))
     started = time.time()
     try:
         outcome = run_job(run_dir)
+    except RunDirectoryGone as exc:  # nowhere left to write: say it on the console and leave
+        print(f"workbench: error: {exc.one_line()}", file=sys.stderr)
+        return 3
     except BaseException as exc:  # noqa: BLE001 - report every failure as an event and an exit code
         is_oom = "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
-        message = exc.one_line() if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}".splitlines()[0]
+        disk_full = disk_full_message(exc, run_dir) if rank == 0 else None
+        if disk_full:
+            message = disk_full
+        elif isinstance(exc, WorkbenchError):
+            message = exc.one_line()
+        else:
+            message = (f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__])[0]
+        code = 2 if isinstance(exc, WorkbenchError) else 1
         if rank == 0:
-            rep = RunReporter(run_dir)
-            rep.event("oom" if is_oom else "error", message=message, hint=OOM_HINT if is_oom else
-                      getattr(exc, "hint", None))
-            rep.close()
-        if isinstance(exc, WorkbenchError):
+            try:
+                rep = RunReporter(run_dir)
+                rep.event("no_space" if disk_full else "oom" if is_oom else "error", message=message,
+                          hint=OOM_HINT if is_oom else getattr(exc, "hint", None))
+                rep.close()
+            except OSError:
+                pass
+            write_result(run_dir, "failed", message, started, exit_code=code)
+        if disk_full:
+            print(f"workbench: error: {disk_full}", file=sys.stderr)
+        elif isinstance(exc, WorkbenchError):
             print(f"workbench: error: {exc.full()}", file=sys.stderr)
         else:
             traceback.print_exc()
         if is_oom:
             print(f"workbench: hint: {OOM_HINT}", file=sys.stderr)
-        return 2 if isinstance(exc, WorkbenchError) else 1
+        return code
     if rank == 0:
-        reason = {"nan": "loss became NaN/inf (run.stop_on_nan)"}.get(outcome)
-        (run_dir / "result.json").write_text(json.dumps({"outcome": outcome, "reason": reason,
-                                                         "seconds": round(time.time() - started, 3)}))
+        reasons = {"nan": "loss became NaN/inf (run.stop_on_nan)"}
+        if outcome.startswith("files_lost:"):
+            outcome, reasons["failed"] = "failed", outcome.split(":", 1)[1] + "; stopped after saving a checkpoint"
+        write_result(run_dir, outcome, reasons.get(outcome), started)
     return 0
 
 

@@ -16,5 +16,7 @@ def register_trainers() -> list[TrainerSpec]:
             config_class="workbench_plugins.evaluate.runner:EvaluateArgs",
             description="an evaluation run: no training, [eval].evaluators score [model] (+ model.adapter)",
             models=(ModelUse("policy", trainable=False),),
+            # [[trainer.checkpoints]]: {name, step, model = {...}}: score each of these models in turn
+            options=("checkpoints",),
         )
     ]

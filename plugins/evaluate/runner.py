@@ -45,18 +45,65 @@ def check_evaluators(eval_cfg: dict[str, Any] | None, registry) -> list[str]:
     return names
 
 
+def check_checkpoints(value: Any) -> list[dict[str, Any]]:
+    """[trainer] checkpoints: a list of {name, step, model = {path, adapter?, ...}} tables."""
+    where = "trainer.checkpoints"
+    if not isinstance(value, list) or not value:
+        raise ConfigError("must be a non-empty list of {name, step, model} tables", where=where)
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) \
+                or not isinstance(item.get("model"), dict) or not item["model"].get("path"):
+            raise ConfigError(f"entry {i + 1} must be a table with name, step and model.path", where=where)
+        step = item.get("step")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+            raise ConfigError(f"entry {i + 1}: step must be an integer, got {step!r}", where=where)
+    return value
+
+
 class EvaluationRunner:
-    """A Runner that trains nothing and produces no model: the worker skips the final save."""
+    """A Runner that trains nothing and produces no model: the worker skips the final save.
+
+    With `[trainer] checkpoints`, it scores each listed model (a run's checkpoints) itself, as
+    curves over their steps; otherwise the worker scores `[model]` after `train()`.
+    """
 
     produces_model = False
 
     def __init__(self, ctx: TrainContext):
         self.ctx = ctx
+        self.checkpoints = check_checkpoints(ctx.options["checkpoints"]) if "checkpoints" in ctx.options else None
+        self.evaluated = self.checkpoints is not None
+        self.stopped = False
 
     def train(self, resume_from_checkpoint: str | None = None) -> None:
         model = self.ctx.config["model"]
         self.ctx.reporter.event("evaluation_begin", model=model["path"], adapter=model.get("adapter"),
-                                evaluators=list(self.ctx.config["eval"]["evaluators"]))
+                                evaluators=list(self.ctx.config["eval"]["evaluators"]),
+                                checkpoints=[c["name"] for c in self.checkpoints or []] or None)
+        if self.checkpoints and self.ctx.reporter.is_main:
+            self._score_checkpoints()
+
+    def _score_checkpoints(self) -> None:
+        import dataclasses
+        import gc
+
+        from workbench.evaluation.passes import run_pass
+        from workbench.plugin_manager import get_registry
+
+        registry = get_registry()
+        steps: set[int] = set()
+        for item in self.checkpoints:
+            if self.ctx.reporter.stop_requested():
+                self.stopped = True
+                return
+            config = {**self.ctx.config, "model": dict(item["model"])}
+            target = dataclasses.replace(self.ctx, config=config)
+            step = item.get("step")
+            on_curve = step is not None and step not in steps  # final is often the last checkpoint again
+            steps.add(step)
+            run_pass(target, registry, item["name"], step, on_curve=on_curve,
+                     description={"model": item["model"]["path"], "adapter": item["model"].get("adapter")})
+            gc.collect()  # one checkpoint's model at a time
 
     def save_model(self, output_dir: str | None = None) -> None:
         """Nothing to save: the evaluated model is not copied into the run."""

@@ -14,6 +14,7 @@ from typing import Any
 from workbench.errors import ConfigError, RunError
 
 DEFAULT_EVALUATORS = ["perplexity", "generate"]
+BASE = "base"  # --checkpoints name of the model a run started from
 # Keys of a run's [data] that decide which rows its own post-training evaluation scored.
 DATA_KEYS = ("train", "eval", "format", "columns", "split", "on_invalid", "eval_fraction", "max_rows")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -114,7 +115,10 @@ def _eval_section(evaluators: list[str] | None, given: dict[str, Any] | None) ->
     given = given or {}
     names = list(evaluators or given.get("evaluators") or DEFAULT_EVALUATORS)
     options = {k: v for k, v in (given.get("options") or {}).items() if k in names}
-    return {"evaluators": names, "options": options}
+    section = {"evaluators": names, "options": options}
+    if given.get("generation"):  # the same generation settings reproduce the same generations
+        section["generation"] = dict(given["generation"])
+    return section
 
 
 def data_section(data: str) -> dict[str, Any]:
@@ -123,17 +127,71 @@ def data_section(data: str) -> dict[str, Any]:
     return {"train": path, "eval": path}
 
 
-def plan_for_run(run, data: str | None, evaluators: list[str] | None, checkpoint: str | None) -> EvalPlan:
-    """Evaluate a run's checkpoints/final (or --checkpoint) on its own evaluation rows, or on `data`."""
+def checkpoint_names(run, wanted: str) -> list[str]:
+    """--checkpoints: "all" (base, every checkpoint-N oldest first, final) or a comma-separated list.
+
+    base is the model the run started from (step 0), so curves start where training did.
+    """
+    if wanted.strip() == "all":
+        names = [BASE] + [p.name for p in run.checkpoints()]
+        if (run.dir / "checkpoints" / "final").is_dir():
+            names.append("final")
+        if len(names) == 1:
+            raise RunError(f"run {run.id} has no checkpoints yet")
+        return names
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    if not names:
+        raise ConfigError("--checkpoints: give all, or names like checkpoint-10,checkpoint-20")
+    return names
+
+
+def checkpoint_step(run, name: str) -> int | None:
+    """The training step a checkpoint was saved at (final: the run's last step)."""
+    if name == BASE:
+        return 0
+    tail = name.rsplit("-", 1)[-1]
+    if name.startswith("checkpoint-") and tail.isdigit():
+        return int(tail)
+    step = run.summary().get("step")
+    return int(step) if isinstance(step, (int, float)) and step > 0 else None
+
+
+def checkpoint_targets(run, cfg: dict[str, Any], names: list[str]) -> tuple[list[dict[str, Any]], dict | None]:
+    """[trainer] checkpoints entries ({name, step, model}) for the run's checkpoints `names`."""
+    targets, quant = [], None
+    for name in names:
+        if name == BASE:  # what the run started from: its [model] (with its own model.adapter, if any)
+            model, quant = {k: v for k, v in cfg["model"].items() if v is not None}, cfg.get("quantization")
+        else:
+            model, quant = model_from_run(run, cfg, name)
+        entry: dict[str, Any] = {"name": name, "model": model}
+        step = checkpoint_step(run, name)
+        if step is not None:
+            entry["step"] = step
+        targets.append(entry)
+    return targets, quant
+
+
+def plan_for_run(run, data: str | None, evaluators: list[str] | None, checkpoint: str | None,
+                 checkpoints: str | None = None) -> EvalPlan:
+    """Evaluate a run's checkpoints/final (or --checkpoint) on its own evaluation rows, or on `data`.
+
+    checkpoints: "all" or a list of names: score each of those models in one evaluation run.
+    """
     cfg = run.config()
-    model, quant = model_from_run(run, cfg, checkpoint)
+    targets = None
+    if checkpoints:
+        targets, quant = checkpoint_targets(run, cfg, checkpoint_names(run, checkpoints))
+        model = targets[-1]["model"]
+    else:
+        model, quant = model_from_run(run, cfg, checkpoint)
     config: dict[str, Any] = {
         "run": {"seed": cfg["run"].get("seed", 42), "tags": ["eval", f"of:{run.id}"]},
         "model": model,
         # The run's own [data] selects the rows its post-training evaluators would score (data.eval, the
         # eval_fraction slice with the same seed, else the last train rows).
         "data": data_section(data) if data else {k: cfg["data"][k] for k in DATA_KEYS if cfg["data"].get(k) is not None},
-        "trainer": {"name": "evaluate"},
+        "trainer": {"name": "evaluate", **({"checkpoints": targets} if targets else {})},
         "eval": _eval_section(evaluators, cfg.get("eval")),
         "launch": {k: cfg["launch"][k] for k in ("launcher", "mixed_precision", "env") if k in cfg.get("launch", {})},
     }
@@ -142,6 +200,8 @@ def plan_for_run(run, data: str | None, evaluators: list[str] | None, checkpoint
     name = run.raw_status.get("name") or cfg["run"].get("name") or run.id
     if checkpoint:
         name = f"{name}-{checkpoint}"
+    elif targets:
+        name = f"{name}-checkpoints"
     return EvalPlan(config, f"eval-{name}", run.dir / "job.toml")
 
 

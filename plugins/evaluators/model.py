@@ -11,7 +11,17 @@ from workbench.training import TrainContext
 
 
 def load_trained(ctx: TrainContext, evaluator: str):
-    """(model, tokenizer) of checkpoints/final, a LoRA adapter on its base, or [model].path when untrained."""
+    """(model, tokenizer) of checkpoints/final, a LoRA adapter on its base, or [model].path when untrained.
+
+    Loaded once per evaluation pass (kept in `ctx.cache`); a pass over the model being trained
+    puts that one there.
+    """
+    if "model" not in ctx.cache:
+        ctx.cache["model"] = _load(ctx, evaluator)
+    return ctx.cache["model"]
+
+
+def _load(ctx: TrainContext, evaluator: str):
     from accelerate import PartialState
 
     final = ctx.output_dir / "final"

@@ -5,48 +5,63 @@ from __future__ import annotations
 import math
 
 from workbench.errors import ConfigError
+from workbench.evaluation import EvalResult
 from workbench.training import TrainContext
-from workbench_plugins.evaluators.model import load_trained, render, rows_for_eval
+from workbench_plugins.evaluators.model import load_trained, prompt_of, render, rows_for_eval
 
 
-def evaluate(ctx: TrainContext, max_rows: int = 64, batch_size: int = 8, max_length: int = 512) -> dict[str, float]:
+def evaluate(ctx: TrainContext, max_rows: int = 64, batch_size: int = 8, max_length: int = 512) -> EvalResult:
     """Perplexity of the trained model on data.eval (or the held-out slice, else the last train rows).
 
     Returns perplexity, loss (mean NLL per token), tokens, rows and held_out (1.0 when the
-    rows were not trained on).
+    rows were not trained on); each row's own perplexity is its record's score.
     """
     import torch
 
     for name, value in (("max_rows", max_rows), ("batch_size", batch_size), ("max_length", max_length)):
-        if not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"must be a positive integer, got {value!r}", where=f"eval.options.perplexity.{name}")
     model, tokenizer = load_trained(ctx, "perplexity")
     rows, held_out = rows_for_eval(ctx, max_rows)
-    texts = [render(tokenizer, dict(r)) for r in rows]
+    rows = [dict(r) for r in rows]
+    texts = [render(tokenizer, r) for r in rows]
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    total_nll, total_tokens = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(texts), batch_size):
-            enc = [_encode(tokenizer, t, max_length) for t in texts[start:start + batch_size]]
-            width = max(len(e) for e in enc)
-            ids = torch.full((len(enc), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(enc), width), dtype=torch.long)
-            for i, e in enumerate(enc):
-                ids[i, :len(e)] = torch.tensor(e, dtype=torch.long)
-                mask[i, :len(e)] = 1
-            ids, mask = ids.to(device), mask.to(device)
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-            target, keep = ids[:, 1:], mask[:, 1:].bool()
-            nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
-                                                    reduction="none").view_as(target)
-            total_nll += float(nll[keep].sum())
-            total_tokens += int(keep.sum())
+    per_row: list[tuple[float, int]] = []
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(texts), batch_size):
+                enc = [_encode(tokenizer, t, max_length) for t in texts[start:start + batch_size]]
+                width = max(len(e) for e in enc)
+                ids = torch.full((len(enc), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(enc), width), dtype=torch.long)
+                for i, e in enumerate(enc):
+                    ids[i, :len(e)] = torch.tensor(e, dtype=torch.long)
+                    mask[i, :len(e)] = 1
+                ids, mask = ids.to(device), mask.to(device)
+                logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+                target, keep = ids[:, 1:], mask[:, 1:].bool()
+                nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
+                                                        reduction="none").view_as(target)
+                for i in range(len(enc)):
+                    per_row.append((float(nll[i][keep[i]].sum()), int(keep[i].sum())))
+    finally:
+        model.train(was_training)
+    total_nll, total_tokens = sum(n for n, _ in per_row), sum(t for _, t in per_row)
     if total_tokens == 0:
         raise ConfigError("no tokens to score (empty evaluation rows)", where="eval.evaluators")
     loss = total_nll / total_tokens
-    return {"perplexity": math.exp(min(loss, 700.0)), "loss": loss, "tokens": float(total_tokens),
-            "rows": float(len(texts)), "held_out": 1.0 if held_out else 0.0}
+    records = []
+    for i, (row, (nll_sum, tokens)) in enumerate(zip(rows, per_row)):
+        prompt, reference = prompt_of(row)
+        row_loss = nll_sum / tokens if tokens else 0.0
+        records.append({"index": i, "prompt": prompt, "reference": reference, "score": math.exp(min(row_loss, 700.0)),
+                        "detail": {"loss": row_loss, "tokens": tokens}})
+    metrics = {"perplexity": math.exp(min(loss, 700.0)), "loss": loss, "tokens": float(total_tokens),
+               "rows": float(len(texts)), "held_out": 1.0 if held_out else 0.0}
+    return EvalResult(metrics, records, {"max_rows": max_rows, "max_length": max_length})
 
 
 def _encode(tokenizer, text: str, max_length: int) -> list[int]:

@@ -366,7 +366,7 @@ class PPORunner:
         )
         if self.accelerator.is_main_process:
             if self.reporter is not None:
-                self.reporter.event("checkpoint", step=self.global_step, path=str(path))
+                self.reporter.checkpoint_saved(path, self.global_step)
             ckpt.rotate(Path(self.config.output_dir), self.config.save_total_limit)
         return path
 

@@ -1,14 +1,29 @@
-"""Follow a run from the terminal: progress lines until it ends; exit code from its status."""
+"""Follow a run from the terminal: progress lines until it ends; exit code from its status.
+
+Reads metrics.jsonl and events.jsonl through the one run-file reader, so no line is
+printed twice or skipped: when a file is rewritten (a resume keeps the rows up to its
+checkpoint) the rows already printed are recognised and not printed again.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
 
-from workbench.runs.files import iter_jsonl
+from workbench.runs.jsonl import JsonlFollower
 from workbench.runs.store import FINAL, Run
 
 EXIT_CODES = {"completed": 0, "failed": 1, "stopped": 3, "lost": 4}
+SHOWN_EVENTS = {
+    "nan": "loss became NaN/inf at step {step}",
+    "checkpoint_skipped": "{checkpoint} is not usable ({problem}); resuming from {using}",
+    "resumed": "resumed from {checkpoint}",
+    "adopted": "a new supervisor adopted the running job",
+    "run_files_lost": "{reason}: {action}",
+    "plugin_error": "plugin error in {hook}: {message}",
+    "invalid_rows": "skipped {count} invalid rows of {total} in data.{split} (see {file})",
+    "no_space": "{message}",
+}
 
 
 def format_metrics(row: dict, max_steps: int | None) -> str:
@@ -17,54 +32,89 @@ def format_metrics(row: dict, max_steps: int | None) -> str:
     for key, label in (("loss", "loss"), ("eval_loss", "eval_loss"), ("reward", "reward"), ("learning_rate", "lr"),
                        ("grad_norm", "grad_norm"), ("tokens_per_second", "tok/s")):
         value = row.get(key)
-        if isinstance(value, (int, float)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             parts.append(f"{label} {value:.4g}")
+    parts += [f"{k} {v:.4g}" for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))]
     return "  ".join(parts)
 
 
-def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = None) -> int:
-    """Print metrics as they arrive; return the exit code for the run's final status."""
-    offset = 0
+def _row_key(row: dict) -> tuple:
+    return row.get("step"), row.get("kind"), row.get("time")
+
+
+def _event_line(event: dict) -> str | None:
+    template = SHOWN_EVENTS.get(event.get("event", ""))
+    if template is None:
+        return None
+    try:
+        return template.format(**event)
+    except (KeyError, IndexError, ValueError):
+        return f"{event.get('event')}: " + ", ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "time"))
+
+
+def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = None,
+           skip_existing: bool = False) -> int:
+    """Print metrics and notable events as they arrive; return the exit code for the run's final status.
+
+    skip_existing: print only rows written from now on (a resumed run's kept history is not news).
+    """
     interactive = out.isatty()
     max_steps = run.raw_status.get("max_steps")
+    metrics = JsonlFollower(run.path("metrics.jsonl"))
+    events = JsonlFollower(run.path("events.jsonl"))
+    events.read_all()  # only what happens from now on
+    printed: set[tuple] = set()
     last_printed = -1
-    status = run.status()
+    warned_damage = 0
+    on_progress_line = False
     print(f"run {run.id}  ->  {run.dir}", file=out)
+    if skip_existing:
+        printed.update(_row_key(r) for r in metrics.read_all().rows)
+
+    def emit(text: str) -> None:
+        nonlocal on_progress_line
+        if on_progress_line:
+            print(file=out)
+            on_progress_line = False
+        print(text, file=out, flush=True)
+
     while True:
-        path = run.path("metrics.jsonl")
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            size = 0
-        if size > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read(size - offset)
-            complete = chunk.rfind(b"\n") + 1
-            rows = list(iter_jsonl(path, offset)) if complete else []
-            offset += complete
-            for row in rows:
-                step = row.get("step", 0)
-                if row.get("kind") == "evaluation":  # post-training evaluator scores
-                    scores = {k: v for k, v in row.items() if k.startswith("eval/")}
-                    print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()),
-                          file=out, flush=True)
-                elif row.get("kind") == "eval":
-                    print(format_metrics(row, max_steps), file=out)
-                elif interactive:
-                    print("\r" + format_metrics(row, max_steps).ljust(100), end="", file=out, flush=True)
-                elif every is None or step - last_printed >= every or step == max_steps:
-                    print(format_metrics(row, max_steps), file=out, flush=True)
-                    last_printed = step
-        status = run.status()
-        if status["status"] in FINAL:
-            # one last read so no final line is missed
-            if path.exists() and path.stat().st_size > offset:
+        status = run.status()  # read before the files, so their last lines are not missed
+        final = status["status"] in FINAL
+        batch = metrics.read_all() if final else metrics.read()
+        for bad in batch.damaged:
+            if warned_damage < 5:
+                emit(f"warning: metrics.jsonl {bad}")
+            warned_damage += 1
+        for row in batch.rows:
+            key = _row_key(row)
+            if key in printed:  # the file was rewritten and kept this row: printed already
                 continue
+            printed.add(key)
+            step = row.get("step", 0)
+            if row.get("kind") == "evaluation":  # post-training evaluator scores
+                scores = {k: v for k, v in row.items() if k.startswith("eval/")}
+                emit("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()))
+            elif row.get("kind") == "eval":
+                emit(format_metrics(row, max_steps))
+            elif interactive:
+                print("\r" + format_metrics(row, max_steps).ljust(100), end="", file=out, flush=True)
+                on_progress_line = True
+            elif every is None or step - last_printed >= every or step == max_steps:
+                emit(format_metrics(row, max_steps))
+                last_printed = step
+        for event in (events.read_all() if final else events.read()).rows:
+            line = _event_line(event)
+            if line:
+                emit(line)
+        if final:
             break
-        time.sleep(poll_s)
-    if interactive:
+        if not batch.rows:
+            time.sleep(poll_s)
+    if on_progress_line:
         print(file=out)
+    if warned_damage:
+        print(f"warning: {warned_damage} damaged lines in metrics.jsonl", file=out)
     detail = status.get("reason") or ""
     sig = f" signal {status['signal']}" if status.get("signal") else ""
     print(f"{status['status']}{sig}" + (f": {detail}" if detail else ""), file=out)

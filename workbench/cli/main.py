@@ -11,7 +11,7 @@ from workbench import __version__
 from workbench.errors import WorkbenchError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     import workbench.cli.commands as commands
 
     parser = argparse.ArgumentParser(
@@ -26,11 +26,16 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(sub)
+    from workbench.cli.plugin_commands import add_plugin_commands, wants_plugin_commands
+
+    argv = sys.argv[1:] if argv is None else argv
+    if wants_plugin_commands(argv):  # `workbench --help` or a command a plugin adds (register_commands)
+        add_plugin_commands(sub, argv)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.workspace:
         import os

@@ -87,24 +87,75 @@ def fields_of(cls: type) -> dict[str, dict[str, Any]]:
     return out
 
 
-def trainer_fields(class_path: str) -> dict[str, dict[str, Any]]:
-    """{field: {annotation, default, help}} of the config class at `class_path`."""
+def _cache_path(class_path: str) -> Path | None:
     version = _package_version(class_path)
-    path = None
-    if version:
-        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", class_path)
-        path = cache_dir() / f"{safe}-{version}-v3.json"
+    if not version:
+        return None
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", class_path)
+    return cache_dir() / f"{safe}-{version}-v3.json"
+
+
+def cached_fields(class_path: str) -> dict[str, dict[str, Any]] | None:
+    """The cached fields of `class_path`, or None (not cached yet, or not cacheable)."""
+    path = _cache_path(class_path)
+    if path is None:
+        return None
+    try:
+        fields = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return fields if isinstance(fields, dict) else None
+
+
+def store_fields(class_path: str, fields: dict[str, dict[str, Any]]) -> None:
+    path = _cache_path(class_path)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(fields), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs speed
+
+
+def _fields_in_child(class_path: str) -> dict[str, dict[str, Any]]:
+    """Import the class in a child process (TRL imports torch: seconds, hundreds of MB) and read its fields."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="workbench-schema-") as tmp:
+        out = Path(tmp) / "fields.json"
+        proc = subprocess.run([sys.executable, "-m", "workbench.config.argschema", class_path, str(out)],
+                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              env=dict(os.environ, PYTHONWARNINGS="ignore"))
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(out.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
-            pass
-    fields = fields_of(load_object(class_path))
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(fields), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home only costs speed
+            lines = proc.stderr.strip().splitlines()
+            raise ImportError(lines[-1] if lines else f"exit code {proc.returncode}") from None
+
+
+def trainer_fields(class_path: str, in_process: bool = False) -> dict[str, dict[str, Any]]:
+    """{field: {annotation, default, help, choices}} of the config class at `class_path`.
+
+    Read from the cache; built per class on first use (one class, not every trainer's), in a
+    child process unless `in_process` (a class from no installed package is never cached).
+    """
+    fields = cached_fields(class_path)
+    if fields is not None:
+        return fields
+    if in_process or _package_version(class_path) is None:
+        fields = fields_of(load_object(class_path))
+    else:
+        fields = _fields_in_child(class_path)
+    store_fields(class_path, fields)
     return fields
+
+
+if __name__ == "__main__":  # python -m workbench.config.argschema CLASS OUT.json
+    import sys
+
+    Path(sys.argv[2]).write_text(json.dumps(fields_of(load_object(sys.argv[1]))), encoding="utf-8")

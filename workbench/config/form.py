@@ -404,11 +404,15 @@ class CheckResult:
 
 
 def check_text(text: str, path: Path | str | None, registry=None) -> CheckResult:
-    """Validate like `workbench validate` does (keys, types, trainer args, data kind); never raises."""
+    """Validate like `workbench validate` does (keys, types, trainer args, data); never raises.
+
+    The trainer's real config object is not built here (that takes a child process importing
+    its library: seconds per edit); launching does build it.
+    """
     from workbench.config.loader import load_config
 
     try:
-        cfg = load_config(path, text=text, registry=registry)
+        cfg = load_config(path, text=text, registry=registry, deep=False)
     except WorkbenchError as exc:
         return CheckResult(False, exc.one_line())
     except Exception as exc:  # noqa: BLE001 - a plugin's bug must not take the editor down

@@ -6,7 +6,7 @@ import copy
 import difflib
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,19 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from workbench.config import realargs
+from workbench.config.argranges import first_bad_number
+from workbench.config.argschema import cached_fields, trainer_fields
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
 from workbench.errors import ConfigError, DataError, PluginError
+from workbench.evaluation.settings import check_eval_settings
 from workbench.secrets import is_secret_name
 
 # Fields of a trainer's config class that the workbench sets itself.
 MANAGED_ARGS = {"output_dir": "the run's checkpoints/ folder", "logging_dir": "the run directory"}
+# Trainer fields the workbench fills in from other keys (workbench.training.models.build_training_args).
+MANAGED_SOURCES = {"bf16": "launch.mixed_precision", "fp16": "launch.mixed_precision", "seed": "run.seed",
+                   "eval_strategy": "data.eval"}
 
 
 @dataclass
@@ -29,6 +36,7 @@ class JobConfig:
 
     data: dict[str, Any]
     source: Path | None
+    warnings: list[str] = field(default_factory=list)   # "where: message" lines (validate prints them)
 
     def __getitem__(self, section: str) -> dict[str, Any]:
         return self.data[section]
@@ -172,8 +180,9 @@ def _annotation_accepts(annotation: Any, value: Any) -> bool | None:
     return None
 
 
-def check_trainer_args(args: dict, config_class: str, where) -> None:
-    """Every key must be a field of the trainer's real config class, with a fitting type."""
+def check_trainer_args(args: dict, config_class: str, where, job_env: dict | None = None) -> None:
+    """Every key must be a field of the trainer's real config class, with a fitting type and a usable value."""
+    from workbench.config.argranges import range_problem
     from workbench.config.argschema import trainer_fields
 
     try:
@@ -197,6 +206,60 @@ def check_trainer_args(args: dict, config_class: str, where) -> None:
         if _annotation_accepts(annotation, value) is False:
             raise ConfigError(f"{keypath}: expected {annotation}, got {type(value).__name__} {value!r}",
                               where=where(keypath))
+        if is_secret_name(name) and value:
+            raise ConfigError(f"{keypath}: a secret in the config (it is copied into the run directory); remove it "
+                              "and export it in your shell (e.g. HF_TOKEN)", where=where(keypath))
+        problem = range_problem(name, value, fields)
+        if problem:
+            raise ConfigError(f"{keypath}: {problem}", where=where(keypath))
+    if "report_to" in args and "report_to" in fields:
+        check_report_to(args["report_to"], job_env or {}, where)
+
+
+def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings: list[str],
+                  launcher: str = "local") -> None:
+    """Raise the real config object's refusal as a one-line error naming the key it is about.
+
+    The object was built with this machine's devices: a job another launcher (Slurm) starts
+    may run on other hardware, so there a refusal is a warning.
+    """
+    local = launcher == "local"
+    cls_name = config_class.rsplit(":", 1)[-1]
+    if verdict.get("import_error"):
+        raise PluginError(f"cannot import trainer config class {config_class}: {verdict['error']}")
+    if verdict.get("crashed"):
+        warnings.append(f"{where('trainer.args')}: trainer.args: not checked against {cls_name} "
+                        f"({verdict['error']}); the job will check them")
+        return
+    for text in verdict.get("warnings") or []:
+        warnings.append(f"{where('trainer.args')}: trainer.args: {cls_name} warns: {text}")
+    if verdict.get("ok"):
+        return
+    error = str(verdict.get("error") or "refused")
+    keypath = verdict.get("where") if str(verdict.get("where") or "").startswith("trainer.args") else None
+    if keypath is None:
+        def named(key: str) -> bool:
+            return re.search(rf"(?<!\w){re.escape(key)}(?!\w)", error) is not None
+
+        given = [k for k in sorted(args, key=len, reverse=True) if named(k)]
+        managed = [source for k, source in MANAGED_SOURCES.items() if k not in args and named(k)]
+        keypath = f"trainer.args.{given[0]}" if given else managed[0] if managed else "trainer.args"
+    if not local:  # checked on this machine, but the job runs elsewhere (other devices)
+        warnings.append(f"{where(keypath)}: {keypath}: {cls_name} refuses it on this machine: {error} "
+                        f"(the job runs through launcher '{launcher}', on other hardware perhaps)")
+        return
+    raise ConfigError(f"{keypath}: {cls_name} refuses it: {error}", where=where(keypath))
+
+
+def check_report_to(value: Any, job_env: dict, where) -> None:
+    """Each named tracker is a transformers integration, installed here, able to log in from the environment."""
+    from workbench.config.integrations import credentials_problem, integration_problem, report_to_names
+
+    keypath = "trainer.args.report_to"
+    for name in report_to_names(value):
+        problem = integration_problem(name) or credentials_problem(name, job_env)
+        if problem:
+            raise ConfigError(f"{keypath}: {problem}", where=where(keypath))
 
 
 def validate_sections(data: dict, where) -> dict:
@@ -247,8 +310,12 @@ def validate_sections(data: dict, where) -> dict:
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None, text: str | None = None,
-                check_data: bool = True, registry=None) -> JobConfig:
-    """Read, override, validate and resolve a job config. Raises ConfigError/DataError/PluginError (one line)."""
+                check_data: bool = True, registry=None, deep: bool = True) -> JobConfig:
+    """Read, override, validate and resolve a job config. Raises ConfigError/DataError/PluginError (one line).
+
+    check_data: detect the data's format and check every row. deep: also build the trainer's
+    real config object (in a child process, verdict cached; see workbench.config.realargs).
+    """
     src = Path(path).resolve() if path else None
     if text is None:
         if src is None or not src.is_file():
@@ -263,14 +330,22 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
     loc = _Locator(src, text)
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError("invalid TOML: arrays or tables nested too deeply", where=str(src or "<config>")) from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise ConfigError(f"invalid TOML: {str(exc).split(' (at')[0]}",
                           where=f"{src or '<config>'}:{m.group(1)}" if m else str(src)) from None
     for parts, value in parse_overrides(overrides):
         _set(raw, parts, value)
+    bad = first_bad_number(raw, "")
+    if bad:
+        keypath = bad[0].lstrip(".")
+        raise ConfigError(f"{keypath}: {bad[1]}", where=loc.where(keypath.split("[")[0]))
 
     data = validate_sections(raw, loc.where)
+    check_eval_settings(data, loc.where)
+    warnings: list[str] = []
     base = src.parent if src else Path.cwd()
     for key in ("path", "tokenizer", "chat_template", "adapter"):
         if data["model"].get(key):
@@ -299,18 +374,25 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         spec = registry.trainer(data["trainer"]["name"])
     except PluginError as exc:
         raise ConfigError(f"trainer.name: {exc.message}", where=loc.where("trainer.name"), hint=exc.hint) from None
+    # plugins: the factories, config classes and options of every plugin spec this config uses
+    from workbench.plugin_checks import check_config_plugins
+
+    check_config_plugins(data, registry, loc.where)
     for name in data["trainer"]:
         if name not in ("name", "args") and name not in spec.options:
             known = ("name", "args", *spec.options)
             raise ConfigError(f"trainer.{name}: unknown key for trainer '{spec.name}'{_did_you_mean(name, known)}",
                               where=loc.where(f"trainer.{name}"))
-    if spec.config_class:
-        check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where)
     for use in spec.models:  # model paths in trainer args (e.g. PPO's reward_model) are relative to the config
         if use.source.startswith("trainer.args."):
             key = use.source.split(".", 2)[2]
             if isinstance(data["trainer"]["args"].get(key), str) and data["trainer"]["args"][key]:
                 data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
+    verdict = None
+    if spec.config_class:
+        if deep and realargs.needs_child(spec.config_class) and cached_fields(spec.config_class) is None:
+            verdict = realargs.check(data, spec, need_fields=True)[1]  # one import for the schema and the object
+        check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where, data["launch"]["env"])
     check_reward_functions(data["trainer"], spec, registry, loc.where)
     for name in data.get("eval", {}).get("evaluators", []):
         try:
@@ -322,10 +404,21 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             registry.get("launchers", data["launch"]["launcher"])
         except PluginError as exc:
             raise ConfigError(f"launch.launcher: {exc.message}", where=loc.where("launch.launcher")) from None
+    from workbench.launching.options import check_launch
+
+    check_launch(data, loc.where, base, registry)
 
     if check_data:
-        check_data_kind(data, spec, registry, loc.where)
-    return JobConfig(data, src)
+        check_data_kind(data, spec, registry, loc.where, warnings)
+    from workbench.config.advice import advise
+
+    fields = trainer_fields(spec.config_class) if spec.config_class else None
+    warnings += advise(data, spec, fields, loc.where, registry if check_data else None)
+    if deep and spec.config_class:  # last: the one check that may cost an import of the trainer's library
+        verdict = verdict or realargs.check(data, spec, need_fields=False)[1]
+        check_verdict(verdict, data["trainer"]["args"], spec.config_class, loc.where, warnings,
+                      data["launch"]["launcher"])
+    return JobConfig(data, src, warnings)
 
 
 def check_model_paths(model: dict, where) -> None:
@@ -334,8 +427,7 @@ def check_model_paths(model: dict, where) -> None:
 
     if not model["path"]:
         raise ConfigError("model.path: empty; give a model folder or a Hub id", where=where("model.path"))
-    # Weights are checked by the job when it loads them (a run's final/ folder may be written later).
-    problems = {"path": model_folder_problem(model["path"], weights=False, tokenizer=not model.get("tokenizer"))}
+    problems = {"path": model_folder_problem(model["path"], tokenizer=not model.get("tokenizer"))}
     if model.get("tokenizer"):
         problems["tokenizer"] = model_folder_problem(model["tokenizer"], config=False, weights=False)
     if model.get("chat_template") and not Path(model["chat_template"]).is_file():
@@ -364,9 +456,14 @@ def check_reward_functions(trainer: dict, spec, registry, where) -> None:
                           where=where(exc.where or "trainer")) from None
 
 
-def check_data_kind(data: dict, spec, registry, where) -> str:
-    """Detect the data's format; its kind must be one the trainer consumes."""
-    from workbench.data.loading import resolve_format
+def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | None = None) -> str:
+    """Detect the data's format (its kind must be one the trainer consumes) and check every row, as the job will.
+
+    Rows are checked with `data check`'s fast path; with `data.max_rows` only the rows the job
+    reads. `on_invalid = "fail"` makes any bad row an error; "skip" a warning (an error when no
+    row is left). Hub datasets are streamed by the job: only their format is detected here.
+    """
+    from workbench.data.loading import bad_rows_error, resolve_format
     from workbench.data.readers import is_hub_name
 
     for key in ("train", "eval"):
@@ -375,15 +472,44 @@ def check_data_kind(data: dict, spec, registry, where) -> str:
             continue
         if not is_hub_name(source) and not Path(source).exists():
             raise DataError(f"data.{key}: file not found: {source}", where=where(f"data.{key}"))
-        if is_hub_name(source):
-            continue  # detected when the job loads it; offline it fails there with a clear message
         try:
             detection = resolve_format(source, data["data"], registry.data_formats, data["data"]["split"])
+            kind = detection.format.kind
+            if kind not in spec.data_kinds:
+                raise DataError(
+                    f"trainer '{spec.name}' needs {' or '.join(spec.data_kinds)} data, but {Path(source).name} "
+                    f"is {kind} (format '{detection.format.name}')", where=f"data.{key}")
+            if is_hub_name(source):
+                continue
+            bad, total = _bad_rows(source, data["data"], registry.data_formats)
         except DataError as exc:
-            raise DataError(f"data.{key}: {exc.message}", where=exc.where or where(f"data.{key}")) from None
-        kind = detection.format.kind
-        if kind not in spec.data_kinds:
-            raise DataError(
-                f"data.{key}: trainer '{spec.name}' needs {' or '.join(spec.data_kinds)} data, but {Path(source).name} "
-                f"is {kind} (format '{detection.format.name}')", where=where(f"data.{key}"))
+            keyed = bool(exc.where) and exc.where.startswith("data.")
+            raise DataError(f"{exc.where if keyed else f'data.{key}'}: {exc.message}",
+                            where=where(exc.where) if keyed else exc.where or where(f"data.{key}"),
+                            hint=exc.hint) from None
+        if not bad:
+            continue
+        if data["data"]["on_invalid"] == "fail" or len(bad) == total:
+            exc = bad_rows_error(bad, total)
+            if len(bad) == total:
+                exc.hint = "no valid row is left to train on"
+            raise DataError(f"data.{key}: {exc.message}", where=where(f"data.{key}"), hint=exc.hint)
+        if warnings is not None:
+            warnings.append(f"{where(f'data.{key}')}: data.{key}: {len(bad)} of {total} rows are invalid and will be "
+                            f"skipped (data.on_invalid = \"skip\"); first: {bad[0].line()}")
     return "ok"
+
+
+def _bad_rows(source: str, data_cfg: dict, formats) -> tuple[list, int]:
+    """(invalid rows, rows read) of `source`, reading what the job will read."""
+    from workbench.data.loading import convert_rows, resolve_format
+    from workbench.data.readers import iter_rows
+    from workbench.data.validate import check_source
+
+    if data_cfg.get("max_rows"):
+        detection = resolve_format(source, data_cfg, formats, data_cfg["split"])
+        results = list(convert_rows(iter_rows(source, data_cfg["split"], limit=data_cfg["max_rows"]),
+                                    detection.format, data_cfg.get("columns")))
+        return [b for _, _, b in results if b], len(results)
+    report = check_source(source, formats, data_cfg, data_cfg["split"])
+    return report.bad, report.total

@@ -6,6 +6,7 @@ files the preset points at, so the new config runs from any folder.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,17 @@ def write_preset(spec: PresetSpec, dest: Path | str, force: bool = False) -> Pat
     if target.exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", where=str(target))
     text = materialize(spec.path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:  # written whole or not at all: a full disk leaves no half config behind
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        blocker = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is a file, not a folder" if blocker else exc.strerror or str(exc)
+        raise ConfigError(f"cannot write the config: {why}", where=str(target)) from None
     return target
 
 

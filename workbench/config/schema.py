@@ -33,6 +33,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "stop_on_nan": Key("bool", True, "stop the job (failed) when the loss becomes NaN or inf"),
         "tags": Key("list", [], "free-form labels shown in the run list"),
         "stop_grace_seconds": Key("float", 120.0, "how long a graceful stop may take before the job is killed", low=0),
+        "early_stopping": Key("dict?", None, "stop training when an eval metric stops improving: {metric = "
+                              "\"eval_loss\" or \"<evaluator>/<metric>\", patience = 3, threshold = 0.0, mode}"),
+        "private": Key("bool", False, "make the run directory and every file in it readable by you only"),
     },
     "model": {
         "path": Key("str", REQUIRED, "a local folder or a Hugging Face Hub model id"),
@@ -76,13 +79,25 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "launch": {
         "launcher": Key("str", "local", "a launcher plugin: local (accelerate launch), slurm, ..."),
-        "num_processes": Key("int", 1, "processes (GPUs) on this machine; 2+ runs DDP", low=1),
+        "num_processes": Key("int", 1, "processes (GPUs) on each machine; 2+ runs DDP (or FSDP/DeepSpeed)", low=1),
         "num_machines": Key("int", 1, "machines taking part", low=1),
+        "machine_rank": Key("int", 0, "this machine's rank, 0 = the main one (or: workbench run --machine-rank K)",
+                            low=0),
+        "main_process_ip": Key("str?", None, "address of machine 0, reachable from every machine (several machines)"),
         "mixed_precision": Key("str", "auto", "autocast precision; auto = bf16 on GPUs that support it, else no",
                                ("auto", "no", "bf16", "fp16")),
         "gpu_ids": Key("str", "all", "which GPUs: all, or a list like 0,1"),
         "distributed": Key("str", "ddp", "how ranks share the model", ("ddp", "fsdp", "deepspeed")),
-        "zero_stage": Key("int", 0, "DeepSpeed ZeRO stage", (0, 1, 2, 3)),
+        "zero_stage": Key("int", 0, "DeepSpeed ZeRO stage: 1 optimizer states, 2 + gradients, 3 + parameters "
+                          "(needed with distributed = deepspeed)", (0, 1, 2, 3)),
+        "fsdp": Key("dict", {}, "[launch.fsdp]: version, sharding_strategy, auto_wrap_policy, layer_classes, "
+                    "state_dict_type, cpu_ram_efficient_loading, activation_checkpointing, offload_params"),
+        "deepspeed": Key("dict", {}, "[launch.deepspeed]: offload_optimizer, offload_params, nvme_path, zero3_init, "
+                         "save_16bit_model, config_file"),
+        "ddp": Key("dict", {}, "[launch.ddp]: backend, timeout, find_unused_parameters, bucket_cap_mb, "
+                   "broadcast_buffers"),
+        "slurm": Key("dict", {}, "[launch.slurm] (launcher = slurm): partition, time, nodes, gpus_per_node, "
+                     "cpus_per_task, mem, account, qos, sbatch_lines, requeue"),
         "main_process_port": Key("int?", None, "rendezvous port (a free one is picked when unset)",
                                  low=1, below=65536),
         "accelerate_args": Key("list", [], "extra arguments for accelerate launch"),
@@ -91,6 +106,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "eval": {
         "evaluators": Key("list", [], "evaluator plugins to run after training"),
         "options": Key("dict", {}, "per-evaluator options: {name = {key = value}}"),
+        "generation": Key("dict", {}, "generation settings shared by the generating evaluators: {max_new_tokens, "
+                          "temperature (0 = greedy), top_p, seed, stop, batch_size, max_rows}"),
+        "at": Key("str", "end", "when to evaluate: end (the final model) or checkpoints (each saved "
+                  "checkpoint too, as it is saved)", ("end", "checkpoints")),
     },
 }
 

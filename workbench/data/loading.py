@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from workbench.data.readers import Row, iter_rows
@@ -80,15 +82,36 @@ def convert_rows(rows: Iterable[Row], fmt: DataFormat, columns: dict[str, str] |
             yield row, None, BadRow(row.location, row.number, "", f"{fmt.name} converter raised {exc!r}")
 
 
+def check_columns(columns: dict[str, str] | None, sample: list[dict], source: str) -> None:
+    """Every mapped column (data.columns / --columns) must be a column of the data.
+
+    A mapping naming a column the file does not have would otherwise be ignored, and the
+    format's field then reported missing on every row.
+    """
+    if not columns or not sample:
+        return
+    present = {k for row in sample for k in row}
+    for target, column in columns.items():
+        if column not in present:
+            close = difflib.get_close_matches(column, sorted(present), n=1, cutoff=0.6)
+            mean = f"; did you mean '{close[0]}'?" if close else ""
+            raise DataError(f"column '{column}' (mapped to {target}) is not in {Path(source).name}{mean} "
+                            f"(its columns: {', '.join(sorted(present)[:12])})", where="data.columns")
+
+
 def resolve_format(source: str, data_cfg: dict, formats: dict[str, DataFormat], split: str = "train") -> Detection:
-    """The configured format, or the detected one."""
+    """The configured format, or the detected one; the column mapping must fit the data either way."""
     name = data_cfg.get("format", "auto")
-    if name != "auto":
-        if name not in formats:
-            raise DataError(f"unknown data format '{name}' (known: {', '.join(sorted(formats))})", where="data.format")
+    if name != "auto" and name not in formats:
+        raise DataError(f"unknown data format '{name}' (known: {', '.join(sorted(formats))})", where="data.format")
+    columns = data_cfg.get("columns")
+    if name != "auto" and not columns:
         return Detection(formats[name], 1.0)
-    sample = [map_columns(r.data, data_cfg.get("columns")) for r in iter_rows(source, split, limit=DETECT_SAMPLE)
-              if "__error__" not in r.data]
+    raw = [r.data for r in iter_rows(source, split, limit=DETECT_SAMPLE) if "__error__" not in r.data]
+    check_columns(columns, raw, source)
+    if name != "auto":
+        return Detection(formats[name], 1.0)
+    sample = [map_columns(r, columns) for r in raw]
     if not sample:
         raise DataError("no readable rows", where=source)
     return detect(sample, formats.values())

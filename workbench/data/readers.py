@@ -19,6 +19,7 @@ HUB_PREFIX = "hub:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet")
 BOM = b"\xef\xbb\xbf"
+TOO_DEEP = "invalid JSON: nested too deeply for Python's parser (about 1,000 levels)"
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,20 @@ def iter_rows(source: str, split: str = "train", limit: int | None = None) -> It
 
 
 def decode_line(raw: bytes) -> dict:
-    """One JSONL line as a row dict, or {"__error__": reason} (the caller adds the location)."""
+    """One JSONL line as a row dict, or {"__error__": reason} (the caller adds the location).
+
+    The column of a JSON error counts characters from the line's start, the same
+    whether the line came with its newline (the row reader) or without (the fast checker).
+    """
+    raw = raw.rstrip(b"\r\n")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        return {"__error__": f"invalid JSON: {exc.msg} (column {exc.colno})"}
+        return {"__error__": f"invalid JSON: {exc.msg} (column {exc.pos + 1})"}
     except UnicodeDecodeError as exc:
         return {"__error__": f"not UTF-8 text: {exc.reason} at byte {exc.start}"}
+    except RecursionError:
+        return {"__error__": TOO_DEEP}
     if type(data) is not dict:
         return {"__error__": f"expected a JSON object, got {_json_type(data)}"}
     return data
@@ -102,6 +110,8 @@ def _json(path: str) -> Iterator[Row]:
                         where=f"{path}:{exc.lineno}") from None
     except UnicodeDecodeError as exc:
         raise DataError(f"not UTF-8 text: {exc.reason} at byte {exc.start}", where=path) from None
+    except RecursionError:
+        raise DataError(TOO_DEEP, where=path) from None
     if isinstance(data, dict):  # {"data": [...]} or {"train": [...]}
         lists = [k for k, v in data.items() if isinstance(v, list)]
         if len(lists) != 1:
@@ -157,7 +167,7 @@ def _csv_value(value: str):
     if value[:1] in "[{":
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return value
     if value in ("true", "false", "True", "False"):
         return value.lower() == "true"
@@ -193,8 +203,40 @@ def _disk(path: str, split: str) -> Iterator[Row]:
         yield Row(f"{path} row {i}", i, data)
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def hub_offline_reason(timeout: float = 3.0) -> str | None:
+    """Why the Hub cannot be reached from here (offline mode set, or its host unreachable), or None.
+
+    A plain TCP connect: `datasets` would otherwise retry five times over about 25 s before
+    saying the same. Behind a proxy the probe is skipped (the proxy decides).
+    """
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        if _truthy(os.environ.get(var)):
+            return f"{var} is set"
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"{host} is unreachable: {exc.strerror or type(exc).__name__}"
+    return None
+
+
 def _hub(source: str, split: str) -> Iterator[Row]:
     name = source.removeprefix(HUB_PREFIX)
+    offline = hub_offline_reason()
+    if offline:
+        raise DataError(f"cannot load Hub dataset '{name}': offline ({offline}); Hub datasets are streamed, so "
+                        "download it and point the config at the local files", where=f"hub:{name}")
     try:
         from datasets import load_dataset
 

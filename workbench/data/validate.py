@@ -167,7 +167,7 @@ def _check_block(data: mmap.mmap | bytes, start: int, end: int, fmt: DataFormat,
         rows += 1
         try:
             row = loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             row = decode_line(raw)  # the precise message, off the hot path
         if type(row) is not dict:
             row = decode_line(raw)

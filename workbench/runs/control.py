@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import time
 
 from workbench.errors import RunError
 from workbench.runs.store import ACTIVE, Run
-from workbench.training.reporter import STOP_REQUEST
 
 
 def request_stop(run: Run, now: bool = False) -> str:
@@ -24,34 +21,22 @@ def request_stop(run: Run, now: bool = False) -> str:
         return f"terminated the job of lost run {run.id}"
     if st["status"] not in ACTIVE:
         raise RunError(f"run {run.id} is {st['status']}, not running")
-    tmp = run.path(STOP_REQUEST + ".tmp")
-    tmp.write_text(json.dumps({"time": time.time(), "now": now}))
-    os.replace(tmp, run.path(STOP_REQUEST))
-    with open(run.path("events.jsonl"), "a", encoding="utf-8") as f:
-        f.write(json.dumps({"time": round(time.time(), 3), "event": "stop_requested", "now": now}) + "\n")
+    refused = run.write_stop_request(now)
     if now:
         try:
             os.kill(st["supervisor_pid"], signal.SIGTERM)
         except (ProcessLookupError, KeyError, TypeError):
             pass
         return f"terminating {run.id}"
+    if refused:
+        raise RunError(f"cannot ask {run.id} to stop: the run directory refuses the stop request ({refused})",
+                       where=str(run.dir), hint=f"workbench stop --now {run.id} ends it without a checkpoint")
     return f"stop requested: {run.id} will save a checkpoint and exit"
 
 
-def _group_alive(pgid: int | None) -> bool:
-    if not isinstance(pgid, int) or pgid <= 1:
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def resume(run: Run) -> int:
-    """Start a new supervisor that continues the run from its last checkpoint."""
+def resume(run: Run) -> str:
+    """Start a new supervisor that continues the run from its last complete checkpoint, or
+    adopts its job when that job outlived its supervisor. Returns what it did."""
     from workbench.supervisor import spawn
 
     st = run.status()
@@ -59,9 +44,4 @@ def resume(run: Run) -> int:
         raise RunError(f"run {run.id} is still {st['status']}")
     if st["status"] == "completed":  # its final model is saved; resuming would only replay the last steps
         raise RunError(f"run {run.id} is completed: nothing to resume (train longer with a new run)")
-    if st["status"] == "lost" and _group_alive(st.get("job_pgid")):
-        raise RunError(f"run {run.id} is lost but its job (process group {st['job_pgid']}) is still running; "
-                       f"end it first: workbench stop --now {run.id}")
-    if not run.checkpoints():
-        raise RunError(f"run {run.id} has no checkpoint to resume from")
-    return spawn(run, resume=True)
+    return spawn(run, resume=True, expect_attempt=int(st.get("attempt") or 0))

@@ -1,4 +1,4 @@
-"""Small file helpers: atomic JSON writes and cheap reads of JSONL tails."""
+"""Small file helpers: atomic JSON writes and safe JSON reads (line files: workbench.runs.jsonl)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+STOP_REQUEST = "stop.request"
+"""The file a viewer writes to ask a run to stop (read by the job and its supervisor)."""
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
@@ -25,6 +28,29 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def write_json_file(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON atomically; when the folder refuses new files (disk full, made read-only or
+    immutable after the run started), rewrite the existing file in place instead, padded
+    with blanks so its blocks are reused. Raises the first error when neither works."""
+    try:
+        write_json_atomic(path, data)
+        return
+    except OSError as first:
+        text = json.dumps(data, indent=1).encode() + b"\n"
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except OSError:
+            raise first from None
+        try:
+            old = os.fstat(fd).st_size
+            os.pwrite(fd, text + b" " * max(0, old - len(text)), 0)  # JSON allows trailing blanks
+            os.fsync(fd)
+        except OSError:
+            raise first from None
+        finally:
+            os.close(fd)
 
 
 def json_safe(value: Any) -> Any:
@@ -47,53 +73,3 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def iter_jsonl(path: Path, start: int = 0) -> Iterator[dict[str, Any]]:
-    """Complete JSON lines of `path` from byte offset `start` (a partial last line is skipped)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(start)
-            for raw in f:
-                if not raw.endswith(b"\n"):
-                    return
-                try:
-                    yield json.loads(raw)
-                except json.JSONDecodeError:
-                    continue
-    except FileNotFoundError:
-        return
-
-
-def tail_jsonl(path: Path, max_bytes: int = 16384) -> list[dict[str, Any]]:
-    """The last complete lines of a JSONL file, reading at most `max_bytes` from its end."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return []
-    start = max(0, size - max_bytes)
-    rows = []
-    with open(path, "rb") as f:
-        f.seek(start)
-        chunk = f.read()
-    lines = chunk.split(b"\n")
-    if start > 0:
-        lines = lines[1:]  # first piece may be a partial line
-    for raw in lines:
-        if raw.strip():
-            try:
-                rows.append(json.loads(raw))
-            except json.JSONDecodeError:
-                continue
-    return rows
-
-
-def tail_text(path: Path, lines: int = 40, max_bytes: int = 65536) -> list[str]:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        return []
-    with open(path, "rb") as f:
-        f.seek(max(0, size - max_bytes))
-        text = f.read().decode("utf-8", errors="replace")
-    return text.splitlines()[-lines:]

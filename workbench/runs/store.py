@@ -18,13 +18,17 @@ from typing import Any
 from workbench import __version__
 from workbench.errors import RunError
 from workbench.paths import runs_dir
-from workbench.runs.files import iter_jsonl, read_json, tail_jsonl, write_json_atomic
+from workbench.runs.checkpoints import CheckpointCheck, scan
+from workbench.runs.files import STOP_REQUEST, read_json, write_json_atomic, write_json_file
+from workbench.runs.jsonl import DamagedLine, read_jsonl, tail_jsonl
 
 ACTIVE = ("queued", "starting", "running", "stopping")
 FINAL = ("completed", "failed", "stopped", "lost")
 QUEUED_TIMEOUT_S = 60.0
 _NUMBERS = ("created", "started", "ended", "supervisor_pid", "supervisor_start", "job_pgid", "max_steps",
             "resumed_from_step", "world_size", "exit_code", "attempt")
+LAUNCH_FILE = "launch.json"
+"""The job's command, environment and job handle, fixed at creation (status.json holds only state)."""
 
 
 def _slug(text: str) -> str:
@@ -73,14 +77,37 @@ class Run:
         st = read_json(self.dir / "status.json")
         if st is None and not self.dir.is_dir():  # removed under a viewer: final, so followers stop waiting
             return {"status": "lost", "reason": "run directory was deleted"}
-        if st is None:  # hand-edited or damaged: still listed, with the reason
-            return {"status": "unknown", "reason": "status.json is unreadable"}
+        if st is None:  # truncated, emptied or hand-damaged: rebuilt from the run's own files
+            return self.recovered_status("status.json is unreadable")
         bad = [k for k in _NUMBERS if k in st and st[k] is not None
                and (not isinstance(st[k], (int, float)) or isinstance(st[k], bool))]
         for key in bad:  # viewers do arithmetic on these; a damaged value must not crash them
             del st[key]
+        if not isinstance(st.get("attempts"), list):
+            st.pop("attempts", None)
         if bad:
             st["reason"] = f"status.json: bad value for {', '.join(bad)}"
+        return st
+
+    def recovered_status(self, why: str) -> dict[str, Any]:
+        """What can be known of a run whose status.json is lost: from job.toml and its files."""
+        st: dict[str, Any] = {"id": self.id, "status": "unknown", "reason": why, "recovered": True}
+        try:
+            cfg = self.config()
+            st.update(trainer=cfg.get("trainer", {}).get("name"), name=cfg.get("run", {}).get("name") or self.id,
+                      world_size=cfg.get("launch", {}).get("num_processes"),
+                      max_steps=cfg.get("trainer", {}).get("args", {}).get("max_steps"))
+        except (OSError, ValueError):
+            pass
+        try:
+            st["created"] = (self.dir / "job.toml").stat().st_mtime
+        except OSError:
+            pass
+        begins = [e for e in self.events() if e.get("event") in ("train_begin", "resumed")]
+        if begins and begins[-1].get("max_steps"):
+            st["max_steps"] = begins[-1]["max_steps"]
+        if self.checkpoints():
+            st["resumable"] = True
         return st
 
     def status(self) -> dict[str, Any]:
@@ -96,9 +123,14 @@ class Run:
         return st
 
     def update_status(self, **changes: Any) -> dict[str, Any]:
+        """Merge `changes` into status.json (atomically; reasons redacted)."""
+        from workbench.secrets import redact
+
         st = self.raw_status
         st.update(changes)
-        write_json_atomic(self.dir / "status.json", st)
+        if isinstance(st.get("reason"), str):
+            st["reason"] = redact(st["reason"])
+        write_json_file(self.dir / "status.json", st)
         return st
 
     def config(self) -> dict[str, Any]:
@@ -111,18 +143,58 @@ class Run:
         return tomllib.loads((self.dir / "job.toml").read_text(encoding="utf-8"))
 
     def metrics(self) -> list[dict[str, Any]]:
-        return list(iter_jsonl(self.dir / "metrics.jsonl"))
+        return read_jsonl(self.dir / "metrics.jsonl")[0]
 
     def events(self) -> list[dict[str, Any]]:
-        return list(iter_jsonl(self.dir / "events.jsonl"))
+        return read_jsonl(self.dir / "events.jsonl")[0]
+
+    def damaged_lines(self) -> dict[str, list[DamagedLine]]:
+        """{file name: its damaged lines} for the run's JSONL files that have any."""
+        out = {}
+        for name in ("metrics.jsonl", "events.jsonl", "gpu.jsonl"):
+            bad = read_jsonl(self.dir / name)[1]
+            if bad:
+                out[name] = bad
+        return out
+
+    def write_stop_request(self, now: bool = False) -> str | None:
+        """Ask the job to stop (stop.request, and its event); the OS's reason when the run
+        directory refuses the file, else None."""
+        import json
+
+        try:
+            tmp = self.dir / (STOP_REQUEST + ".tmp")
+            tmp.write_text(json.dumps({"time": time.time(), "now": now}))
+            os.replace(tmp, self.dir / STOP_REQUEST)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        try:
+            with open(self.dir / "events.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps({"time": round(time.time(), 3), "event": "stop_requested", "now": now}) + "\n")
+        except OSError:
+            pass
+        return None
+
+    def launch_plan(self) -> dict[str, Any]:
+        """{argv, env, job} of launch.json (runs made before it existed: argv from status.json)."""
+        plan = read_json(self.dir / LAUNCH_FILE)
+        if plan is None:
+            argv = (read_json(self.dir / "status.json") or {}).get("argv")
+            if not argv:
+                raise RunError(f"{LAUNCH_FILE} is missing or damaged: the job's command is unknown",
+                               where=str(self.dir / LAUNCH_FILE))
+            plan = {"argv": argv}
+        plan.setdefault("env", {})
+        plan.setdefault("job", None)
+        return plan
+
+    def checkpoint_checks(self) -> list[CheckpointCheck]:
+        """Every checkpoint-N folder, oldest first, each with what (if anything) is wrong with it."""
+        return scan(self.dir / "checkpoints")
 
     def checkpoints(self) -> list[Path]:
-        """Complete checkpoints, oldest first."""
-        out = []
-        for p in (self.dir / "checkpoints").glob("checkpoint-*"):
-            if p.is_dir() and p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists():
-                out.append(p)
-        return sorted(out, key=lambda p: int(p.name.split("-")[-1]))
+        """Complete (sealed, nothing missing) checkpoints, oldest first."""
+        return [c.path for c in self.checkpoint_checks() if c.complete]
 
     def summary(self) -> dict[str, Any]:
         """What `ls` and the TUI's table show: cheap (reads only the tails of files)."""
@@ -135,25 +207,92 @@ class Run:
         if not max_steps:
             begin = [e for e in tail_jsonl(self.dir / "events.jsonl", 65536) if e.get("event") == "train_begin"]
             max_steps = begin[-1].get("max_steps") if begin else None
-        step = last.get("step", 0)
-        started, ended = st.get("started"), st.get("ended")
-        if started and not ended and st.get("status") in FINAL:  # e.g. lost: stop the clock at its last sign of life
-            ended = max((self.dir / n).stat().st_mtime for n in ("status.json", "metrics.jsonl", "console.log")
-                        if (self.dir / n).exists())
-        elapsed = ((ended or time.time()) - started) if started else None
+        step = last.get("step", 0) if isinstance(last.get("step", 0), int) else 0
+        state = st.get("status")
+        last_alive = None
+        if st.get("started") and not st.get("ended") and state in FINAL:  # e.g. lost: its last sign of life
+            last_alive = self._last_sign_of_life()
+        elapsed, wall = running_time(st, last_alive)
         eta = None
-        if elapsed and step and max_steps and st["status"] == "running" and step < max_steps:
-            first_step = st.get("resumed_from_step") or 0
-            done = step - first_step
-            if done > 0:
-                eta = elapsed / done * (max_steps - step)
+        if state == "running" and step and isinstance(max_steps, int) and 0 < step < max_steps:
+            rate = step_rate(train, attempt_start(st))
+            if rate:
+                eta = (max_steps - step) / rate
         return {
-            "id": self.id, "dir": str(self.dir), "status": st.get("status"), "trainer": st.get("trainer"),
+            "id": self.id, "dir": str(self.dir), "status": state, "trainer": st.get("trainer"),
             "name": st.get("name"), "step": step, "max_steps": max_steps, "loss": last_loss,
             "tokens_per_second": last.get("tokens_per_second"), "epoch": last.get("epoch"),
-            "elapsed": elapsed, "eta": eta, "exit_code": st.get("exit_code"), "signal": st.get("signal"),
+            "elapsed": elapsed, "wall": wall, "eta": eta, "attempt": st.get("attempt"),
+            "exit_code": st.get("exit_code"), "signal": st.get("signal"),
             "reason": st.get("reason"), "created": st.get("created"), "world_size": st.get("world_size"),
         }
+
+    def _last_sign_of_life(self) -> float | None:
+        times = []
+        for n in ("status.json", "metrics.jsonl", "console.log", "events.jsonl"):
+            try:
+                times.append((self.dir / n).stat().st_mtime)
+            except OSError:
+                continue
+        return max(times) if times else None
+
+
+def attempt_start(st: dict[str, Any]) -> float | None:
+    """When the current attempt (the latest start or resume) began."""
+    attempts = st.get("attempts") or []
+    if attempts and isinstance(attempts[-1], dict) and isinstance(attempts[-1].get("started"), (int, float)):
+        return float(attempts[-1]["started"])
+    return st.get("started")
+
+
+def running_time(st: dict[str, Any], last_alive: float | None = None) -> tuple[float | None, float | None]:
+    """(elapsed, wall): seconds spent running (all attempts summed) and since the first start.
+
+    A run that sat stopped for a day before its resume has a long wall time and an elapsed
+    time of only its attempts.
+    """
+    started = st.get("started")
+    if not isinstance(started, (int, float)):
+        return None, None
+    now = time.time()
+    end_of_run = st.get("ended") or last_alive or now
+    wall = max(0.0, end_of_run - started)
+    attempts = [a for a in (st.get("attempts") or []) if isinstance(a, dict)
+                and isinstance(a.get("started"), (int, float))]
+    if not attempts:
+        return wall, wall
+    total = 0.0
+    for i, a in enumerate(attempts):
+        end = a.get("ended")
+        if not isinstance(end, (int, float)):
+            end = end_of_run if i == len(attempts) - 1 else a["started"]
+        total += max(0.0, end - a["started"])
+    return total, wall
+
+
+def step_rate(train_rows: list[dict[str, Any]], since: float | None, window: int = 20,
+              settled_s: float = 30.0) -> float | None:
+    """Steps per second over the latest rows of one attempt.
+
+    The current attempt's rows once they span `window` rows or `settled_s` seconds; before
+    that (right after a resume, while the first steps are still warming up) the rows logged
+    before it, the same job's settled speed; never a span that includes the stopped time.
+    """
+    timed = [(r["time"], r["step"]) for r in train_rows
+             if isinstance(r.get("time"), (int, float)) and isinstance(r.get("step"), int)]
+    current = [t for t in timed if since is not None and t[0] >= since]
+    earlier = [t for t in timed if since is None or t[0] < since]
+
+    def rate(span: list[tuple[float, int]]) -> float | None:
+        span = span[-window:]
+        if len(span) >= 2 and span[-1][0] > span[0][0] and span[-1][1] > span[0][1]:
+            return (span[-1][1] - span[0][1]) / (span[-1][0] - span[0][0])
+        return None
+
+    settled = len(current) >= window or (len(current) >= 2 and current[-1][0] - current[0][0] >= settled_s)
+    if since is not None and not settled and rate(earlier):
+        return rate(earlier)
+    return rate(current) or rate(earlier)
 
 
 def find_run(ref: str, workspace: Path | None = None) -> Run:
@@ -236,26 +375,35 @@ def _build_run(config, root: Path, run_id: str, label: str) -> Run:
     from workbench.specs import load_object
 
     data = config.data
+    private = bool(data["run"].get("private"))
     staging = root / f".staging-{run_id}-{os.getpid()}"
-    staging.mkdir()
+    old_umask = os.umask(0o077) if private else None
+    try:
+        staging.mkdir()
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
     try:
         final = root / run_id
         spec = get_registry().get("launchers", data["launch"]["launcher"])
         plan = load_object(spec.factory)().plan(final, data)
-        (staging / "job.toml").write_text(job_toml(data, config.source), encoding="utf-8")
-        for fname, text in plan.files.items():
-            (staging / fname).write_text(text, encoding="utf-8")
+        files = {"job.toml": job_toml(data, config.source), **plan.files}
         env = "".join(f"export {k}={shlex.quote(str(v))}\n" for k, v in plan.env.items())
-        (staging / "command.sh").write_text(
-            "#!/usr/bin/env bash\n# Reruns this job by hand, without the workbench supervisor.\n"
-            f"cd {shlex.quote(str(final))}\n{env}exec {shlex.join(plan.argv)} \"$@\"\n", encoding="utf-8")
-        os.chmod(staging / "command.sh", 0o755)
-        (staging / "checkpoints").mkdir()
+        files["command.sh"] = ("#!/usr/bin/env bash\n# Reruns this job by hand, without the workbench supervisor.\n"
+                               f"cd {shlex.quote(str(final))}\n{env}exec {shlex.join(plan.argv)} \"$@\"\n")
+        for fname, text in files.items():
+            (staging / fname).write_text(text, encoding="utf-8")
+        mode = 0o600 if private else 0o644
+        for fname in files:
+            os.chmod(staging / fname, mode | (0o100 if fname == "command.sh" else 0))
+        os.chmod(staging / "command.sh", 0o700 if private else 0o755)
+        (staging / "checkpoints").mkdir(mode=0o700 if private else 0o777)
+        write_json_atomic(staging / LAUNCH_FILE, {"argv": plan.argv, "env": plan.env, "job": plan.job})
         write_json_atomic(staging / "status.json", {
             "id": run_id, "status": "queued", "trainer": data["trainer"]["name"], "name": label,
-            "created": time.time(), "host": socket.gethostname(), "world_size": data["launch"]["num_processes"],
-            "max_steps": data["trainer"]["args"].get("max_steps"), "attempt": 0,
-            "argv": plan.argv, "config_source": str(config.source) if config.source else None,
+            "created": time.time(), "host": socket.gethostname(), "world_size": data["launch"]["num_processes"] * data["launch"]["num_machines"],
+            "max_steps": data["trainer"]["args"].get("max_steps"), "attempt": 0, "attempts": [],
+            "private": private, "config_source": str(config.source) if config.source else None,
         })
         os.rename(staging, final)
     except BaseException:

@@ -14,11 +14,13 @@ from string import Template
 
 from workbench.errors import ConfigError
 
-KINDS = ("trainer", "data-format", "evaluator", "reward-function")
+KINDS = ("trainer", "data-format", "evaluator", "reward-function", "launcher", "preset", "run-panel", "tab",
+         "cli-command", "lifecycle", "theme")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 # The registry table each kind's spec lands in (for name clashes with what is installed).
 _TABLE = {"trainer": "trainers", "data-format": "data_formats", "evaluator": "evaluators",
-          "reward-function": "reward_functions"}
+          "reward-function": "reward_functions", "launcher": "launchers", "preset": "presets", "run-panel": "run_panels",
+          "tab": "tabs", "cli-command": "commands", "lifecycle": "callbacks", "theme": "themes"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,11 @@ def _check_clash(names: Names, kind: str) -> None:
     if names.short in table:
         raise ConfigError(f"a {kind.replace('-', ' ')} named '{names.short}' is already registered by plugin "
                           f"'{reg.owner[(_TABLE[kind], names.short)]}'; choose another name", where="NAME")
+    if kind == "cli-command":
+        from workbench.cli.commands import builtin_command_names
+
+        if names.short.replace("_", "-") in builtin_command_names():
+            raise ConfigError(f"'workbench {names.short}' is a built-in command; choose another name", where="NAME")
     if reg.plugin(names.short) is not None:
         raise ConfigError(f"a plugin named '{names.short}' is already installed; choose another name", where="NAME")
 
@@ -65,13 +72,15 @@ def files_for(names: Names, kind: str) -> dict[str, str]:
     values = {
         "dist": names.dist, "module": names.module, "short": names.short,
         "title": names.short.replace("_", " "), "kind": kind, "hookspec_version": str(HOOKSPEC_VERSION),
+        "cli_name": names.short.replace("_", "-"), "short_upper": names.short.upper(),
+        "theme_name": names.short,
     }
     body = templates.KIND_FILES[kind]
     texts = {
         "pyproject.toml": templates.PYPROJECT,
         "README.md": templates.README_COMMON + templates.README_KIND[kind],
         f"{names.module}/__init__.py": templates.INIT,
-        **{path.replace("$module", names.module): text for path, text in body.items()},
+        **{Template(path).substitute(values): text for path, text in body.items()},
     }
     return {path: Template(text).substitute(values) for path, text in texts.items()}
 

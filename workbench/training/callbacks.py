@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 from transformers import TrainerCallback
 
@@ -11,6 +12,16 @@ from workbench.training.reporter import RunReporter
 
 # Trainer log keys that are summaries, not per-step metrics.
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos", "train_loss"}
+
+
+def _barrier() -> None:
+    """Wait for every rank (no-op in a single process)."""
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover
+        return
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
 
 
 def _any_rank(flag: bool) -> bool:
@@ -66,12 +77,16 @@ class WorkbenchCallback(TrainerCallback):
                 control.should_training_stop = True
 
     def on_step_end(self, args, state, control, **kwargs):
+        self.reporter.check_files()  # before the Trainer logs or saves into a folder that may be gone
         if not self.stop_requested and _any_rank(self.reporter.stop_requested()):
             self.stop_requested = True
-            self.reporter.event("stopping", step=state.global_step, reason="stop requested")
+            self.reporter.event("stopping", step=state.global_step, reason=self.reporter.files_lost or "stop requested")
             control.should_save = True
             control.should_training_stop = True
         return control
 
     def on_save(self, args, state, control, **kwargs):
-        self.reporter.event("checkpoint", step=state.global_step, path=f"checkpoint-{state.global_step}")
+        _barrier()  # every rank has written its part (RNG state, shards) before the seal
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if state.is_world_process_zero and path.is_dir():
+            self.reporter.checkpoint_saved(path, state.global_step)

@@ -28,6 +28,8 @@ class TrainContext:
     options: the other keys of [trainer] (besides name and args).
     callbacks: transformers TrainerCallbacks writing metrics/events and honouring stop
         requests; HF-based trainers pass them to the trainer. Own trainers use `reporter`.
+    cache: scratch space that the evaluators of one evaluation pass share (the model being
+        scored, its generations); each pass starts with a fresh one.
     """
 
     config: dict[str, Any]
@@ -39,6 +41,7 @@ class TrainContext:
     eval_dataset: Any = None
     callbacks: list[Any] = field(default_factory=list)
     resume_from_checkpoint: str | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def output_dir(self) -> Path:
@@ -55,6 +58,13 @@ class TrainContext:
         from workbench.training.models import load_model
 
         return load_model(self.config, role=role, path=path, model_class=model_class, **extra)
+
+    def load_trained_model(self):
+        """The model this run trained (checkpoints/final, a LoRA adapter applied to its base), or [model]
+        (with model.adapter) in an evaluation run; eval mode, on the job's device. For evaluators."""
+        from workbench.training.trained import load_trained_model
+
+        return load_trained_model(self)
 
     def peft_config(self, task_type: str = "CAUSAL_LM"):
         """A peft.LoraConfig from [peft] (task_type CAUSAL_LM or SEQ_CLS), or None when the config has no adapter."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.specs import load_object
+from workbench.training.trackers import prepare_trackers
 
 DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
 
@@ -149,6 +150,12 @@ def build_training_args(ctx, config_class: Any, **overrides: Any):
         "fp16": cfg["launch"]["mixed_precision"] == "fp16",
         "dataloader_num_workers": 0,
     }
+    from workbench.launching.options import DDP_TRAINER_ARGS
+
+    for key, arg in DDP_TRAINER_ARGS.items():  # [launch.ddp] options the Trainer applies itself
+        value = (cfg["launch"].get("ddp") or {}).get(key)
+        if value is not None:
+            base[arg] = value
     if ctx.eval_dataset is not None:
         base["eval_strategy"] = "steps"
         base["eval_steps"] = 10
@@ -156,4 +163,7 @@ def build_training_args(ctx, config_class: Any, **overrides: Any):
     merged.update(ctx.trainer_args)
     merged.update(overrides)
     merged["output_dir"] = str(ctx.output_dir)
+    # report_to passes through to transformers' integrations; their local files go into the run
+    defaults = prepare_trackers(ctx.run_dir, Path(ctx.run_dir).name, merged, fields)
+    merged.update({k: v for k, v in defaults.items() if k not in ctx.trainer_args})
     return cls(**merged)

@@ -1,4 +1,10 @@
-"""Writes a run's metrics and events from inside the job (rank 0 only)."""
+"""Writes a run's metrics and events from inside the job (rank 0 only).
+
+At every write it checks that the run's files are still there: a run directory that was
+deleted, or a metrics.jsonl / events.jsonl deleted or replaced under the job, is noticed
+at the next log instead of the job writing hours of metrics into an unlinked file (or a
+ghost run directory reappearing when the next checkpoint is saved).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-STOP_REQUEST = "stop.request"
+from workbench.errors import RunError
+from workbench.runs.files import STOP_REQUEST
+from workbench.secrets import redact_data, secret_values
+
+
+
+class RunDirectoryGone(RunError):
+    """The run directory was deleted (or replaced) while the job ran: nothing more can be recorded."""
 
 
 def _clean(value: Any) -> Any:
@@ -31,6 +44,10 @@ class RunReporter:
     def __init__(self, run_dir: str | Path, is_main: bool = True):
         self.run_dir = Path(run_dir)
         self.is_main = is_main
+        self.files_lost: str | None = None
+        """Why the run's files can no longer be trusted (then the job stops at its next step)."""
+        self._secrets = secret_values()
+        self._dir_ino = os.stat(self.run_dir).st_ino if is_main else None
         self._metrics = open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") if is_main else None
         self._events = open(self.run_dir / "events.jsonl", "a", encoding="utf-8") if is_main else None
 
@@ -38,26 +55,65 @@ class RunReporter:
         """Record one metrics row at `step` (kind: "train" or "eval")."""
         if not self._metrics:
             return
+        self.check_files()
         row: dict[str, Any] = {"step": int(step), "time": round(time.time(), 3), "kind": kind}
         if epoch is not None:
             row["epoch"] = round(float(epoch), 6)
         row.update({k: _clean(v) for k, v in metrics.items()})
-        self._metrics.write(json.dumps(row) + "\n")
-        self._metrics.flush()
+        if self.files_lost is None:
+            self._metrics.write(json.dumps(row) + "\n")
+            self._metrics.flush()
 
     def event(self, name: str, /, **data: Any) -> None:
-        """Record an event: checkpoint, nan, oom, stop_requested, resumed, error, ..."""
+        """Record an event: checkpoint, nan, oom, stop_requested, resumed, error, ... (secrets redacted)."""
         if not self._events:
             return
         row = {"time": round(time.time(), 3), "event": name, **{k: _clean(v) for k, v in data.items()}}
-        self._events.write(json.dumps(row) + "\n")
+        self._events.write(json.dumps(redact_data(row, self._secrets)) + "\n")
         self._events.flush()
 
+    def checkpoint_saved(self, path: str | Path, step: int) -> None:
+        """Seal a checkpoint every rank has finished writing, and record it (call on rank 0)."""
+        if not self.is_main:
+            return
+        from workbench.runs.checkpoints import seal
+
+        seal(Path(path), step)
+        self.event("checkpoint", step=int(step), path=Path(path).name)
+
+    def check_files(self) -> None:
+        """Notice the run's files vanishing: a deleted run directory ends the job at once
+        (RunDirectoryGone); a deleted metrics/events file makes the job stop at its next
+        step, after a checkpoint, with an event saying why."""
+        if not self.is_main or self.files_lost is not None:
+            return
+        try:
+            gone = os.stat(self.run_dir).st_ino != self._dir_ino
+        except OSError:
+            gone = True
+        if gone:
+            self.files_lost = "the run directory was deleted"
+            raise RunDirectoryGone(self.files_lost + " while the job ran; it stopped without saving",
+                                   where=str(self.run_dir))
+        for name, f in (("metrics.jsonl", self._metrics), ("events.jsonl", self._events)):
+            if f is not None and os.fstat(f.fileno()).st_nlink == 0:
+                self.files_lost = f"{name} was deleted during the run"
+        if self.files_lost:
+            if os.fstat(self._events.fileno()).st_nlink == 0:  # recreate it for this last word
+                self._events.close()
+                self._events = open(self.run_dir / "events.jsonl", "a", encoding="utf-8")
+            self.event("run_files_lost", reason=self.files_lost, action="stopping after a checkpoint")
+
     def stop_requested(self) -> bool:
-        """True once a graceful stop was asked for (by `workbench stop` or the TUI)."""
+        """True once a graceful stop was asked for (`workbench stop`, the TUI), or the run's files were lost."""
+        if self.files_lost is not None:
+            return True
         return os.path.exists(self.run_dir / STOP_REQUEST)
 
     def close(self) -> None:
         for f in (self._metrics, self._events):
             if f:
-                f.close()
+                try:
+                    f.close()
+                except OSError:
+                    pass

@@ -19,7 +19,8 @@ from workbench.errors import WorkbenchError
 from workbench.paths import runs_dir
 from workbench.paths import workspace as default_workspace
 from workbench.runs.store import ACTIVE, Run
-from workbench.tui.commands import WorkbenchCommands, plugin_command, tab_command
+from workbench.tui.commands import WorkbenchCommands, tab_command
+from workbench.tui.extensions import ExtensionsMixin  # settings, themes, plugin commands/tabs/panels
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.runs_poll import RunsPoller, RunsSnapshot
 from workbench.tui.screens.main import TABS, MainScreen, PluginsPane, RunsPane
@@ -29,15 +30,18 @@ RUNS_POLL_ENV = "WORKBENCH_RUNS_POLL"
 PRELOAD_DELAY_S = 1.0
 
 
-class WorkbenchApp(App):
+class WorkbenchApp(ExtensionsMixin, App):
     """Runs, GPUs, datasets, configs and plugins of one workspace."""
 
     TITLE = "Workbench"
     CSS_PATH = workbench_themes.css_path()
     COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    HELP_TITLE = "Everywhere"
     BINDINGS = [
-        Binding("question_mark", "help", "Keys"),
-        Binding("ctrl+p", "command_palette", "Palette", show=False),
+        Binding("question_mark", "help", "Keys", tooltip="the keys of this screen"),
+        Binding("q", "quit", "Quit", tooltip="quit (runs keep going)"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False,
+                tooltip="command palette: open a run, switch tab, stop a run, theme, plugin commands"),
     ]
 
     def __init__(self, workspace: Path | None = None, select_run: str | None = None, watch: Path | None = None,
@@ -48,24 +52,32 @@ class WorkbenchApp(App):
         self.select_run = select_run
         self.watch_path = Path(watch) if watch else None
         self.gpu_poll = gpu_poll
-        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or 0.5)
         self.active_runs: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
+        self._runs_shown = False
+        self._runs_pending: RunsSnapshot | None = None
         self.registry: Any = None
         self.registry_error: str | None = None
         self.plugin_commands: list[tuple[str, str, Any]] = []
         self.runs_poller = RunsPoller(self.workspace)
         self.runs_poll: ThreadPoll[RunsSnapshot] | None = None
-        for theme in workbench_themes.THEMES:
-            self.register_theme(theme)
-        self.theme = os.environ.get("WORKBENCH_THEME") or workbench_themes.DEFAULT_THEME
+        self.setup_extensions()  # settings, themes (workbench.tui.extensions)
+        self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or self.refresh_seconds("runs"))
+        self.gpu_poll = gpu_poll or self.refresh_seconds("gpu")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "quit":
+            from workbench.tui.screens.main import typing_into
+
+            return not typing_into(self.focused)
+        return True
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen()
 
     def on_mount(self) -> None:
         self.runs_poll = ThreadPoll(self, self.runs_poller.poll, self._runs_updated, self.runs_poll_s, "runs",
-                                    on_error=self._poll_failed).start()
+                                    on_error=self._poll_failed, gate=self._runs_gate).start()
         if self.watch_path is not None:
             self.open_source(self.watch_path)
         elif self.select_run:
@@ -90,19 +102,35 @@ class WorkbenchApp(App):
 
     # -- live data ------------------------------------------------------------------------
     def _runs_updated(self, snap: RunsSnapshot) -> None:
-        self.runs = snap.summaries
         self.active_runs = snap.active
         main = self.main_screen
-        if main is None:
+        if main is None or (not snap.changed and self._runs_shown):
+            return  # nothing changed: not one cell to repaint
+        self.runs = snap.summaries
+        if self.screen is not main and self._runs_shown:
+            self._runs_pending = snap  # painted when the tabs come back (a hidden table must not repaint)
             return
+        self._runs_shown = True
+        self._runs_pending = None
         table = main.query_one(RunsTable)
         table.update_runs(snap.summaries)
         empty = main.query_one("#runs-empty")
-        empty.display = not snap.summaries
+        if empty.display != (not snap.summaries):
+            empty.display = not snap.summaries
         if not snap.summaries:
             empty.update(f"No runs in {runs_dir(self.workspace)} yet.\n"
                          "Start one: workbench run CONFIG   (or: workbench demo)")
         main.query_one(RunsPane).show_info()
+
+    def _runs_gate(self, tick: int) -> bool:
+        """Poll every tick while the run list is on screen, every 4th under another screen."""
+        return self.screen is self.main_screen or tick % 4 == 0
+
+    def show_pending_runs(self) -> None:
+        """The tabs screen is back on top: show what the run list polled meanwhile."""
+        snap, self._runs_pending = self._runs_pending, None
+        if snap is not None:
+            self._runs_updated(snap)
 
     def _poll_failed(self, exc: BaseException) -> None:
         self.notify(f"cannot list runs: {type(exc).__name__}: {exc}", severity="error", timeout=3)
@@ -120,10 +148,6 @@ class WorkbenchApp(App):
         error, commands = None, []
         try:
             registry = get_registry(self.workspace)
-            for result in registry.call_hook("register_tui_commands"):
-                for item in result or []:
-                    if isinstance(item, (tuple, list)) and len(item) == 3 and callable(item[2]):
-                        commands.append((str(item[0]), str(item[1]), item[2]))
         except Exception as exc:  # noqa: BLE001 - the app works without plugins
             registry, error = None, f"{type(exc).__name__}: {exc}"
         try:
@@ -138,6 +162,7 @@ class WorkbenchApp(App):
         if main is not None:
             for pane in main.query(PluginsPane):
                 pane.show(registry, error)
+        self.extensions_ready(registry)  # plugin themes, tabs, keys (workbench.tui.extensions)
 
     # -- navigation ---------------------------------------------------------------------------
     def show_tab(self, tab: str) -> None:
@@ -153,7 +178,7 @@ class WorkbenchApp(App):
             self.notify(f"no run {run_id} in {runs_dir(self.workspace)}", severity="error")
             return
         from workbench.tui.screens.detail import RunDetailScreen
-        from workbench.tui.sources import RunDirSource
+        from workbench.sources.rundir import RunDirSource
 
         self.push_screen(RunDetailScreen(RunDirSource(Run(path))))
 
@@ -168,7 +193,7 @@ class WorkbenchApp(App):
     def open_source(self, path: Path) -> None:
         """Push the detail screen for any run dir or Trainer output dir (`workbench watch`)."""
         from workbench.tui.screens.detail import RunDetailScreen
-        from workbench.tui.sources import source_for
+        from workbench.sources import source_for
 
         try:
             source = source_for(path)
@@ -183,10 +208,11 @@ class WorkbenchApp(App):
         self.push_screen(LogScreen(path, title))
 
     def action_help(self) -> None:
+        from workbench.tui.keys import help_sections
         from workbench.tui.screens.dialogs import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(help_sections(self)))
 
     def action_compare(self) -> None:
         """Compare the marked runs (with one marked: it and the run under the cursor)."""
@@ -208,6 +234,34 @@ class WorkbenchApp(App):
 
         root = runs_dir(self.workspace)
         self.push_screen(CompareScreen([Run(root / rid) for rid in run_ids]))
+
+    # -- evaluation (screens in tui/screens/evaluate.py, eval_results.py, samples.py, chat.py) --
+    def open_evaluate(self, run_id: str | None = None) -> None:
+        """The Evaluate form, on `run_id` (default: the run under the cursor)."""
+        from workbench.tui.screens.evaluate import EvaluateScreen
+
+        self.push_screen(EvaluateScreen(self.workspace, run_id or self._current_run_id()))
+
+    def open_eval_results(self, run_id: str | None = None) -> None:
+        """Results of a run and of the evaluation runs made of it (default: the run under the cursor)."""
+        from workbench.tui.screens.eval_results import EvalResultsScreen
+        from workbench.tui.screens.evaluate import results_dirs
+
+        run_id = run_id or self._current_run_id()
+        if run_id is None:
+            self.notify("no run selected", severity="warning")
+            return
+        self.push_screen(EvalResultsScreen(results_dirs(Run(runs_dir(self.workspace) / run_id), self.workspace)))
+
+    def action_open_evaluate(self) -> None:
+        self.open_evaluate()
+
+    def action_open_eval_results(self) -> None:
+        self.open_eval_results()
+
+    def _current_run_id(self) -> str | None:
+        main = self.main_screen
+        return main.query_one(RunsTable).current_id if main is not None else None
 
     # -- run actions ------------------------------------------------------------------------
     def do_run_action(self, what: str, run_id: str) -> None:
@@ -259,8 +313,7 @@ class WorkbenchApp(App):
             from workbench.runs.control import resume
 
             try:
-                pid = resume(run)
-                message, severity = f"resumed {run.id} (supervisor pid {pid})", "information"
+                message, severity = resume(run), "information"
             except WorkbenchError as exc:
                 message, severity = exc.one_line(), "error"
             self.call_from_thread(self.notify, message, severity=severity)
@@ -297,8 +350,10 @@ class WorkbenchApp(App):
                 run = Run(Path(s["dir"]))
                 cmds.append((f"Stop run {s['id']}", "graceful stop: checkpoint, then exit",
                              partial(self.stop_run, run, False)))
-        for title, help_text, fn in self.plugin_commands:
-            cmds.append((title, help_text, plugin_command(self, fn, title)))
+        from workbench.tui.screens.evaluate import palette_entries
+
+        cmds += palette_entries(self)
+        cmds += self.extension_palette_commands()  # plugin commands and tabs, themes
         return cmds
 
 

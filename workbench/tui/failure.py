@@ -31,6 +31,16 @@ def exit_text(status: dict[str, Any]) -> str:
     return ""
 
 
+def why_text(status: dict[str, Any]) -> str:
+    """Exit code or signal and the reason, each said once ('killed by SIGKILL', not twice)."""
+    parts: list[str] = []
+    for piece in (exit_text(status), str(status.get("reason") or "")):
+        piece = piece.strip()
+        if piece and not any(piece in p for p in parts):
+            parts = [p for p in parts if p not in piece] + [piece]
+    return ", ".join(parts)
+
+
 def last_error_lines(console: Sequence[str], limit: int = 4) -> list[str]:
     """The last traceback's final lines, else the last lines that look like errors."""
     lines = [ln for ln in console if ln.strip()]

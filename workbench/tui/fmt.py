@@ -1,4 +1,4 @@
-"""Compact text for table cells and status lines (numbers, durations, bars, bytes)."""
+"""Text pieces of the TUI: progress bars, sparklines, status glyphs (numbers: workbench.numbers)."""
 
 from __future__ import annotations
 
@@ -6,40 +6,6 @@ import math
 
 BAR_FULL, BAR_EMPTY = "█", "░"
 EIGHTHS = " ▏▎▍▌▋▊▉"
-
-
-def num(value: float | None, digits: int = 4) -> str:
-    """A short number: 2.513, 0.0001579 -> 1.58e-04, 12345 -> 12.3k, None -> '-'."""
-    if value is None:
-        return "-"
-    if isinstance(value, str):
-        return value
-    if not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    a = abs(value)
-    if a == 0:
-        return "0"
-    if a >= 1e3:
-        for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-            if a >= div:
-                return f"{value / div:.3g}{unit}"
-    if a < 1e-3:
-        return f"{value:.2e}"
-    return f"{value:.{digits}g}"
-
-
-def duration(seconds: float | None) -> str:
-    """1h02m, 5m07s, 42s; '-' when unknown."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return "-"
-    s = int(round(seconds))
-    if s >= 86400:
-        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
 
 
 def bar(fraction: float | None, width: int = 10) -> str:
@@ -61,12 +27,6 @@ def progress(step: int | None, total: int | None, width: int = 8) -> str:
         return "-"
     frac = (step or 0) / total
     return f"{bar(frac, width)} {int(frac * 100):3d}%"
-
-
-def gib(nbytes: float | None) -> str:
-    if nbytes is None:
-        return "N/A"
-    return f"{nbytes / 1024**3:.1f}G"
 
 
 STATUS_MARKS = {

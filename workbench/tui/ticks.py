@@ -107,8 +107,8 @@ def format_x(v: float, mode: str, step: float) -> str:
         if v > _ABSOLUTE_TIME:
             return _time.strftime("%H:%M:%S" if step < 60 else "%H:%M", _time.localtime(v))
         return duration(v)
-    if mode == "step":
-        return compact(v, max(step, 1.0)) if abs(v) >= 1000 else str(int(round(v)))
+    if mode == "step":  # steps are counted exactly: 1050, not 1.05k (until six digits)
+        return compact(v, max(step, 1.0)) if abs(v) >= 100_000 else str(int(round(v)))
     return compact(v, step)
 
 

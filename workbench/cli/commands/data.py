@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from workbench.errors import ConfigError
+from contextlib import contextmanager
+
+from workbench.errors import ConfigError, DataError
 
 
 def register(sub) -> None:
@@ -50,14 +52,33 @@ def _data_cfg(args) -> dict:
     return {"format": args.format, "columns": parse_columns(args.columns), "split": args.split}
 
 
+def check_count(flag: str, value: int | None, low: int) -> None:
+    """A count flag below `low` is a one-line error (argparse takes any int, -3 included)."""
+    if value is not None and value < low:
+        raise ConfigError(f"{flag}: must be at least {low}{' (0 = all)' if low == 0 else ''}, got {value}")
+
+
+@contextmanager
+def _flag_names():
+    """A column-mapping error names the --columns flag (the config's key is data.columns)."""
+    try:
+        yield
+    except DataError as exc:
+        if exc.where == "data.columns":
+            raise DataError(exc.message, where="--columns", hint=exc.hint) from None
+        raise
+
+
 def run_check(args) -> int:
     from workbench.data.validate import check_source
     from workbench.plugin_manager import get_registry
 
+    check_count("--limit", args.limit, 0)
     formats = get_registry().data_formats
     show = sys.stderr.isatty() and not args.json
     progress = (lambda f: print(f"\rchecking {f:4.0%}", end="", file=sys.stderr)) if show else None
-    report = check_source(args.file, formats, _data_cfg(args), args.split, progress=progress)
+    with _flag_names():
+        report = check_source(args.file, formats, _data_cfg(args), args.split, progress=progress)
     if show:
         print("\r" + " " * 20 + "\r", end="", file=sys.stderr)
     if args.json:
@@ -79,6 +100,8 @@ def run_check(args) -> int:
 def run_stats(args) -> int:
     from workbench.data.stats import compute_stats, settings_for
 
+    check_count("--max-length", args.max_length, 1)
+    check_count("--max-rows", args.max_rows, 1)
     if not args.model and not args.config:
         raise ConfigError("data stats needs --model PATH or --config CONFIG (for the tokenizer and chat template)")
     settings = settings_for(args.file, config=args.config, model=args.model, max_length=args.max_length,
@@ -87,7 +110,8 @@ def run_stats(args) -> int:
     show = sys.stderr.isatty() and not args.json
     progress = (lambda n, f: print(f"\rtokenizing {n:,} rows" + (f" ({f:.0%})" if f is not None else ""), end="",
                                    file=sys.stderr)) if show else None
-    report = compute_stats(settings, progress=progress)
+    with _flag_names():
+        report = compute_stats(settings, progress=progress)
     if show:
         print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
     if args.json:

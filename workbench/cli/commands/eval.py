@@ -20,7 +20,11 @@ def register(sub) -> None:
                         "and generate)")
     p.add_argument("--data", help="evaluation data (required for a model; default for a run: its data.eval, "
                                   "else its eval_fraction slice, else its last training rows)")
-    p.add_argument("--checkpoint", help="for a run: which checkpoints/ folder (default: final)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--checkpoint", help="for a run: which checkpoints/ folder (default: final)")
+    which.add_argument("--checkpoints", metavar="all|NAME,...",
+                       help="for a run: score each of these checkpoints (all: every checkpoint-N and final) "
+                            "in one evaluation run; eval.json compares them")
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE",
                    help="override a key of the resolved evaluation config, e.g. eval.options.perplexity.max_rows=16")
     p.add_argument("--name", help="run name (default: eval-<target name>)")
@@ -33,7 +37,7 @@ def _is_config_file(target: str) -> bool:
 
 
 def resolve(target: str, data: str | None = None, evaluators: list[str] | None = None,
-            checkpoint: str | None = None, overrides: list[str] | None = None):
+            checkpoint: str | None = None, overrides: list[str] | None = None, checkpoints: str | None = None):
     """(validated JobConfig, run name) for an evaluation of `target`. Creates nothing on disk."""
     from workbench.config import load_config
     from workbench.errors import ConfigError, RunError
@@ -45,8 +49,8 @@ def resolve(target: str, data: str | None = None, evaluators: list[str] | None =
     if data and not data.startswith("hub:") and not Path(data).exists():
         raise ConfigError("file not found", where=f"--data {data}")
     if _is_config_file(target):
-        if checkpoint:
-            raise ConfigError("--checkpoint applies to a run target, not to a job config")
+        if checkpoint or checkpoints:
+            raise ConfigError("--checkpoint/--checkpoints apply to a run target, not to a job config")
         config = load_config(target, config_overrides(data, evaluators) + list(overrides or []))
         if config.trainer_name != "evaluate":
             raise ConfigError(f"trainer.name is '{config.trainer_name}', not 'evaluate': to evaluate what a "
@@ -63,9 +67,9 @@ def resolve(target: str, data: str | None = None, evaluators: list[str] | None =
                 if not exc.message.startswith("no run "):  # e.g. a prefix matching several runs
                     raise
         if found is not None:
-            plan = plan_for_run(found, data, evaluators, checkpoint)
-        elif checkpoint:
-            raise ConfigError(f"--checkpoint applies to a run, and '{target}' is no run of this workspace")
+            plan = plan_for_run(found, data, evaluators, checkpoint, checkpoints)
+        elif checkpoint or checkpoints:
+            raise ConfigError(f"--checkpoint/--checkpoints apply to a run, and '{target}' is no run of this workspace")
         else:
             plan = plan_for_model(target, data, evaluators)
         config = load_config(None, overrides, text=job_toml(plan.config, None))
@@ -81,21 +85,17 @@ def resolve(target: str, data: str | None = None, evaluators: list[str] | None =
 def follow_evaluation(run, out=sys.stdout, poll_s: float = 0.25) -> int:
     """Print the evaluation's events (start, each evaluator's scores, errors); exit code of its final status."""
     from workbench.cli.follow import EXIT_CODES
-    from workbench.runs.files import iter_jsonl
+    from workbench.runs.jsonl import JsonlFollower
     from workbench.runs.store import FINAL
 
     print(f"run {run.id}  ->  {run.dir}", file=out, flush=True)
-    offset, path = 0, run.path("events.jsonl")
+    events = JsonlFollower(run.path("events.jsonl"))
     while True:
-        status = run.status()
-        size = path.stat().st_size if path.exists() else 0
-        if size > offset:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read(size - offset)
-            for event in iter_jsonl(path, offset):
-                _print_event(event, out)
-            offset += chunk.rfind(b"\n") + 1
+        status = run.status()  # read before the events, so the last ones are not missed
+        batch = events.read()
+        for event in batch.rows:
+            _print_event(event, out)
+        if batch.rows:
             continue
         if status["status"] in FINAL:
             break
@@ -116,8 +116,9 @@ def _print_event(event: dict, out) -> None:
         model = event.get("model") + (f" + adapter {event['adapter']}" if event.get("adapter") else "")
         print(f"evaluating {model} with {', '.join(event.get('evaluators') or [])}", file=out, flush=True)
     elif kind == "evaluated":
-        scores = {k: v for k, v in event.items() if k not in ("event", "time", "evaluator")}
-        print(f"  {event.get('evaluator')}: {format_scores(scores)}", file=out, flush=True)
+        scores = {k: v for k, v in event.items() if k not in ("event", "time", "evaluator", "checkpoint", "step")}
+        at = f" [{event['checkpoint']}]" if event.get("checkpoint") else ""
+        print(f"  {event.get('evaluator')}{at}: {format_scores(scores)}", file=out, flush=True)
     elif kind in ("error", "oom"):
         print(f"  {kind}: {event.get('message')}", file=out, flush=True)
 
@@ -127,7 +128,8 @@ def run(args) -> int:
     from workbench.supervisor import spawn
 
     print(f"resolving {args.target} ...", file=sys.stderr)
-    config, name = resolve(args.target, args.data, args.evaluators, args.checkpoint, args.overrides)
+    config, name = resolve(args.target, args.data, args.evaluators, args.checkpoint, args.overrides,
+                           args.checkpoints)
     run = create_run(config, name=args.name or name)
     spawn(run)
     if args.detach:

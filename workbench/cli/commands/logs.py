@@ -16,22 +16,34 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from workbench.runs.files import tail_text
+    import os
+
+    from workbench.runs.jsonl import TextFollower
     from workbench.runs.store import FINAL, find_run
 
     r = find_run(args.run)
     path = r.path("console.log")
+    offset, inode = 0, None
     if args.lines:
-        for line in tail_text(path, args.lines):
+        tail = TextFollower(path, keep=args.lines)
+        tail.read()
+        for line in tail.lines:
             print(line)
-        offset = path.stat().st_size if path.exists() else 0
-    else:
-        offset = 0
+        try:
+            st = os.stat(path)
+            offset, inode = st.st_size, st.st_ino
+        except OSError:
+            pass
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # a character split across reads stays whole
     while True:
         ended = r.status()["status"] in FINAL  # read before the log, so its last lines are not missed
         try:
             with open(path, "rb") as f:
+                st = os.fstat(f.fileno())
+                if inode is not None and (st.st_ino != inode or st.st_size < offset):
+                    offset = 0  # replaced or truncated: it starts again
+                    print("--- console.log was replaced; from its start ---", file=sys.stderr)
+                inode = st.st_ino
                 f.seek(offset)
                 data = f.read()
         except FileNotFoundError:  # not written yet, or a run that never started

@@ -23,18 +23,23 @@ def fmt_duration(seconds: float | None) -> str:
 def run(args) -> int:
     from workbench.runs.files import json_safe
     from workbench.runs.store import list_runs
+    from workbench.secrets import redact_data
 
-    rows = [r.summary() for r in list_runs()]
+    rows = redact_data([r.summary() for r in list_runs()])
     if args.json:
         print(json.dumps(json_safe(rows), indent=1))
         return 0
     if not rows:
         print("no runs yet: workbench run CONFIG, or workbench demo")
         return 0
-    print(f"{'ID':34} {'STATUS':10} {'TRAINER':8} {'STEP':>11} {'LOSS':>8} {'ELAPSED':>8}")
-    for r in rows:
-        step = f"{r['step']}/{r['max_steps']}" if r["max_steps"] else str(r["step"])
-        loss = f"{r['loss']:.4f}" if isinstance(r["loss"], (int, float)) else "-"
-        print(f"{r['id'][:34]:34} {r['status'] or '?':10} {r['trainer'] or '?':8} {step:>11} {loss:>8} "
-              f"{fmt_duration(r['elapsed']):>8}")
+    from workbench.numbers import num
+
+    table = [(r["id"], r["status"] or "?", r["trainer"] or "?",
+              f"{r['step']}/{r['max_steps']}" if r["max_steps"] else str(r["step"]),
+              num(r["loss"]) if isinstance(r["loss"], (int, float)) else "-", fmt_duration(r["elapsed"]))
+             for r in rows]
+    head = ("ID", "STATUS", "TRAINER", "STEP", "LOSS", "ELAPSED")
+    w = [max(len(str(c)) for c in col) for col in zip(head, *table)]  # sized from every value: nothing cut
+    for row in (head, *table):
+        print(f"{row[0]:{w[0]}} {row[1]:{w[1]}} {row[2]:{w[2]}} {row[3]:>{w[3]}} {row[4]:>{w[4]}} {row[5]:>{w[5]}}")
     return 0

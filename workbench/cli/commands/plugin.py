@@ -1,10 +1,11 @@
-"""workbench plugin new NAME [--dir DIR] [--kind trainer|data-format|evaluator|reward-function]"""
+"""workbench plugin new NAME [--dir DIR] [--kind KIND] (KIND: one of KINDS)"""
 
 from __future__ import annotations
 
 import os
 
-KINDS = ("trainer", "data-format", "evaluator", "reward-function")  # = workbench.scaffold.KINDS, kept import-free
+KINDS = ("trainer", "data-format", "evaluator", "reward-function", "launcher", "preset", "run-panel", "tab",
+         "cli-command", "lifecycle", "theme")  # = workbench.scaffold.KINDS, kept import-free
 
 
 def register(sub) -> None:

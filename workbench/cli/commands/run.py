@@ -11,11 +11,17 @@ def register(sub) -> None:
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--name", help="run name (default: run.name or the trainer)")
     p.add_argument("-d", "--detach", action="store_true", help="start and return at once")
+    p.add_argument("-q", "--queue", action="store_true",
+                   help="wait in this machine's GPU queue until the GPUs it asks for are free (see workbench queue)")
     p.set_defaults(func=run)
 
 
-def start(config_path: str, overrides: list[str] | None = None, name: str | None = None, quiet: bool = False):
-    """Validate, create the run directory, start its supervisor. Returns the Run."""
+def start(config_path: str, overrides: list[str] | None = None, name: str | None = None, quiet: bool = False,
+          queue: bool = False):
+    """Validate, create the run directory, start its supervisor. Returns the Run.
+
+    queue: the run waits (status queued) in the machine's GPU queue until its GPUs are free.
+    """
     from workbench.config import load_config
     from workbench.runs.store import create_run
     from workbench.supervisor import spawn
@@ -23,7 +29,15 @@ def start(config_path: str, overrides: list[str] | None = None, name: str | None
     if not quiet:
         print(f"validating {config_path} ...", file=sys.stderr)
     config = load_config(config_path, overrides)
+    if not quiet:
+        from workbench.cli.commands.validate import print_warnings
+
+        print_warnings(config.warnings)
     run = create_run(config, name=name)
+    if queue:
+        from workbench.queue import enqueue
+
+        enqueue(run)
     spawn(run)
     return run
 
@@ -31,7 +45,7 @@ def start(config_path: str, overrides: list[str] | None = None, name: str | None
 def run(args) -> int:
     from workbench.cli.follow import follow
 
-    run = start(args.config, args.overrides, args.name)
+    run = start(args.config, args.overrides, args.name, queue=args.queue)
     if args.detach:
         print(run.id)
         return 0

@@ -26,8 +26,11 @@ def evaluation_scores(rows: list[dict]) -> dict[str, dict[str, float]]:
 
 
 def run(args) -> int:
-    from workbench.runs.files import json_safe, tail_jsonl
+    from workbench.numbers import num
+    from workbench.runs.files import json_safe
+    from workbench.runs.jsonl import tail_jsonl
     from workbench.runs.store import find_run
+    from workbench.secrets import redact_data
 
     r = find_run(args.run)
     info = r.summary()
@@ -36,7 +39,12 @@ def run(args) -> int:
     info["last_eval"] = next((m for m in reversed(rows) if m.get("kind") == "eval"), None)
     info["evaluation"] = evaluation_scores(rows)
     info["events"] = tail_jsonl(r.path("events.jsonl"))[-10:]
-    info["checkpoints"] = [p.name for p in r.checkpoints()]
+    checks = r.checkpoint_checks()
+    info["checkpoints"] = [c.path.name for c in checks if c.complete]
+    info["damaged_checkpoints"] = {c.path.name: c.problem for c in checks if not c.complete}
+    info["damaged_lines"] = {name: [str(d) for d in bad[:20]] + ([f"... {len(bad) - 20} more"] if len(bad) > 20 else [])
+                             for name, bad in r.damaged_lines().items()}
+    info = redact_data(info)
     if args.json:
         print(json.dumps(json_safe(info), indent=1))
         return 0
@@ -48,12 +56,15 @@ def run(args) -> int:
         print(f"  exit      code {info['exit_code']}" + (f", signal {info['signal']}" if info["signal"] else ""))
     if info["last_metrics"]:
         m = {k: v for k, v in info["last_metrics"].items() if k not in ("time", "kind")}
-        print("  metrics   " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items()))
+        print("  metrics   " + "  ".join(f"{k}={num(v)}" for k, v in m.items()))
     for evaluator, scores in info["evaluation"].items():
-        print(f"  evaluated {evaluator}: " + "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                                      for k, v in scores.items()))
+        print(f"  evaluated {evaluator}: " + "  ".join(f"{k}={num(v)}" for k, v in scores.items()))
     if info["checkpoints"]:
         print(f"  checkpoints {', '.join(info['checkpoints'])}")
+    for name, problem in info["damaged_checkpoints"].items():
+        print(f"  unusable  {name}: {problem}")
+    for name, bad in info["damaged_lines"].items():
+        print(f"  damaged   {name}: {len(bad)} line(s): {'; '.join(bad[:3])}")
     for e in info["events"]:
         data = {k: v for k, v in e.items() if k not in ("time", "event")}
         print(f"  event     {e['event']} {json.dumps(data)}")

@@ -172,14 +172,20 @@ class ConfigsPanel(Widget):
 
     DEFAULT_CSS = _css()
 
+    HELP_TITLE = "Configs"
     BINDINGS = [
-        Binding("ctrl+s", "save", "save", priority=True),
-        Binding("f2", "save_as", "save as", priority=True),
-        Binding("f3", "duplicate", "duplicate", priority=True),
-        Binding("ctrl+n", "new_from_preset", "new", priority=True),
-        Binding("ctrl+r", "launch", "launch", priority=True),
-        Binding("ctrl+t", "toggle_view", "form/TOML", priority=True),
-        Binding("ctrl+f", "focus_filter", "filter", priority=True),
+        Binding("ctrl+s", "save", "save", priority=True, tooltip="save the config"),
+        Binding("f2", "save_as", "save as", priority=True, tooltip="save under a new name"),
+        Binding("f3", "duplicate", "duplicate", priority=True, tooltip="duplicate the config"),
+        Binding("ctrl+n", "new_from_preset", "new", priority=True, tooltip="new config from a preset"),
+        Binding("ctrl+r", "launch", "launch", priority=True, tooltip="launch a run of this config"),
+        Binding("ctrl+t", "toggle_view", "form/TOML", priority=True, tooltip="form view / raw TOML view"),
+        Binding("ctrl+f", "focus_filter", "filter", priority=True, tooltip="filter the fields by name or help words"),
+    ]
+    HELP_EXTRA = [
+        ("↑ / ↓ / enter", "pick and open a config in the list"),
+        ("tab / shift+tab", "next / previous field (enter in the filter: its first field)"),
+        ("escape", "leave a field for the config list (digits then switch tabs again)"),
     ]
 
     class RunLaunched(Message):
@@ -228,7 +234,7 @@ class ConfigsPanel(Widget):
         with Vertical(id="cfg-side"):
             yield Static("Configs", id="cfg-side-title")
             yield OptionList(id="cfg-list")
-        with Vertical(id="cfg-editor"):
+        with Vertical(id="cfg-editor", classes="wb-editor"):
             yield Static("open a config or a preset (ctrl+n: new from preset)", id="cfg-title")
             with ContentSwitcher(initial="cfg-form", id="cfg-switcher"):
                 with Vertical(id="cfg-form"):
@@ -242,6 +248,28 @@ class ConfigsPanel(Widget):
 
     def on_mount(self) -> None:
         self.refresh_list()
+
+    def first_focus(self) -> Widget:
+        return self.query_one("#cfg-list", OptionList)
+
+    @on(Input.Submitted, "#cfg-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the filter: on to the first field it left."""
+        event.stop()
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+
+        async def rebuild_then_focus() -> None:
+            await self._rebuild_fields()
+            self._focus_first_field()
+
+        self.run_worker(rebuild_then_focus(), exclusive=True, group="cfg-rebuild")
+
+    def _focus_first_field(self) -> None:
+        for w in self.query("#cfg-fields Input, #cfg-fields Switch, #cfg-fields Select"):
+            if w.focusable:
+                w.focus()
+                return
 
     # -- the list ------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="cfg-list")
@@ -279,6 +307,10 @@ class ConfigsPanel(Widget):
             for i, e in enumerate(entries):
                 if e.kind == "file" and e.path == select:
                     ol.highlighted = ol.get_option_index(f"entry-{i}")
+        if ol.highlighted is None:  # enter works on arrival
+            from workbench.tui.screens.main import highlight_first
+
+            highlight_first(ol)
 
     @on(OptionList.OptionSelected, "#cfg-list")
     def _entry_selected(self, event: OptionList.OptionSelected) -> None:
@@ -550,7 +582,7 @@ class ConfigsPanel(Widget):
     def action_focus_filter(self) -> None:
         if self.view != "cfg-form":
             self.action_toggle_view()
-        self.query_one("#cfg-filter", Input).focus()
+        self.screen.set_focus(self.query_one("#cfg-filter", Input))  # now: keys typed right after go there
 
     # -- validation and estimate ---------------------------------------------------------
     @property

@@ -85,6 +85,41 @@ def row_summary(data: dict, width: int = 200) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+@dataclass(frozen=True)
+class TokenizerChoice:
+    """Which tokenizer, chat template and max_length the mask and stats use, and where from."""
+
+    model: str
+    tokenizer: str | None
+    chat_template: str | None
+    max_length: int
+    config: str | None
+    """The config these come from (None: the bundled tiny model, said on screen)."""
+
+    @classmethod
+    def bundled(cls) -> "TokenizerChoice":
+        return cls(default_model(), None, None, 1024, None)
+
+    @property
+    def label(self) -> str:
+        name = Path(self.tokenizer or self.model).name or self.model
+        if self.config is None:
+            return f"{name} (bundled tiny model, no config chosen)"
+        template = f", template {Path(self.chat_template).name}" if self.chat_template else ""
+        return f"{name}{template} (from {Path(self.config).name})"
+
+    @classmethod
+    def from_config(cls, path: Path) -> "TokenizerChoice":
+        """Read [model] path/tokenizer/chat_template and trainer.args.max_length of a job config."""
+        from workbench.config import load_config
+
+        cfg = load_config(str(path), check_data=False)
+        args = cfg["trainer"].get("args", {})
+        max_length = args.get("max_length") or args.get("max_seq_length") or 1024
+        return cls(str(cfg["model"]["path"]), cfg["model"].get("tokenizer"), cfg["model"].get("chat_template"),
+                   int(max_length), str(path))
+
+
 @dataclass
 class PageRow:
     number: int
@@ -119,19 +154,45 @@ class RowSource:
     def known_rows(self) -> int | None:
         if self.index is not None:
             return self.index.known_lines if self.index.complete else None
-        return len(self._rows) if self._rows is not None else None
+        if self._rows is not None:
+            return len(self._rows)
+        return self._count
+
+    _count: int | None = None
+
+    def count(self) -> int:
+        """Count the rows without keeping them (parquet: from its metadata)."""
+        if self._count is None:
+            if self.kind == "parquet":
+                try:
+                    import pyarrow.parquet as pq
+
+                    self._count = pq.ParquetFile(self.path).metadata.num_rows
+                    return self._count
+                except Exception:  # noqa: BLE001 - fall back to reading it
+                    pass
+            self._count = sum(1 for _ in iter_rows(str(self.path)))
+        return self._count
 
 
 class DatasetsPanel(Widget):
     """Browse, validate and inspect training data files."""
 
     DEFAULT_CSS = _css()
+    HELP_TITLE = "Datasets"
     BINDINGS = [
-        Binding("n", "next_page", "next page"),
-        Binding("p", "prev_page", "prev page"),
-        Binding("v", "validate", "validate"),
-        Binding("m", "mask", "loss mask"),
-        Binding("s", "stats", "stats"),
+        Binding("n", "next_page", "next page", tooltip="next page of rows"),
+        Binding("p", "prev_page", "prev page", tooltip="previous page of rows"),
+        Binding("v", "validate", "validate", tooltip="validate every row (bad rows listed; enter jumps to one)"),
+        Binding("m", "mask", "loss mask", tooltip="loss mask of the highlighted row (trained tokens highlighted)"),
+        Binding("s", "stats", "stats", tooltip="token statistics of the whole file (with progress)"),
+        Binding("c", "pick_config", "config", tooltip="tokenizer, chat template and max_length from a config"),
+        Binding("x", "cancel_job", "cancel", show=False, tooltip="cancel the running statistics job"),
+        Binding("w", "view_row", "row", show=False, tooltip="the highlighted row in full (pretty JSON, wrapped)"),
+    ]
+    HELP_EXTRA = [
+        ("↑ / ↓ / enter", "pick a file (list) or a row; enter on a row shows it in full"),
+        ("tab / shift+tab", "files list / rows / the open view"),
     ]
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None):
@@ -142,14 +203,19 @@ class DatasetsPanel(Widget):
         self.format = None
         self.bad_rows: list = []
         self.model_path: str | None = None
+        self.tokenizer_choice = TokenizerChoice.bundled()
         self._tokenizer = None
+        self._tokenizer_key: tuple | None = None
         self.mask_rendered: Text | None = None
+        self.stats_state: str = "idle"
+        """idle | running | done | cancelled | failed (for tests and the header)."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="ds-body"):
             yield OptionList(id="ds-files")
             with Vertical(id="ds-main"):
                 yield Static("pick a data file", id="ds-info")
+                yield Static("", id="ds-tokenizer")
                 with TabbedContent(id="ds-tabs"):
                     with TabPane("Rows", id="ds-tab-rows"):
                         yield DataTable(id="ds-rows", cursor_type="row", zebra_stripes=True)
@@ -163,7 +229,7 @@ class DatasetsPanel(Widget):
                                          "trained tokens highlighted", id="ds-mask")
                     with TabPane("Stats", id="ds-tab-stats"):
                         yield ProgressBar(id="ds-stats-progress", show_eta=False)
-                        with VerticalScroll():
+                        with VerticalScroll(id="ds-stats-scroll"):
                             yield Static("press s for token statistics", id="ds-stats")
 
     def on_mount(self) -> None:
@@ -174,8 +240,24 @@ class DatasetsPanel(Widget):
         for path in find_data_files(ws):
             label = str(path.relative_to(ws)) if path.is_relative_to(ws) else f"sample/{path.name}"
             files.add_option(Option(label, id=str(path)))
+        if files.option_count:
+            files.highlighted = 0
         table = self.query_one("#ds-rows", DataTable)
         table.add_columns("#", "row")
+        self._show_tokenizer()
+
+    def first_focus(self) -> Widget:
+        return self.query_one("#ds-files", OptionList)
+
+    def _activate(self, pane: str, focus: str) -> None:
+        """Show an inner tab and move focus into it, so the panel's keys keep working."""
+        self.query_one("#ds-tabs", TabbedContent).active = pane
+        self.call_after_refresh(self.query_one(focus).focus)
+
+    def _show_tokenizer(self) -> None:
+        c = self.tokenizer_choice
+        self.query_one("#ds-tokenizer", Static).update(
+            f"tokenizer {c.label} · max_length {c.max_length}" + ("" if c.config else "  (c: pick a config)"))
 
     # ------------------------------------------------------------- files and pages
 
@@ -201,6 +283,9 @@ class DatasetsPanel(Widget):
         self._show_page()
         if self.source.index is not None:
             self._build_index(self.source)
+        else:
+            self._count_rows(self.source)
+        self.call_after_refresh(self.query_one("#ds-rows", DataTable).focus)
 
     def _detect(self) -> None:
         from workbench.plugin_manager import get_registry
@@ -223,11 +308,11 @@ class DatasetsPanel(Widget):
             return ""
         total = src.known_rows
         if total is None and src.index is not None:
-            count = f"≥{src.index.known_lines:,} lines, indexing {src.index.progress:.0%}"
+            count = f"≥{src.index.known_lines:,} (counting {src.index.progress:.0%})"
         else:
-            count = f"{total:,} rows" if total is not None else "…"
+            count = f"{total:,}" if total is not None else "… (counting)"
         last = self.rows[-1].number if self.rows else self.page_start
-        return f"[b]{src.path.name}[/b]  {self._detected}  rows {self.page_start}-{last} of {count}"
+        return f"[b]{src.path.name}[/b]  {count} rows  {self._detected}  showing {self.page_start}-{last}"
 
     def _show_page(self, highlight: int | None = None) -> None:
         table = self.query_one("#ds-rows", DataTable)
@@ -252,6 +337,16 @@ class DatasetsPanel(Widget):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._info, self._status_line())
 
+    @work(thread=True, exclusive=True, group="file")
+    def _count_rows(self, source: RowSource) -> None:
+        """Rows of a CSV/JSON/parquet file, counted once in the background (the header's total)."""
+        try:
+            source.count()
+        except WorkbenchError:
+            return
+        if self.source is source:
+            self.app.call_from_thread(self._info, self._status_line())
+
     def go_to(self, start: int, highlight: int | None = None) -> None:
         if self.source is None:
             return
@@ -267,6 +362,32 @@ class DatasetsPanel(Widget):
     def action_prev_page(self) -> None:
         self.go_to(max(1, self.page_start - PAGE))
 
+    @on(DataTable.RowSelected, "#ds-rows")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_view_row()
+
+    def action_view_row(self) -> None:
+        """The highlighted row in full: pretty JSON, wrapped, scrollable (n/p: next/previous row)."""
+        from workbench.tui.screens.rowview import RowScreen
+
+        row = self.highlighted_row()
+        if row is None:
+            return
+        self.app.push_screen(RowScreen(self.source.path.name if self.source else "", row.number, row.data,
+                                       step=self._step_row))
+
+    def _step_row(self, number: int, delta: int) -> tuple[int, dict] | None:
+        """The row after/before `number` (for the row viewer's n/p)."""
+        if self.source is None:
+            return None
+        if delta > 0:
+            rows = self.source.page(number + 1)
+            return (rows[0].number, rows[0].data) if rows else None
+        rows = self.source.page(max(1, number - PAGE))
+        before = [r for r in rows if r.number < number]
+        return (before[-1].number, before[-1].data) if before else None
+
     def highlighted_row(self) -> PageRow | None:
         table = self.query_one("#ds-rows", DataTable)
         if not self.rows:
@@ -278,8 +399,8 @@ class DatasetsPanel(Widget):
     def action_validate(self) -> None:
         if self.source is None:
             return
-        self.query_one("#ds-tabs", TabbedContent).active = "ds-tab-check"
-        self.query_one("#ds-check-summary", Static).update("validating…")
+        self._activate("ds-tab-check", "#ds-bad")
+        self.query_one("#ds-check-summary", Static).update("validating… (x cancels)")
         self._validate(str(self.source.path))
 
     @work(thread=True, exclusive=True, group="check")
@@ -313,8 +434,7 @@ class DatasetsPanel(Widget):
     def _jump_to_bad(self, event: OptionList.OptionSelected) -> None:
         bad = self.bad_rows[int(event.option.id.removeprefix("bad-"))]
         self.go_to(max(1, bad.number - 5), highlight=bad.number)  # a little context above it
-        self.query_one("#ds-tabs", TabbedContent).active = "ds-tab-rows"
-        self.query_one("#ds-rows", DataTable).focus()
+        self._activate("ds-tab-rows", "#ds-rows")
 
     # ------------------------------------------------------------- loss mask
 
@@ -322,16 +442,56 @@ class DatasetsPanel(Widget):
         row = self.highlighted_row()
         if row is None or self.format is None:
             return
-        self.query_one("#ds-tabs", TabbedContent).active = "ds-tab-mask"
-        self.query_one("#ds-mask", Static).update(f"row {row.number}: loading the tokenizer…")
+        self._activate("ds-tab-mask", "#ds-mask-scroll")
+        self.query_one("#ds-mask", Static).update(f"row {row.number}: loading tokenizer {self.tokenizer_choice.label}…")
         self._render_mask(row, self.format)
 
-    def _get_tokenizer(self):
-        if self._tokenizer is None:
-            from workbench.data.tokens import load_tokenizer
+    def _settings(self, source: str):
+        """The data stats backend's settings for `source` under the chosen tokenizer."""
+        from workbench.data.stats import settings_for
 
-            self._tokenizer = load_tokenizer(self.model_path or default_model())
-        return self._tokenizer
+        choice = self.tokenizer_choice
+        if choice.config:
+            return settings_for(source, config=choice.config)
+        return settings_for(source, model=self.model_path or choice.model, max_length=choice.max_length)
+
+    def _get_tokenizer(self):
+        from workbench.data.stats import tokenizer_for
+
+        return tokenizer_for(self._settings(str(self.source.path) if self.source else ""))
+
+    # ------------------------------------------------------------- tokenizer from a config
+
+    def action_pick_config(self) -> None:
+        from workbench.tui.panels.configs import find_configs
+        from workbench.tui.screens.pickers import ListPicker
+
+        ws = self.app.workspace if hasattr(self.app, "workspace") else Path.cwd()
+        configs = find_configs(Path(ws))
+        if not configs:
+            self.notify("no configs in the workspace (configs/*.toml): the bundled tiny tokenizer stays",
+                        severity="warning")
+            return
+        labels = [(str(p.relative_to(ws)) if p.is_relative_to(ws) else str(p), str(p)) for p in configs]
+
+        def picked(path: str | None) -> None:
+            if path:
+                self._load_choice(path)
+
+        self.app.push_screen(ListPicker("Tokenizer, chat template and max_length from config:", labels), picked)
+
+    @work(thread=True, exclusive=True, group="tokenizer-choice")
+    def _load_choice(self, path: str) -> None:
+        try:
+            choice = TokenizerChoice.from_config(Path(path))
+        except WorkbenchError as exc:
+            self.app.call_from_thread(self.notify, exc.one_line(), severity="error")
+            return
+        self.app.call_from_thread(self._set_choice, choice)
+
+    def _set_choice(self, choice: "TokenizerChoice") -> None:
+        self.tokenizer_choice = choice
+        self._show_tokenizer()
 
     @work(thread=True, exclusive=True, group="mask")
     def _render_mask(self, row: PageRow, fmt) -> None:
@@ -349,33 +509,66 @@ class DatasetsPanel(Widget):
     # ------------------------------------------------------------- statistics
 
     def action_stats(self) -> None:
-        if self.source is None:
+        if self.source is None or self.format is None:
+            self.notify("open a data file of a known format first", severity="warning")
             return
-        self.query_one("#ds-tabs", TabbedContent).active = "ds-tab-stats"
-        self.query_one("#ds-stats", Static).update("tokenizing…")
-        self._stats(str(self.source.path))
+        self._activate("ds-tab-stats", "#ds-stats-scroll")
+        c = self.tokenizer_choice
+        self.query_one("#ds-stats", Static).update(f"tokenizing with {c.label}, max_length {c.max_length}… (x cancels)")
+        self.stats_state = "running"
+        self._stats(self.source, self.format, c)
+
+    def action_cancel_job(self) -> None:
+        running = [w for w in self.workers if w.group == "stats" and not w.is_finished]
+        for w in running:
+            w.cancel()
+        if not running:
+            self.notify("nothing to cancel", severity="warning")
 
     @work(thread=True, exclusive=True, group="stats")
-    def _stats(self, path: str) -> None:
-        from workbench.cli.commands.data import render_stats
-        from workbench.data.loading import prepare
-        from workbench.data.tokens import token_stats
-        from workbench.plugin_manager import get_registry
+    def _stats(self, source: "RowSource", fmt, choice: "TokenizerChoice") -> None:
+        """Token statistics through workbench.data.stats: streamed rows, progress, cancel, bounded memory."""
+        import time
 
+        from textual.worker import get_current_worker
+
+        from workbench.cli.commands.data import render_stats
+        from workbench.data.stats import Cancelled, compute_stats
+
+        worker = get_current_worker()
         bar = self.query_one("#ds-stats-progress", ProgressBar)
         out = self.query_one("#ds-stats", Static)
+        total = source.known_rows
+        self.app.call_from_thread(bar.update, total=total or 1000, progress=0)
+        last, done_rows = [0.0], [0]
+
+        def progress(rows: int, fraction: float | None) -> None:
+            done_rows[0] = rows
+            now = time.monotonic()
+            if now - last[0] >= 0.2:  # at most 5 screen updates a second
+                last[0] = now
+                if total:
+                    self.app.call_from_thread(bar.update, total=total, progress=min(rows, total))
+                elif fraction is not None:
+                    self.app.call_from_thread(bar.update, total=1000, progress=int(fraction * 1000))
+
         try:
-            prepared = prepare(path, {}, get_registry().data_formats)
-            total = max(1, len(prepared.rows))
-            self.app.call_from_thread(bar.update, total=total, progress=0)
-            stats = token_stats(self._get_tokenizer(), prepared.rows, prepared.format.kind, 1024,
-                                progress=lambda i: self.app.call_from_thread(bar.update, progress=i))
-            stats.errors = len(prepared.bad)
-            self.app.call_from_thread(bar.update, progress=total)
-            text = Text(render_stats(Path(path).name, prepared.format.name, prepared.format.kind, stats, width=30))
+            settings = self._settings(str(source.path))
+            report = compute_stats(settings, progress=progress, should_stop=lambda: worker.is_cancelled)
+            text = Text(settings.describe() + ("  (cached)" if report.cached else "") + "\n"
+                        + render_stats(source.path.name, report.format, report.kind, report.stats, width=30))
+            state = "done"
+            self.app.call_from_thread(bar.update, total=1, progress=1)
+        except Cancelled:
+            text, state = Text(f"cancelled after {done_rows[0]:,} rows"), "cancelled"
         except WorkbenchError as exc:
-            text = Text(exc.one_line())
-        self.app.call_from_thread(out.update, text)
+            text, state = Text(exc.one_line()), "failed"
+
+        def show() -> None:
+            self.stats_state = state
+            out.update(text)
+
+        self.app.call_from_thread(show)
 
 
 TRAINED_STYLE = "bold black on green"

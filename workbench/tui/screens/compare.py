@@ -12,12 +12,12 @@ from textual.widgets import DataTable, Footer, Static
 
 from workbench.runs.store import Run
 from workbench.tui.widgets.bars import TitleBar
-from workbench.tui import fmt
+from workbench import numbers
 from workbench.tui.configdiff import differing
 from workbench.tui.metrics import MetricTable, order_metrics
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
-from workbench.tui.tail import JsonlTail
+from workbench.runs.jsonl import JsonlFollower
 from workbench.tui.widgets.chart import LineChart
 
 NARROW = 110
@@ -34,14 +34,15 @@ def short_label(run: Run, taken: set[str]) -> str:
 class CompareScreen(ChartKeys, Screen):
     """Two or more runs on one chart, plus a table of the config keys that differ."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), *ChartKeys.CHART_BINDINGS]
+    HELP_TITLE = "Compare"
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back", tooltip="back to the runs"), *ChartKeys.CHART_BINDINGS]
 
     def __init__(self, runs: list[Run], interval: float = 1.0):
         super().__init__()
         self.runs = runs
         self.interval = interval
         self.tables = {r.id: MetricTable() for r in runs}
-        self.tails = {r.id: JsonlTail(r.path("metrics.jsonl")) for r in runs}
+        self.tails = {r.id: JsonlFollower(r.path("metrics.jsonl")) for r in runs}
         taken: set[str] = set()
         self.labels = {r.id: short_label(r, taken) for r in runs}
         self.metric = None
@@ -66,6 +67,8 @@ class CompareScreen(ChartKeys, Screen):
 
     def on_mount(self) -> None:
         self.sub_title = "compare · " + ", ".join(self.labels.values())
+        self.query_one("#compare-diff").can_focus = False  # ← → belong to the chart cursor
+        self.set_focus(None)
         self._layout()
         self.run_worker(self._load_configs, thread=True, group="compare-config", exit_on_error=False)
         self.poll = ThreadPoll(self, self._fetch, self._apply, self.interval, "compare").start()
@@ -107,7 +110,7 @@ class CompareScreen(ChartKeys, Screen):
 
     # -- metrics ----------------------------------------------------------------------
     def _fetch(self) -> dict[str, tuple[list[dict[str, Any]], bool]]:
-        return {rid: tail.read() for rid, tail in self.tails.items()}
+        return {rid: (batch.rows, batch.reset) for rid, batch in ((rid, t.read()) for rid, t in self.tails.items())}
 
     def _apply(self, result: dict[str, tuple[list[dict[str, Any]], bool]]) -> None:
         reload = False
@@ -123,6 +126,7 @@ class CompareScreen(ChartKeys, Screen):
             if not reload and self.metric in grown:
                 xs, ys = table.since(self.metric, grown[self.metric], self.x_mode)
                 self.chart.extend(rid, xs, ys)
+                self.apply_window()
         if self.metric is None:
             choices = self.metric_choices()
             if choices:
@@ -147,11 +151,14 @@ class CompareScreen(ChartKeys, Screen):
                 xs, ys = self.tables[run.id].points(self.metric, self.x_mode)
                 chart.add_series(run.id, label=self.labels[run.id])
                 chart.set_data(run.id, xs, ys)
+        self.apply_window()
         self.show_chart_state()
 
     def show_chart_state(self) -> None:
         if not self.is_mounted:
             return
-        lasts = "  ".join(f"{self.labels[r.id]} {fmt.num(self.tables[r.id].last(self.metric))}"
+        lasts = "  ".join(f"{self.labels[r.id]} {numbers.num(self.tables[r.id].last(self.metric))}"
                           for r in self.runs) if self.metric else "no metrics yet"
-        self.query_one("#chart-state", Static).update(self.chart_state_text(f"{self.metric or '-'}: {lasts}"))
+        from workbench.tui.textset import set_text
+
+        set_text(self.query_one("#chart-state", Static), self.chart_state_text(f"{self.metric or '-'}: {lasts}"))

@@ -8,7 +8,23 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from workbench.tui.keys import help_text
+from rich.table import Table
+from rich.text import Text
+
+
+
+def help_table(sections: list[tuple[str, list[tuple[str, str]]]]) -> Table:
+    """Key | what it does, wrapped with a hanging indent, one titled block per section."""
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+    table.add_column("key", no_wrap=True, style="bold")
+    table.add_column("what", ratio=1)
+    for i, (title, lines) in enumerate(sections):
+        if i:
+            table.add_row("", "")
+        table.add_row(Text(title, style="bold underline"), "")
+        for key, what in lines:
+            table.add_row(key, what)
+    return table
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -45,14 +61,21 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key of the app (see workbench.tui.keys)."""
+    """The keys of the screen below it (see workbench.tui.keys); opaque, so nothing shows through."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+    BINDINGS = [Binding("escape,question_mark", "close", "Close")]
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]):
+        super().__init__()
+        self.sections = sections
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static("Workbench keys  (escape closes)", id="help-title")
-            yield Static(help_text(), id="help-body")
+            yield Static("Keys of this screen  (escape closes, ↑ ↓ scroll)", id="help-title")
+            yield Static(help_table(self.sections), id="help-body")
+
+    def on_mount(self) -> None:
+        self.query_one("#help", VerticalScroll).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

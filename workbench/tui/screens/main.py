@@ -8,37 +8,57 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, DataTable, Footer, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
 
 from workbench.tui.widgets.bars import TabBar, TitleBar
-from workbench.tui.widgets.runs_table import RunsTable
+from workbench.tui.widgets.runs_table import RunsTable, run_label
 
 TABS = ("runs", "gpus", "datasets", "configs", "plugins")
 TAB_TITLES = {"runs": "Runs", "gpus": "GPUs", "datasets": "Datasets", "configs": "Configs", "plugins": "Plugins"}
 
 
 class RunsPane(Vertical):
-    """The run table and a line about the run under the cursor."""
+    """The run table, a filter line (`/`) and a line about the run under the cursor."""
 
+    HELP_TITLE = "Runs"
     BINDINGS = [
-        Binding("c", "app.compare", "Compare"),
-        Binding("x", "run_action('stop')", "Stop"),
-        Binding("X", "run_action('stop_now')", "Stop now", show=False),
-        Binding("r", "run_action('resume')", "Resume", show=False),
-        Binding("d", "run_action('duplicate')", "Dup config", show=False),
-        Binding("o", "run_action('logs')", "Logs", show=False),
+        Binding("enter", "open", "Open", show=False, tooltip="open the run's detail"),
+        Binding("c", "app.compare", "Compare", tooltip="compare the marked runs (or the marked one and the run under the cursor)"),
+        Binding("slash", "filter", "Filter", priority=True,
+                tooltip="filter/search: words, status:running, trainer:sft, tag:x, name:x, -word"),
+        Binding("S", "sort", "Sort", tooltip="sort by: created, name, status, loss, best eval, progress, tok/s"),
+        Binding("x", "run_action('stop')", "Stop", tooltip="stop gracefully: checkpoint, then exit (asks first)"),
+        Binding("X", "run_action('stop_now')", "Stop now", show=False, tooltip="stop now: SIGTERM, then SIGKILL (asks first)"),
+        Binding("r", "run_action('resume')", "Resume", show=False, tooltip="resume a stopped/failed run from its last checkpoint"),
+        Binding("d", "run_action('duplicate')", "Dup config", show=False, tooltip="copy the run's config into configs/"),
+        Binding("o", "run_action('logs')", "Logs", show=False, tooltip="the run's full console log"),
+        Binding("e", "app.open_evaluate", "Evaluate", show=False, tooltip="evaluate the run's checkpoints"),
+        Binding("E", "app.open_eval_results", "Eval results", show=False, tooltip="compare evaluation results"),
     ]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-empty")
+        filt = Input(placeholder="filter: words, status:running, trainer:sft, tag:x (enter/esc: back to the table)",
+                     id="runs-filter", compact=True)
+        filt.display = False
+        yield filt
         yield RunsTable(id="runs-table")
         yield Static("", id="run-info")
+
+    def first_focus(self) -> Widget:
+        return self.query_one(RunsTable)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.app.open_run(str(event.row_key.value))
+
+    def action_open(self) -> None:
+        rid = self.query_one(RunsTable).current_id
+        if rid:
+            self.app.open_run(rid)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_info()
@@ -46,26 +66,73 @@ class RunsPane(Vertical):
     def on_runs_table_marks_changed(self, event: RunsTable.MarksChanged) -> None:
         self.show_info()
 
-    def show_info(self) -> None:
+    def on_runs_table_shown(self, event: RunsTable.Shown) -> None:
+        self.show_info()
+
+    # -- filter and sort -------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter" and isinstance(self.screen.focused, Input):
+            return False  # a "/" typed into an input
+        return True
+
+    def action_filter(self) -> None:
+        filt = self.query_one("#runs-filter", Input)
+        filt.display = True
+        self.screen.set_focus(filt)  # now: the keys typed right after `/` are the filter's
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "runs-filter":
+            event.stop()
+            self.query_one(RunsTable).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "runs-filter":
+            event.stop()
+            self.leave_filter()
+
+    def leave_filter(self) -> None:
+        filt = self.query_one("#runs-filter", Input)
+        filt.display = bool(filt.value.strip())
+        self.query_one(RunsTable).focus()
+
+    def action_sort(self) -> None:
+        from workbench.tui.runfilter import SORTS
+
         table = self.query_one(RunsTable)
+        table.set_sort(SORTS[(SORTS.index(table.sort_key) + 1) % len(SORTS)])
+        self.show_info()
+
+    def info_text(self) -> str:
+        """'3/12 runs · sort loss · <run>: failed: why' (the run's part last: it may be cut)."""
+        table = self.query_one(RunsTable)
+        head = f"{len(table.shown_ids)}/{table.total} runs" if table.filter else f"{table.total} runs"
+        if table.sort_key != "created":
+            head += f" · sort {table.sort_key}"
+        if table.marked:
+            head += f" · {len(table.marked)} marked"
         rid = table.current_id
         s = table.summaries.get(rid or "")
-        info = self.query_one("#run-info", Static)
-        marked = f"{len(table.marked)} marked · " if table.marked else ""
         if not s:
-            info.update(marked + "enter open · space mark · c compare · ? keys")
-            return
+            return head + " · enter open · space mark · / filter · ? keys"
         status = s.get("status")
-        line = f"{marked}{s['id']}"
+        line = f"{head} · {run_label(s)}"
         if status in ("failed", "lost", "stopped"):
-            from workbench.tui.failure import exit_text
+            from workbench.tui.failure import why_text
 
-            why = "  ".join(x for x in (exit_text(s), s.get("reason") or "") if x)
-            line += f" · {status}: {why}" if why else f" · {status}"
+            why = why_text(s)
+            line += f": {status}, {why}" if why else f": {status}"
         elif s.get("world_size") and s["world_size"] > 1:
-            line += f" · {s['world_size']} processes"
-        info.update(line)
-        info.set_class(status in ("failed", "lost"), "-failed")
+            line += f": {s['world_size']} processes"
+        return line
+
+    def show_info(self) -> None:
+        table = self.query_one(RunsTable)
+        info = self.query_one("#run-info", Static)
+        from workbench.tui.textset import set_text
+
+        set_text(info, self.info_text())
+        s = table.summaries.get(table.current_id or "") or {}
+        info.set_class(s.get("status") in ("failed", "lost"), "-failed")
 
     def action_run_action(self, what: str) -> None:
         rid = self.query_one(RunsTable).current_id
@@ -78,8 +145,14 @@ class RunsPane(Vertical):
 class PluginsPane(Vertical):
     """The plugin registry: each plugin, its status, what it registers and its error."""
 
+    HELP_TITLE = "Plugins"
+    HELP_EXTRA = [("↑ / ↓", "pick a plugin: a broken one's error shows below the table")]
+
+    def first_focus(self) -> Widget:
+        return self.query_one("#plugins-table", DataTable)
+
     def compose(self) -> ComposeResult:
-        yield Static("Loading plugins…", id="plugins-note")
+        yield Static("Loading plugins… (↑ ↓ pick one: its error shows below)", id="plugins-note")
         yield DataTable(id="plugins-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="plugin-error")
 
@@ -92,6 +165,8 @@ class PluginsPane(Vertical):
 
     def show(self, registry: Any = None, error: str | None = None) -> None:
         """Fill the table from a built registry (or show why it could not be built)."""
+        if not self.query("#plugins-table"):
+            return  # not composed yet: on_mount shows it
         note = self.query_one("#plugins-note", Static)
         if error:
             note.update(f"plugin registry failed: {error}")
@@ -125,11 +200,17 @@ class LazyPanel(Container):
         self.kind = kind
         self.loaded = False
 
+    class Loaded(Message):
+        def __init__(self, tab: str):
+            self.tab = tab
+            super().__init__()
+
     def load(self) -> None:
         if self.loaded:
             return
         self.loaded = True
         self.mount(self._build())
+        self.call_after_refresh(self.post_message, self.Loaded(self.kind))
 
     def _build(self) -> Widget:
         if self.kind == "gpus":
@@ -151,16 +232,61 @@ class LazyPanel(Container):
             return WorkspaceFiles(ws, self.kind, note=f"{cls.__name__}: {type(exc).__name__}: {exc}")
 
 
-class MainScreen(Screen):
-    """Header with the workspace, the five tabs, footer with keys."""
+def typing_into(widget: Widget | None) -> bool:
+    """True when keys typed now are text for `widget` (an input, or inside an editor area)."""
+    if widget is None:
+        return False
+    from textual.widgets import TextArea
 
+    if isinstance(widget, (Input, TextArea)):
+        return True
+    return any(a.has_class("wb-editor") for a in widget.ancestors_with_self if isinstance(a, Widget))
+
+
+def first_focus_of(panel: Widget) -> Widget | None:
+    """A tab's defined first focus: its `first_focus()`, else its first focusable widget."""
+    pick = getattr(panel, "first_focus", None)
+    if callable(pick):
+        try:
+            target = pick()
+        except Exception:  # noqa: BLE001 - not composed yet
+            target = None
+        if target is not None:
+            return target
+    for child in panel.query("*"):
+        if isinstance(child, Widget) and child.focusable and not isinstance(child, Input):
+            return child
+    return None
+
+
+def highlight_first(widget: Widget) -> None:
+    """An option list arrives with its first usable option highlighted, so enter works at once."""
+    from textual.widgets import OptionList
+
+    if isinstance(widget, OptionList) and widget.highlighted is None:
+        for i in range(widget.option_count):
+            if not widget.get_option_at_index(i).disabled:
+                widget.highlighted = i
+                return
+
+
+class MainScreen(Screen):
+    """Header with the workspace, the five tabs, footer with keys.
+
+    Focus model: each tab has a first focus (its list or table), set on arrival, so
+    arrows and enter work at once; tab-switch digits never fire while text is typed
+    (an input or the config editor has focus); escape leaves an input for its tab's
+    first focus.
+    """
+
+    HELP_TITLE = "Main tabs"
     BINDINGS = [
-        Binding("1", "tab('runs')", "Runs", show=False),
-        Binding("2", "tab('gpus')", "GPUs", show=False),
-        Binding("3", "tab('datasets')", "Data", show=False),
-        Binding("4", "tab('configs')", "Configs", show=False),
-        Binding("5", "tab('plugins')", "Plugins", show=False),
-        Binding("q", "app.quit", "Quit"),
+        Binding("1", "tab('runs')", "Runs", show=False, tooltip="Runs tab"),
+        Binding("2", "tab('gpus')", "GPUs", show=False, tooltip="GPUs tab"),
+        Binding("3", "tab('datasets')", "Data", show=False, tooltip="Datasets tab"),
+        Binding("4", "tab('configs')", "Configs", show=False, tooltip="Configs tab"),
+        Binding("5", "tab('plugins')", "Plugins", show=False, tooltip="Plugins tab"),
+        Binding("escape", "leave_input", "Leave input", show=False, tooltip="leave a text input (back to the tab's list)"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -176,16 +302,58 @@ class MainScreen(Screen):
     def active_tab(self) -> str:
         return self.query_one("#tabs", ContentSwitcher).current or "runs"
 
+    def active_panel(self) -> Widget:
+        """The widget that fills the active tab (the loaded panel, not its lazy holder)."""
+        holder = self.query_one(f"#{self.active_tab}", Widget)
+        if isinstance(holder, LazyPanel) and holder.children:
+            return holder.children[0]
+        return holder
+
     def show_tab(self, tab: str) -> None:
-        """Switch to a tab, mounting its content on first show."""
-        if tab not in TABS:
+        """Switch to a tab (mounting its content on first show) and focus its first focus."""
+        if tab not in TABS and not tab.startswith("plugin-tab-"):  # plugin tabs: workbench.tui.extensions
             raise ValueError(f"no tab {tab!r}")
         if tab != "runs":
             self.load_panel(tab)
         self.query_one("#tabs", ContentSwitcher).current = tab
         self.query_one(TabBar).set_active(tab)
-        if tab == "runs":
-            self.query_one(RunsTable).focus()
+        self.focus_tab()
+
+    def focus_tab(self) -> None:
+        """Focus the active tab's first focus (after its panel has mounted)."""
+        tab = self.active_tab
+
+        def apply() -> None:
+            if self.active_tab != tab:
+                return
+            target = first_focus_of(self.active_panel())
+            if target is not None:
+                target.focus()
+                highlight_first(target)
+            else:
+                self.set_focus(None)
+
+        self.set_focus(None)  # nothing of the tab we left keeps the keys
+        self.call_after_refresh(apply)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "tab" and typing_into(self.focused):
+            return False
+        if action == "leave_input" and not typing_into(self.focused):
+            return False
+        return True
+
+    def action_leave_input(self) -> None:
+        panel = self.active_panel()
+        leave = getattr(panel, "leave_input", None)
+        if callable(leave) and leave():
+            return
+        if self.active_tab == "runs":
+            self.query_one(RunsPane).leave_filter()
+            return
+        target = first_focus_of(panel)
+        if target is not None:
+            target.focus()
 
     def on_tab_bar_clicked(self, event: TabBar.Clicked) -> None:
         self.show_tab(event.tab)
@@ -194,8 +362,19 @@ class MainScreen(Screen):
         """Mount a tab's content now (on first show, or in the background after start-up)."""
         self.query_one(f"#{tab}", LazyPanel).load()
 
+    def on_lazy_panel_loaded(self, event: LazyPanel.Loaded) -> None:
+        if event.tab == self.active_tab:
+            self.focus_tab()
+
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
+
+    def on_screen_resume(self) -> None:
+        show = getattr(self.app, "show_pending_runs", None)
+        if show is not None:
+            show()
+        if getattr(self.app, "runs_poll", None) is not None:
+            self.app.runs_poll.kick()  # what changed while away, now
 
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)

@@ -15,11 +15,15 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from workbench.tui.plot import COMPONENT_CLASSES, PALETTE_SIZE, PlotLine, PlotOptions, render_chart
+import os
+
+from workbench.tui.plot import (COMPONENT_CLASSES, GLYPH_MODES, PALETTE_SIZE, PlotInfo, PlotLine, PlotOptions,
+                                readout_at, render_chart)
 from workbench.tui.series import MetricSeries
 from workbench.tui.ticks import X_MODES
 
@@ -47,6 +51,8 @@ class LineChart(Widget, can_focus=True):
     LineChart > .chart--tick-label { color: $foreground-muted; }
     LineChart > .chart--legend { color: $foreground; }
     LineChart > .chart--message { color: $foreground-muted; text-style: italic; }
+    LineChart > .chart--cursor { color: $foreground-muted; }
+    LineChart > .chart--marker { color: $warning; text-style: bold; }
     LineChart > .chart--series-0 { color: $primary; }
     LineChart > .chart--series-1 { color: $accent; }
     LineChart > .chart--series-2 { color: $success; }
@@ -80,6 +86,14 @@ class LineChart(Widget, can_focus=True):
     x_range: reactive[tuple[float, float] | None] = reactive(None)
     """Visible x window, or None to fit all points."""
     show_legend: reactive[bool] = reactive(True)
+    robust_y: reactive[bool] = reactive(True)
+    """Fit y to the bulk of the values (spikes clipped at the edge) instead of min..max."""
+    cursor: reactive[float | None] = reactive(None)
+    """x of the readout cursor (None: no cursor)."""
+    markers: reactive[tuple[tuple[float, str], ...]] = reactive(())
+    """(x, "checkpoint" | "eval") marks on the axis line."""
+    glyphs: reactive[str] = reactive("braille")
+    """braille, block (half blocks) or ascii (for fonts without braille); $WORKBENCH_CHART_GLYPHS."""
 
     def __init__(
         self,
@@ -100,6 +114,11 @@ class LineChart(Widget, can_focus=True):
         self.set_reactive(LineChart.smoothing, self.validate_smoothing(smoothing))
         self.set_reactive(LineChart.log_y, log_y)
         self.set_reactive(LineChart.x_mode, self.validate_x_mode(x_mode))
+        env = os.environ.get("WORKBENCH_CHART_GLYPHS", "")
+        if env in GLYPH_MODES:
+            self.set_reactive(LineChart.glyphs, env)
+        self.info = PlotInfo()
+        self._repaint_pending = False
 
     # -- data -----------------------------------------------------------------
     def add_series(self, key: str, label: str | None = None, color: int | None = None) -> MetricSeries:
@@ -196,6 +215,30 @@ class LineChart(Widget, can_focus=True):
     def watch_show_legend(self) -> None:
         self._changed()
 
+    def watch_robust_y(self) -> None:
+        self._changed()
+
+    def watch_cursor(self) -> None:
+        self._changed()
+
+    def watch_markers(self) -> None:
+        self._changed()
+
+    def watch_glyphs(self) -> None:
+        self._changed()
+
+    def plot_lines(self) -> list[PlotLine]:
+        return [PlotLine(e.series, e.label, e.color) for e in self._entries.values() if e.visible]
+
+    def readout(self, x: float) -> list[tuple[str, float, float, float | None]]:
+        """(label, x, raw, smoothed) of each visible line's last point at or before `x`."""
+        return readout_at(self.plot_lines(), x)
+
+    def x_extent(self) -> tuple[float, float] | None:
+        """Smallest and largest x of the visible lines."""
+        ext = [e for e in (pl.series.x_extent() for pl in self.plot_lines()) if e is not None]
+        return (min(e[0] for e in ext), max(e[1] for e in ext)) if ext else None
+
     def action_toggle_log_y(self) -> None:
         self.log_y = not self.log_y
 
@@ -207,7 +250,24 @@ class LineChart(Widget, can_focus=True):
     # -- rendering ------------------------------------------------------------------
     def _changed(self) -> None:
         self._version += 1
-        self.refresh()
+        if not self._repaint_pending:
+            self._repaint_pending = True
+            self.call_later(self._repaint)
+
+    def _repaint(self) -> None:
+        """Lay out again and repaint only the rows that differ (a logged step touches a few)."""
+        self._repaint_pending = False
+        if not self.is_mounted:
+            return
+        width, height = self.size
+        old, old_key = self._strips, self._cache_key
+        if old_key is None or old_key[1:] != (width, height) or not old:
+            self.refresh()
+            return
+        new = self.rebuild()
+        for y, (a, b) in enumerate(zip(old, new)):
+            if list(a) != list(b):
+                self.refresh(Region(0, y, width, 1))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -215,7 +275,6 @@ class LineChart(Widget, can_focus=True):
 
     def render_rows(self, width: int, height: int) -> list[list[tuple[str, str | None]]]:
         """The chart as rows of (text, component class) runs for a given size."""
-        lines = [PlotLine(e.series, e.label, e.color) for e in self._entries.values() if e.visible]
         opts = PlotOptions(
             width=width,
             height=height,
@@ -223,8 +282,14 @@ class LineChart(Widget, can_focus=True):
             x_mode=self.x_mode,
             x_range=self.x_range,
             legend=self.show_legend,
+            robust_y=self.robust_y,
+            cursor=self.cursor,
+            markers=self.markers,
+            glyphs=self.glyphs,
+            stable=True,
         )
-        return render_chart(lines, opts)
+        self.info = PlotInfo()
+        return render_chart(self.plot_lines(), opts, self.info)
 
     def rebuild(self) -> list[Strip]:
         """Lay the chart out again at the current size and cache the rows as Strips."""

@@ -1,22 +1,41 @@
-"""GPU panel: per-GPU utilisation, memory, temperature and power with history, and
-which run owns each GPU process; CPU and RAM of the machine when there is no NVML."""
+"""GPU panel: one compact line per GPU (util, memory, temperature, power with bars and
+thresholds), per-GPU history below, and every GPU process with its user, command, GPU
+memory, CPU, host memory and the run it belongs to; `x`/`X` stop that run.
+
+Eight GPUs fit in 80x24 with their history. Samples are appended to the workspace's
+`.workbench/gpu.jsonl`, and the history is read back from it when the panel opens, so
+it survives closing the TUI. Without NVML the panel says why and shows this machine's
+CPU and RAM.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from collections import deque
+from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from workbench import numbers
 from workbench.tui import fmt
 from workbench.tui.polling import ThreadPoll
 
 POLL_ENV = "WORKBENCH_GPU_POLL"
 DEFAULT_POLL_S = 1.0
 HISTORY = 300
+HISTORY_FILE = Path(".workbench") / "gpu.jsonl"
+HISTORY_MAX_BYTES = 4 << 20
+"""The history file is cut to its newer half when it grows past this."""
+
+TEMP_WARN, TEMP_CRIT = 80.0, 87.0
+POWER_WARN, POWER_CRIT = 0.90, 0.98
+MEM_WARN, MEM_CRIT = 0.90, 0.97
 
 
 def poll_interval(value: float | str | None = None) -> float:
@@ -32,71 +51,192 @@ def poll_interval(value: float | str | None = None) -> float:
         raise ConfigError(f"not a number of seconds: {raw!r}", where=POLL_ENV) from None
 
 
-def gpu_card_text(sample: Any, history: list[Any], width: int = 30) -> str:
-    """Four lines for one GPU: name, util with bar and history, memory, temperature and power."""
-    util = sample.util_percent
-    mem = sample.mem_percent
-    util_hist = fmt.spark([s.util_percent for s in history], width, 0, 100)
-    mem_hist = fmt.spark([s.mem_percent for s in history], width, 0, 100)
-    temp = "N/A" if sample.temperature_c is None else f"{sample.temperature_c:.0f}°C"
-    power = "N/A" if sample.power_w is None else f"{sample.power_w:.0f}"
-    if sample.power_limit_w is not None and sample.power_w is not None:
-        power += f"/{sample.power_limit_w:.0f}"
-    power += " W" if sample.power_w is not None else ""
-    util_txt = "N/A" if util is None else f"{util:3.0f}%"
-    mem_txt = f"{fmt.gib(sample.mem_used_bytes)}/{fmt.gib(sample.mem_total_bytes)}"
-    lines = [
-        f"GPU {sample.index}  {sample.name or 'unknown'}",
-        f" util {fmt.bar(None if util is None else util / 100, 10)} {util_txt:>5}  {util_hist}",
-        f" mem  {fmt.bar(None if mem is None else mem / 100, 10)} {mem_txt:>11}  {mem_hist}",
-        f" temp {temp}  power {power}",
-    ]
-    if sample.errors:
-        lines.append(" ! " + "; ".join(f"{k}: {v}" for k, v in sorted(sample.errors.items()))[:200])
-    return "\n".join(lines)
+def level(value: float | None, warn: float, crit: float) -> str:
+    """'ok', 'warn' or 'crit' for a reading against its thresholds."""
+    if value is None:
+        return "ok"
+    return "crit" if value >= crit else ("warn" if value >= warn else "ok")
 
 
-def host_card_text(host: Any, history: list[Any], width: int = 30) -> str:
-    """CPU per core and RAM, with a CPU history line."""
+MARK = {"ok": "", "warn": "!", "crit": "!!"}
+"""Threshold marks that read without colour."""
+
+
+def short_name(name: str | None) -> str:
+    name = (name or "GPU").replace("NVIDIA ", "").replace("GeForce ", "").replace(" HBM3", "").replace(" PCIe", "")
+    return name[:12]
+
+
+def gpu_line(s: Any, width: int = 80) -> Text:
+    """'0 H100 80GB  util ████░░░░  62%  mem ███░░ 10.5/80.0G  51°C  310/700W' with threshold styles."""
+    wide, narrow = width >= 100, width < 76
+    ubar, mbar = (12, 10) if wide else ((4, 3) if narrow else (8, 6))
+    util = s.util_percent
+    mem = s.mem_percent
+    mem_level = level(None if mem is None else mem / 100, MEM_WARN, MEM_CRIT)
+    temp_level = level(s.temperature_c, TEMP_WARN, TEMP_CRIT)
+    pfrac = (s.power_w / s.power_limit_w) if s.power_w is not None and s.power_limit_w else None
+    power_level = level(pfrac, POWER_WARN, POWER_CRIT)
+    style = {"ok": "", "warn": "bold yellow", "crit": "bold red"}
+    t = Text(no_wrap=True, overflow="ellipsis")
+    t.append(f"{s.index} {short_name(s.name)[:9] if narrow else short_name(s.name):<{9 if narrow else 12}} ")
+    t.append("" if narrow else "util ")
+    t.append(fmt.bar(None if util is None else util / 100, ubar), style="cyan")
+    t.append(f" {'N/A' if util is None else f'{util:3.0f}%':>4}  ")
+    t.append("" if narrow else "mem ")
+    t.append(fmt.bar(None if mem is None else mem / 100, mbar), style=style[mem_level] or "magenta")
+    used = "N/A" if s.mem_used_bytes is None else f"{s.mem_used_bytes / 1024**3:.1f}"
+    t.append(f" {used}/{numbers.gib(s.mem_total_bytes)}{MARK[mem_level]}", style=style[mem_level])
+    temp = "N/A" if s.temperature_c is None else f"{s.temperature_c:.0f}°C"
+    t.append(f"  {temp}{MARK[temp_level]}", style=style[temp_level])
+    if s.power_w is None:
+        power = "N/A"
+    else:
+        power = f"{s.power_w:.0f}" + (f"/{s.power_limit_w:.0f}" if s.power_limit_w else "") + "W"
+    t.append(f"  {power}{MARK[power_level]}", style=style[power_level])
+    if s.errors:
+        t.append("  ⚠ " + ", ".join(sorted(s.errors)), style="yellow")
+    return t
+
+
+def history_line(index: int, history: list[Any], width: int) -> str:
+    """'0 ▁▂▃▅▇█▇▅ util' over the last samples."""
+    return f"{index} " + fmt.spark([h.util_percent for h in history], max(1, width - 2), 0, 100)
+
+
+def host_lines(host: Any, history: list[Any], width: int) -> str:
+    """CPU and RAM of this machine, with a CPU history line."""
     cores = host.cpu_percent_per_core
-    per = "  ".join(f"{i:>2} {fmt.bar(v / 100, 5)} {v:3.0f}%" for i, v in enumerate(cores[:16]))
-    more = f"  (+{len(cores) - 16} cores)" if len(cores) > 16 else ""
     ram = host.mem_used_bytes / host.mem_total_bytes if host.mem_total_bytes else None
+    per = " ".join(f"{v:3.0f}" for v in cores[: max(1, (width - 8) // 4)])
     return "\n".join([
         f"CPU  {fmt.bar(host.cpu_percent / 100, 10)} {host.cpu_percent:3.0f}%  "
-        f"{fmt.spark([h.cpu_percent for h in history], width, 0, 100)}",
-        f"RAM  {fmt.bar(ram, 10)} {fmt.gib(host.mem_used_bytes)}/{fmt.gib(host.mem_total_bytes)}  "
-        f"{fmt.spark([h.mem_used_bytes / h.mem_total_bytes * 100 for h in history], width, 0, 100)}",
-        f"cores  {per}{more}",
+        f"{fmt.spark([h.cpu_percent for h in history], max(1, width - 24), 0, 100)}",
+        f"RAM  {fmt.bar(ram, 10)} {numbers.gib(host.mem_used_bytes)}/{numbers.gib(host.mem_total_bytes)}",
+        f"per core %  {per}",
     ])
+
+
+class ProcessInfo:
+    """user, command, CPU % and RSS of host processes, with CPU measured between polls."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, Any] = {}
+
+    def get(self, pid: int) -> dict[str, Any]:
+        import psutil
+
+        try:
+            proc = self._procs.get(pid)
+            if proc is None:
+                proc = self._procs[pid] = psutil.Process(pid)
+                proc.cpu_percent(None)  # primes: the next call measures since now
+            with proc.oneshot():
+                cmd = proc.cmdline()
+                return {"user": proc.username(), "command": " ".join(cmd) if cmd else proc.name(),
+                        "cpu": proc.cpu_percent(None), "rss": proc.memory_info().rss}
+        except (psutil.Error, OSError):
+            self._procs.pop(pid, None)
+            return {"user": "?", "command": "(not visible from here)", "cpu": None, "rss": None}
+
+    def forget_except(self, pids: set[int]) -> None:
+        for pid in set(self._procs) - pids:
+            del self._procs[pid]
+
+
+def read_history(path: Path, keep: int) -> dict[int, list[Any]]:
+    """The last `keep` samples per GPU from a gpu.jsonl (its tail only)."""
+    from workbench.telemetry.samples import GpuSample
+
+    out: dict[int, deque] = {}
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            f.seek(max(0, size - (1 << 20)))
+            data = f.read()
+    except OSError:
+        return {}
+    lines = data.split(b"\n")[1:] if size > (1 << 20) else data.split(b"\n")
+    for raw in lines:
+        try:
+            s = GpuSample.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            continue
+        out.setdefault(s.index, deque(maxlen=keep)).append(s)
+    return {i: list(d) for i, d in out.items()}
+
+
+def append_history(path: Path, samples: list[Any]) -> None:
+    """Append samples (without processes) to the history file; keep it bounded."""
+    from workbench.telemetry.jsonl import write_gpu_jsonl
+    from workbench.telemetry.samples import GpuSample
+
+    if not samples:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_gpu_jsonl(path, [GpuSample(**{**s.__dict__, "processes": None}) for s in samples])
+        if path.stat().st_size > HISTORY_MAX_BYTES:
+            with open(path, "rb") as f:
+                f.seek(HISTORY_MAX_BYTES // 2)
+                f.readline()
+                rest = f.read()
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(rest)
+            os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only workspace: history stays in memory
 
 
 class GpuPanel(Widget):
     """Live GPU (or host) telemetry; sampling runs in a daemon thread, rendering on a timer."""
 
-    def __init__(self, interval: float | None = None, backend_kind: str | None = None, **kwargs: Any):
+    HELP_TITLE = "GPUs"
+    BINDINGS = [
+        Binding("x", "stop_run(False)", "Stop run", tooltip="stop the run of the highlighted process gracefully (asks first)"),
+        Binding("X", "stop_run(True)", "Stop run now", show=False,
+                tooltip="stop the run of the highlighted process now: SIGTERM, then SIGKILL (asks first)"),
+        Binding("enter", "open_run", "Open run", show=False, tooltip="open the run of the highlighted process"),
+    ]
+    HELP_EXTRA = [("↑ / ↓", "move through the GPU processes")]
+
+    def __init__(self, interval: float | None = None, backend_kind: str | None = None,
+                 workspace: Path | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.interval = poll_interval(interval)
         self.backend_kind = backend_kind
+        self.workspace = workspace
         self.backend: Any = None
         self.reason: str | None = None
         self.poller: Any = None
         self._poll: ThreadPoll | None = None
-        self._cards: dict[int, Static] = {}
         self.last_snapshot: Any = None
         self.matches: list[Any] = []
+        self.proc_rows: list[dict[str, Any]] = []
+        self.history: dict[int, deque] = {}
+        self._procinfo = ProcessInfo()
+        self._shown: dict[str, str] = {}
+
+    @property
+    def history_path(self) -> Path | None:
+        ws = self.workspace or getattr(self.app, "workspace", None)
+        return Path(ws) / HISTORY_FILE if ws else None
 
     def compose(self) -> ComposeResult:
         yield Static("Starting GPU telemetry…", id="gpu-summary")
-        with VerticalScroll(id="gpu-cards"):
-            yield Static("", id="host-card", classes="gpu-card")
+        yield Static("", id="gpu-lines")
+        yield Static("", id="gpu-history")
         table = DataTable(id="gpu-procs", cursor_type="row", zebra_stripes=True)
-        table.display = False
         yield table
+
+    def first_focus(self) -> Widget:
+        return self.query_one("#gpu-procs", DataTable)
 
     def on_mount(self) -> None:
         table = self.query_one("#gpu-procs", DataTable)
-        table.add_columns("GPU", "PID", "memory", "run", "matched by")
+        for key, label in (("gpu", "GPU"), ("pid", "PID"), ("user", "user"), ("gmem", "GPU mem"),
+                           ("cpu", "CPU%"), ("rss", "host mem"), ("run", "run"), ("cmd", "command")):
+            table.add_column(label, key=key)
         self.run_worker(self._open, thread=True, group="gpu-open", exit_on_error=False)
 
     def _open(self) -> None:
@@ -106,17 +246,22 @@ class GpuPanel(Widget):
             backend, reason = open_backend_with_reason(self.backend_kind)
         except Exception as exc:  # noqa: BLE001 - a bad fake spec or driver must not take the app down
             backend, reason = None, f"{type(exc).__name__}: {exc}"
+        path = self.history_path
+        seeded = read_history(path, HISTORY) if (path is not None and backend is not None) else {}
         poller = GpuPoller(backend, interval=self.interval, history=HISTORY).start()
         try:
-            self.app.call_from_thread(self._opened, backend, reason, poller)
+            self.app.call_from_thread(self._opened, backend, reason, poller, seeded)
         except Exception:  # noqa: BLE001 - app closing
             poller.stop()
             if backend is not None:
                 backend.close()
 
-    def _opened(self, backend: Any, reason: str | None, poller: Any) -> None:
+    def _opened(self, backend: Any, reason: str | None, poller: Any, seeded: dict[int, list[Any]]) -> None:
         self.backend, self.reason, self.poller = backend, reason, poller
-        self._poll = ThreadPoll(self, self._fetch, self._show_snapshot, self.interval, "gpu-view").start()
+        self.history = {i: deque(h, maxlen=HISTORY) for i, h in seeded.items()}
+        self._seen_polls = 0
+        self._poll = ThreadPoll(self, self._fetch, self._show_snapshot, self.interval, "gpu-view",
+                                gate=lambda tick: self._visible() or tick % 5 == 0).start()
 
     def on_unmount(self) -> None:
         if self._poll:
@@ -126,42 +271,112 @@ class GpuPanel(Widget):
         if self.backend is not None:
             self.backend.close()
 
-    def _fetch(self) -> tuple[Any, list[Any]]:
+    def _fetch(self) -> tuple[Any, list[Any], list[dict[str, Any]]]:
         from workbench.telemetry import map_processes_to_runs
 
         snap = self.poller.snapshot()
+        if snap.polls != getattr(self, "_written_polls", 0) and self.backend is not None:
+            self._written_polls = snap.polls
+            path = self.history_path
+            if path is not None:
+                append_history(path, snap.latest)
         active = getattr(self.app, "active_runs", [])
         has_procs = any(s.processes for s in snap.latest)
         matches = map_processes_to_runs(snap.latest, active) if has_procs else []
-        return snap, matches
+        owner = {(m.gpu_index, m.pid): m for m in matches}
+        rows = []
+        for s in snap.latest:
+            for p in s.processes or []:
+                m = owner.get((s.index, p.pid))
+                run = (m.run_id or ("? " + ", ".join(m.candidates) if m.candidates else "-")) if m else "-"
+                rows.append({"gpu": s.index, "pid": p.pid, "gmem": p.used_bytes, "run": run,
+                             "run_id": m.run_id if m else None, **self._procinfo.get(p.pid)})
+        self._procinfo.forget_except({r["pid"] for r in rows})
+        return snap, matches, rows
 
-    def _show_snapshot(self, result: tuple[Any, list[Any]]) -> None:
-        snap, matches = result
+    def _visible(self) -> bool:
+        return all(n.display for n in self.ancestors_with_self if isinstance(n, Widget)) and self.screen.is_current
+
+    def _set(self, selector: str, text: Any) -> None:
+        from workbench.tui.textset import set_text
+
+        set_text(self.query_one(selector, Static), text)
+
+    def _show_snapshot(self, result: tuple[Any, list[Any], list[dict[str, Any]]]) -> None:
+        snap, matches, rows = result
         self.last_snapshot, self.matches = snap, matches
-        summary = self.query_one("#gpu-summary", Static)
-        cards = self.query_one("#gpu-cards", VerticalScroll)
+        if snap.polls != getattr(self, "_seen_polls", 0):
+            self._seen_polls = snap.polls
+            for s in snap.latest:
+                self.history.setdefault(s.index, deque(maxlen=HISTORY)).append(s)
+        self.proc_rows = rows
+        if not self._visible():
+            return  # hidden tab: nothing to paint
+        width = max(40, self.size.width - 2)
         if self.backend is None:
-            summary.update(f"No GPU telemetry ({self.reason or 'no NVML'}). This machine's CPU and RAM:")
+            self._set("#gpu-summary", f"No GPU telemetry ({self.reason or 'no NVML'}). This machine's CPU and RAM:")
+            if snap.host is not None:
+                self._set("#gpu-lines", host_lines(snap.host, snap.host_history, width))
+            self._set("#gpu-history", "")
         else:
             n = len(snap.latest)
             err = f"  last poll failed: {snap.error}" if snap.error else ""
-            summary.update(f"{n} GPU{'s' if n != 1 else ''} · every {self.interval:g}s{err}")
-        width = max(10, min(60, self.size.width - 40))
-        for sample in snap.latest:
-            card = self._cards.get(sample.index)
-            if card is None:
-                card = self._cards[sample.index] = Static("", classes="gpu-card", id=f"gpu-card-{sample.index}")
-                cards.mount(card, before=self.query_one("#host-card"))
-            card.update(gpu_card_text(sample, snap.history.get(sample.index, []), width))
-        if snap.host is not None:
-            self.query_one("#host-card", Static).update(host_card_text(snap.host, snap.host_history, width))
+            head = f"{n} GPU{'s' if n != 1 else ''} · every {self.interval:g}s"
+            limits = (f" · ! warn !! critical (temp {TEMP_WARN:.0f}/{TEMP_CRIT:.0f}°C, power "
+                      f"{POWER_WARN:.0%}/{POWER_CRIT:.0%}, mem {MEM_WARN:.0%}/{MEM_CRIT:.0%})")
+            self._set("#gpu-summary", head + (limits if len(head + limits + err) <= width else "") + err)
+            lines = Text("\n").join(gpu_line(s, width) for s in snap.latest)
+            self._set("#gpu-lines", lines)
+            hist = [history_line(i, list(self.history.get(i, [])), width) for i in sorted(self.history)]
+            title = f"util history (last {len(next(iter(self.history.values()), []))} samples)"
+            self._set("#gpu-history", "\n".join([title, *hist]) if hist else "")
+        self._show_procs(rows)
+
+    def _show_procs(self, rows: list[dict[str, Any]]) -> None:
         table = self.query_one("#gpu-procs", DataTable)
-        procs = [(s.index, p) for s in snap.latest for p in (s.processes or [])]
-        table.display = bool(procs)
-        if procs:
-            owner = {(m.gpu_index, m.pid): m for m in matches}
-            table.clear()
-            for index, p in procs:
-                m = owner.get((index, p.pid))
-                run = (m.run_id or ("? " + ", ".join(m.candidates) if m.candidates else "-")) if m else "-"
-                table.add_row(str(index), str(p.pid), fmt.gib(p.used_bytes), run, m.how if m else "-")
+        cells = [(str(r["gpu"]), str(r["pid"]), r["user"], numbers.gib(r["gmem"]),
+                  "-" if r["cpu"] is None else f"{r['cpu']:.0f}", numbers.size(r["rss"]), r["run"],
+                  r["command"][:200]) for r in rows]
+        key = json.dumps(cells)
+        if self._shown.get("procs") == key:
+            return
+        self._shown["procs"] = key
+        row = table.cursor_row
+        table.clear()
+        for i, c in enumerate(cells):
+            table.add_row(*c, key=f"{rows[i]['gpu']}:{rows[i]['pid']}")
+        if rows:
+            table.move_cursor(row=min(row, len(rows) - 1), animate=False)
+
+    def _highlighted(self) -> dict[str, Any] | None:
+        table = self.query_one("#gpu-procs", DataTable)
+        if not self.proc_rows or not 0 <= table.cursor_row < len(self.proc_rows):
+            return None
+        return self.proc_rows[table.cursor_row]
+
+    def _run_of_highlighted(self):
+        from workbench.paths import runs_dir
+        from workbench.runs.store import Run
+
+        row = self._highlighted()
+        if row is None:
+            self.notify("no GPU process selected", severity="warning")
+            return None
+        if not row.get("run_id"):
+            self.notify(f"pid {row['pid']} belongs to no workbench run of this workspace", severity="warning")
+            return None
+        return Run(runs_dir(self.app.workspace) / row["run_id"])
+
+    def action_stop_run(self, now: bool) -> None:
+        run = self._run_of_highlighted()
+        if run is not None:
+            self.app.stop_run(run, now=now)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_run()
+
+    def action_open_run(self) -> None:
+        run = self._run_of_highlighted()
+        if run is not None:
+            self.app.open_run(run.id)

@@ -1,21 +1,58 @@
-"""The table of runs: one row per run, updated in place as summaries change."""
+"""The table of runs: one row per run, columns sized from every value and chosen per width.
+
+No cell is ever cut: each column is as wide as its widest value (header included).
+Which columns show depends on the table's width, in order of importance (run, status,
+step/max, loss, tok/s, ETA first: they fit in 80 columns); only the run label gives
+way (with an ellipsis) when even those do not fit. Filter, sort and search act on the
+summaries before they become rows.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from workbench import numbers
 from workbench.tui import fmt
+from workbench.tui.runfilter import RunFilter
 
-COLUMNS = (("mark", " ", 1), ("run", "run", 20), ("status", "status", 11), ("progress", "progress", 13),
-           ("loss", "loss", 6), ("step", "step", 9), ("eta", "ETA", 6), ("tps", "tok/s", 6),
-           ("elapsed", "elapsed", 7), ("trainer", "trainer", 7))
-"""Most telling first: at 80 columns the run, its state, progress and loss are in view."""
 MARK = "●"
+CELL_PADDING = 1
+SCROLLBAR = 2
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    priority: int
+    """Lower shows first when the width is short."""
+    right: bool = False
+
+
+COLUMNS = (
+    Column("mark", " ", 0),
+    Column("run", "run", 0),
+    Column("status", "status", 1),
+    Column("step", "step", 2, right=True),
+    Column("loss", "loss", 3, right=True),
+    Column("tps", "tok/s", 4, right=True),
+    Column("eta", "ETA", 5, right=True),
+    Column("progress", "progress", 6),
+    Column("elapsed", "elapsed", 7, right=True),
+    Column("best", "best eval", 8, right=True),
+    Column("trainer", "trainer", 9),
+    Column("tags", "tags", 10),
+)
+"""Display order; `priority` decides what goes first when the table is narrow."""
+BY_KEY = {c.key: c for c in COLUMNS}
+RUN_MIN = 12
 
 
 def run_label(s: dict[str, Any]) -> str:
@@ -24,32 +61,76 @@ def run_label(s: dict[str, Any]) -> str:
     parts = rid.split("-", 2)
     if len(parts) == 3 and parts[0].isdigit() and len(parts[1]) == 6 and parts[1].isdigit():
         when = f"{parts[0][6:8]}/{parts[1][:2]}:{parts[1][2:4]}"
-        return f"{parts[2][:20 - len(when) - 1]} {when}"
+        return f"{parts[2]} {when}"
     return rid
 
 
-def cells(s: dict[str, Any], marked: bool) -> dict[str, Any]:
-    """The text of each column for one run summary."""
+def best_text(s: dict[str, Any]) -> str:
+    best = s.get("best_eval")
+    if not best:
+        return "-"
+    name, value = best
+    return f"{numbers.num(value)} {name.removeprefix('eval_')}"
+
+
+def cells(s: dict[str, Any], marked: bool) -> dict[str, str]:
+    """The text of each column for one run summary (full text: nothing cut)."""
     step, total = s.get("step"), s.get("max_steps")
-    status = s.get("status") or "?"
     return {
         "mark": MARK if marked else " ",
         "run": run_label(s),
-        "status": fmt.status_text(status),
-        "trainer": s.get("trainer") or "-",
-        "progress": fmt.progress(step, total),
+        "status": fmt.status_text(s.get("status") or "?"),
         "step": f"{step or 0}/{total}" if total else str(step or 0),
-        "loss": fmt.num(s.get("loss"), 4),
-        "tps": fmt.num(s.get("tokens_per_second"), 3),
-        "elapsed": fmt.duration(s.get("elapsed")),
-        "eta": fmt.duration(s.get("eta")),
+        "loss": numbers.num(s.get("loss")),
+        "tps": numbers.num(s.get("tokens_per_second")),
+        "eta": numbers.duration(s.get("eta")),
+        "progress": fmt.progress(step, total),
+        "elapsed": numbers.duration(s.get("elapsed")),
+        "best": best_text(s),
+        "trainer": s.get("trainer") or "-",
+        "tags": ",".join(s.get("tags") or []) or "-",
     }
 
 
-class RunsTable(DataTable):
-    """All runs, newest first; space marks runs for comparison."""
+def choose_columns(widths: dict[str, int], available: int) -> tuple[list[str], int]:
+    """Columns that fit in `available` cells (display order) and the run column's width."""
+    pad = 2 * CELL_PADDING
+    chosen = {"mark", "run"}
+    others = widths["mark"] + pad  # every chosen column but the run label, padding included
+    run_full = max(RUN_MIN, widths["run"])
+    for col in sorted(COLUMNS, key=lambda c: c.priority):
+        if col.key in chosen:
+            continue
+        cost = widths[col.key] + pad
+        # The 80-column set may squeeze the run label down to RUN_MIN; the rest only
+        # shows when the run label keeps its full width.
+        room = available - (RUN_MIN if col.priority <= 5 else run_full) - pad
+        if others + cost <= room:
+            chosen.add(col.key)
+            others += cost
+        elif col.priority > 5:
+            break  # the optional columns come in order: never a later one instead of an earlier
+    run_w = max(RUN_MIN, min(run_full, available - others - pad))
+    return [c.key for c in COLUMNS if c.key in chosen], run_w
 
-    BINDINGS = [Binding("space", "toggle_mark", "Mark", show=True)]
+
+def ellipsize(text: str, width: int) -> str:
+    if cell_len(text) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if cell_len(out + ch) > width - 1:
+            break
+        out += ch
+    return out + "…"
+
+
+class RunsTable(DataTable):
+    """All runs, newest first (or as sorted); space marks runs for comparison."""
+
+    HELP_TITLE = "Runs"
+    BINDINGS = [Binding("space", "toggle_mark", "Mark", show=True, tooltip="mark / unmark the run for comparison")]
+    HELP_EXTRA = [("↑ / ↓ / pgup / pgdn", "move the cursor")]
     STATUS_CLASSES = ("running", "queued", "starting", "stopping", "completed", "failed", "stopped", "lost")
     COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {f"runs-table--{s}" for s in STATUS_CLASSES}
 
@@ -58,17 +139,21 @@ class RunsTable(DataTable):
             self.marked = marked
             super().__init__()
 
+    class Shown(Message):
+        """The rows shown changed (count, filter or sort)."""
+
     def __init__(self, **kwargs: Any):
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING, **kwargs)
         self.marked: set[str] = set()
         self.summaries: dict[str, dict[str, Any]] = {}
-        self._order: list[str] = []
-        self._shown: dict[str, dict[str, Any]] = {}
+        self.filter = RunFilter("")
+        self.sort_key: str = "created"
+        self.shown_ids: list[str] = []
+        self._texts: dict[str, dict[str, str]] = {}
+        self._layout: tuple[tuple[str, ...], tuple[int, ...]] | None = None
+        self._shown: dict[str, dict[str, str]] = {}
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
-
+    # -- what the table holds -----------------------------------------------------------
     @property
     def current_id(self) -> str | None:
         """The run under the cursor."""
@@ -79,47 +164,116 @@ class RunsTable(DataTable):
         except Exception:  # noqa: BLE001 - cursor outside the table
             return None
 
-    def _styled(self, row: dict[str, Any], status: str | None) -> dict[str, Any]:
-        """Colour the status cell from the stylesheet (component class runs-table--<status>)."""
-        if status in self.STATUS_CLASSES:
-            row = dict(row)
-            row["status"] = Text(row["status"], style=self.get_component_rich_style(f"runs-table--{status}"))
-        return row
+    @property
+    def total(self) -> int:
+        return len(self.summaries)
 
+    def set_filter(self, text: str) -> None:
+        self.filter = RunFilter(text)
+        self._refill()
+
+    def set_sort(self, key: str) -> None:
+        self.sort_key = key
+        self._refill()
+
+    def _visible(self) -> list[dict[str, Any]]:
+        from workbench.tui.runfilter import sort_summaries
+
+        rows = [s for s in self.summaries.values() if self.filter.matches(s)]
+        return sort_summaries(rows, self.sort_key)
+
+    # -- layout ---------------------------------------------------------------------------
+    def _available(self) -> int:
+        width = self.size.width or self.app.size.width
+        return max(20, width - SCROLLBAR)
+
+    def _widths(self, ids: list[str]) -> dict[str, int]:
+        widths = {c.key: cell_len(c.label) for c in COLUMNS}
+        for rid in ids:
+            for key, text in self._texts[rid].items():
+                n = cell_len(text)
+                if n > widths[key]:
+                    widths[key] = n
+        widths["mark"] = 1
+        return widths
+
+    def _compute_layout(self, ids: list[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        widths = self._widths(ids)
+        keys, run_w = choose_columns(widths, self._available())
+        return tuple(keys), tuple(run_w if k == "run" else widths[k] for k in keys)
+
+    def on_resize(self) -> None:
+        if self.summaries:
+            self._refill()
+
+    def _cell(self, key: str, text: str, status: str | None, width: int) -> Any:
+        if key == "run":
+            text = ellipsize(text, width)
+        if BY_KEY[key].right:
+            return Text(text, justify="right")
+        if key == "status" and status in self.STATUS_CLASSES:
+            return Text(text, style=self.get_component_rich_style(f"runs-table--{status}"))
+        return text
+
+    def _row(self, rid: str, layout: tuple[tuple[str, ...], tuple[int, ...]]) -> list[Any]:
+        status = self.summaries[rid].get("status")
+        return [self._cell(k, self._texts[rid][k], status, w) for k, w in zip(*layout)]
+
+    # -- updates ----------------------------------------------------------------------------
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._shown = {rid: {} for rid in self._shown}  # theme changed: restyle every cell next update
-        if self.summaries:
-            self.call_later(self.update_runs, list(self.summaries.values()))
+        if self.summaries and self.is_mounted:
+            self._layout = None  # theme changed: restyle every cell
+            self.call_later(self._refill)
 
     def update_runs(self, summaries: list[dict[str, Any]]) -> None:
-        """Show these summaries (newest first): changed cells only; rows added/removed as runs come and go."""
-        ids = [s["id"] for s in summaries]
+        """Show these summaries (newest first): changed cells only; rebuilt when columns change."""
+        old = self.summaries
         self.summaries = {s["id"]: s for s in summaries}
-        self.marked &= set(ids)
+        self.marked &= set(self.summaries)
+        texts = {}
+        for rid, s in self.summaries.items():  # unchanged summaries are the same objects: keep their text
+            texts[rid] = self._texts[rid] if old.get(rid) is s and rid in self._texts else cells(s, rid in self.marked)
+        self._texts = texts
+        self._refill()
+
+    def _refill(self) -> None:
+        visible = [s["id"] for s in self._visible()]
+        layout = self._compute_layout(visible)
         current = self.current_id
-        if ids != self._order:
-            for gone in set(self._order) - set(ids):
-                self.remove_row(gone)
-                self._shown.pop(gone, None)
-            for s in summaries:
-                if s["id"] not in self._shown:
-                    row = self._styled(cells(s, s["id"] in self.marked), s.get("status"))
-                    self.add_row(*(row[k] for k, _, _ in COLUMNS), key=s["id"])
-                    self._shown[s["id"]] = row
-            order = {rid: i for i, rid in enumerate(ids)}
-            by_label = {run_label(s): i for i, s in enumerate(summaries)}
-            self.sort("run", key=lambda label: by_label.get(str(label), len(by_label)))
-            self._order = ids
-            if current in order:
-                self.move_cursor(row=self.get_row_index(current), animate=False)
-        for s in summaries:
-            row = self._styled(cells(s, s["id"] in self.marked), s.get("status"))
-            shown = self._shown.get(s["id"], {})
-            for key, value in row.items():
-                if key not in shown or str(shown[key]) != str(value):
-                    self.update_cell(s["id"], key, value)
-            self._shown[s["id"]] = row
+        if layout != self._layout or visible != self.shown_ids:
+            self._rebuild(visible, layout, current)
+        else:
+            keys, widths = layout
+            for rid in visible:
+                texts, shown = self._texts[rid], self._shown.get(rid, {})
+                for key, width in zip(keys, widths):
+                    if shown.get(key) != texts[key]:
+                        self.update_cell(rid, key, self._cell(key, texts[key], self.summaries[rid].get("status"), width))
+                self._shown[rid] = dict(texts)
+
+    def _rebuild(self, visible: list[str], layout: tuple[tuple[str, ...], tuple[int, ...]], current: str | None) -> None:
+        changed_columns = layout != self._layout
+        if changed_columns:
+            self.clear(columns=True)
+            for key, width in zip(*layout):
+                col = BY_KEY[key]
+                label = Text(col.label, justify="right") if col.right else col.label
+                self.add_column(label, key=key, width=width)
+        else:
+            self.clear()
+        self._layout = layout
+        for rid in visible:
+            self.add_row(*self._row(rid, layout), key=rid)
+        self._shown = {rid: dict(self._texts[rid]) for rid in visible}
+        self.shown_ids = visible
+        if current in self._shown:
+            self.move_cursor(row=visible.index(current), animate=False)
+        self.post_message(self.Shown())
+
+    def row_text(self, rid: str) -> dict[str, str]:
+        """The full text of every column of a run's row (shown or not)."""
+        return dict(self._texts[rid])
 
     def action_toggle_mark(self) -> None:
         rid = self.current_id
@@ -129,8 +283,11 @@ class RunsTable(DataTable):
             self.marked.discard(rid)
         else:
             self.marked.add(rid)
-        self.update_cell(rid, "mark", MARK if rid in self.marked else " ")
-        self._shown.setdefault(rid, {})["mark"] = MARK if rid in self.marked else " "
+        mark = MARK if rid in self.marked else " "
+        self._texts[rid]["mark"] = mark
+        self._shown.setdefault(rid, {})["mark"] = mark
+        self.update_cell(rid, "mark", mark)
         self.post_message(self.MarksChanged(frozenset(self.marked)))
         if self.cursor_row < self.row_count - 1:
             self.move_cursor(row=self.cursor_row + 1)
+

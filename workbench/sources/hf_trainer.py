@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-from workbench.tui.sources import Update
+from workbench.sources.base import Update
 
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos")
 ACTIVE_WINDOW_S = 300.0

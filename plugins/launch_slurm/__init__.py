@@ -1,0 +1,1 @@
+"""Built-in Slurm launcher: sbatch + srun + accelerate launch on every node."""

@@ -1,0 +1,64 @@
+"""The GPU queue: queued runs on a (fake) one-GPU box start one after another, in order."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import CONFIGS, cli, metric_rows, status_of, wait_for
+from workbench.runs.store import list_runs
+
+
+@pytest.fixture
+def one_gpu_box(workspace, tmp_path, monkeypatch):
+    spec = tmp_path / "one-gpu.json"
+    spec.write_text(json.dumps({"gpus": [{"name": "NVIDIA H100 80GB HBM3", "mem_used_bytes": 0,
+                                          "util_percent": 0, "processes": []}]}))
+    monkeypatch.setenv("WORKBENCH_FAKE_GPUS", str(spec))
+    return workspace
+
+
+def run_named(workspace, name):
+    return next(r.dir for r in list_runs(workspace) if r.raw_status.get("name") == name)
+
+
+@pytest.mark.slow
+def test_queued_runs_start_one_after_another_in_order_and_a_cancelled_one_never_starts(one_gpu_box):
+    ws = one_gpu_box
+    # A run already on GPU 0 (not queued): the queue must wait for it.
+    busy = cli("run", str(CONFIGS / "sft.toml"), "--detach", "--name", "busy", "--set", "trainer.args.max_steps=3000",
+               "--set", "trainer.args.save_steps=100000")
+    assert busy.returncode == 0, busy.stderr
+    for name in ("a", "b", "c", "d"):
+        result = cli("run", str(CONFIGS / "sft.toml"), "--queue", "--detach", "--name", name,
+                     "--set", "trainer.args.max_steps=3")
+        assert result.returncode == 0, result.stderr
+    wait_for(lambda: all(status_of(run_named(ws, n)).get("supervisor_pid") for n in "abcd"), what="supervisors")
+    listed = json.loads(cli("queue", "--json").stdout)
+    assert [r["name"] for r in listed] == ["a", "b", "c", "d"] and listed[0]["gpus"] == "any 1"
+    assert all(status_of(run_named(ws, n))["status"] == "queued" for n in "abcd")
+
+    assert cli("queue", "top", run_named(ws, "d").name).returncode == 0
+    assert cli("queue", "cancel", run_named(ws, "c").name).returncode == 0
+    assert [r["name"] for r in json.loads(cli("queue", "--json").stdout)] == ["d", "a", "b", "c"]
+    assert all(status_of(run_named(ws, n))["status"] == "queued" for n in "abd")   # still waiting for GPU 0
+
+    stop = cli("stop", "--now", run_named(ws, "busy").name)
+    assert stop.returncode == 0, stop.stderr
+    final = {}
+    for name in "dab":
+        final[name] = wait_for(lambda: (s := status_of(run_named(ws, name)))["status"] in
+                               ("completed", "failed", "stopped", "lost") and s, timeout=300, what=f"run {name}")
+    assert all(final[n]["status"] == "completed" for n in "dab"), final
+    order = sorted("dab", key=lambda n: final[n]["started"])
+    assert order == ["d", "a", "b"]
+    for first, then in zip(order, order[1:]):          # one after another: never two on the GPU
+        assert final[then]["started"] >= final[first]["ended"], (first, then)
+    assert all(final[n]["queue_gpus"] == [0] and final[n]["cuda_visible_devices"] == "0" for n in "dab")
+
+    cancelled = wait_for(lambda: (s := status_of(run_named(ws, "c")))["status"] != "queued" and s, what="c ends")
+    assert cancelled["status"] == "stopped" and cancelled["reason"] == "cancelled while queued"
+    assert not cancelled.get("job_pid") and not cancelled.get("started")
+    assert metric_rows(run_named(ws, "c")) == []
+    assert json.loads(cli("queue", "--json").stdout) == []

@@ -1,0 +1,45 @@
+"""What a run viewer reads: the `RunSource` interface and the `Update` it returns.
+
+A source is polled about once a second and returns only what is new since the previous
+poll. The workbench's own run directories, a Hugging Face Trainer output folder and
+other tools' logs are all sources, so `watch`, the CLI and the TUI show them alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass
+class Update:
+    """New data since the previous poll; a *_reset flag means: drop what you had first."""
+
+    status: dict[str, Any]
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    metrics_reset: bool = False
+    events: list[dict[str, Any]] = field(default_factory=list)
+    events_reset: bool = False
+    console: list[str] = field(default_factory=list)
+    console_reset: bool = False
+    gpu: list[dict[str, Any]] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
+    """Lines found damaged in this poll, as 'metrics.jsonl line 7: invalid JSON (...)'."""
+
+
+class RunSource(Protocol):
+    """What the run detail screen reads."""
+
+    id: str
+    title: str
+    controllable: bool
+    """True when stop/resume/duplicate apply (a workbench run directory)."""
+
+    def poll(self) -> Update: ...
+
+    def console_path(self) -> Path | None: ...
+
+    def console_lines(self) -> list[str]: ...
+
+    def config(self) -> dict[str, Any]: ...
