@@ -103,7 +103,7 @@ def settings_for(source: str, *, config: str | None = None, model: str | None = 
     if config:
         from workbench.config import load_config
 
-        cfg = load_config(config, overrides=overrides, check_data=False)
+        cfg = load_config(config, overrides=overrides, check_data=False, deep=False)  # no trainer-object child
         model = model or cfg["model"]["path"]
         tokenizer = cfg["model"].get("tokenizer")
         template = cfg["model"].get("chat_template")
