@@ -6,7 +6,6 @@ Every input of a key is changed once and must miss; what does not change the dat
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import types

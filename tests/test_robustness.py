@@ -266,7 +266,6 @@ def test_config_encoding_problems(workspace, tmp_path):
 def test_followers_end_when_the_run_directory_is_deleted(workspace, command):
     """`logs -f` / `stop --wait` on a run someone rm -rf's must not wait forever."""
     import subprocess
-    import sys
     import time
 
     from tests.conftest import WORKBENCH

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from tests.test_tui_app import SIZE, app_for, wait_until, ws  # noqa: F401 - ws is a fixture
 from tests.test_tui_support import make_run

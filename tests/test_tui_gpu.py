@@ -12,7 +12,7 @@ from tests.test_tui_app import app_for, wait_until, ws  # noqa: F401 - fixture
 from tests.test_tui_support import make_run
 from workbench.errors import ConfigError
 from workbench.telemetry import GpuSample
-from tests.tui_screen import screen_lines, screen_text
+from tests.tui_screen import screen_lines
 from workbench.tui.widgets.gpu_panel import GpuPanel, gpu_line, history_line, poll_interval
 
 SIZE = (80, 24)

@@ -174,7 +174,6 @@ def _build(request: dict, in_process: bool = False) -> dict:
     from types import SimpleNamespace
 
     from workbench.errors import WorkbenchError
-    from workbench.specs import load_object
 
     config = json.loads(json.dumps(request["config"]))
     args = config["trainer"].get("args", {})
