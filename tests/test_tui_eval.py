@@ -121,3 +121,18 @@ def test_samples_group_by_prompt_across_runs(tmp_path):
     assert labels == ["a final", "b final"]
     assert [(p.prompt, sorted(p.by_label)) for p in prompts] == [
         ("p0", ["a final", "b final"]), ("only-a", ["a final"]), ("only-b", ["b final"])]
+
+
+def test_results_table_and_early_stopping_agree_on_which_metrics_fall():
+    """One notion of 'lower is better': the table bolded the highest nll / rejected_logp while early
+    stopping minimised nll (two lists that disagreed)."""
+    from workbench.evaluation.compare import ResultRow
+    from workbench.evaluation.settings import early_stopping_of
+    from workbench.tui.screens.eval_results import best_rows
+
+    rows = [ResultRow("r", f"checkpoint-{i}", i, {"ppl/nll": v, "preference_accuracy/rejected_logp": -v})
+            for i, v in enumerate((3.0, 1.5, 2.0))]
+    assert best_rows(rows, "ppl/nll") == {1}
+    assert best_rows(rows, "preference_accuracy/rejected_logp") == {0}
+    for metric in ("ppl/nll", "preference_accuracy/rejected_logp"):
+        assert early_stopping_of({"run": {"early_stopping": {"metric": metric}}}).mode == "min"

@@ -12,7 +12,12 @@ from workbench.errors import ConfigError
 from workbench.evaluation.generation import SHARED_KEYS, settings_from
 
 EARLY_STOPPING_KEYS = ("metric", "patience", "threshold", "mode")
-LOWER_IS_BETTER = ("loss", "perplexity", "nll")
+LOWER_IS_BETTER = ("loss", "perplexity", "nll", "rejected_logp", "logp_rejected", "reward_std")
+"""Words of metric names whose lower values are better (early stopping's default mode, the results table's best)."""
+
+
+def lower_is_better(metric: str) -> bool:
+    return any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ def early_stopping_of(config: dict[str, Any]) -> EarlyStopping | None:
     if not given:
         return None
     metric = metric_key(given["metric"])
-    mode = given.get("mode") or ("min" if any(w in metric.lower() for w in LOWER_IS_BETTER) else "max")
+    mode = given.get("mode") or ("min" if lower_is_better(metric) else "max")
     return EarlyStopping(metric, int(given.get("patience", 3)), float(given.get("threshold", 0.0)), mode)
 
 
