@@ -24,6 +24,17 @@ def test_numbers_keep_their_significant_digits():
     assert numbers.num(9.99996) == "10"
 
 
+
+def test_the_terminal_follower_writes_numbers_like_ls_and_the_tui():
+    """`run`/`logs -f`/`eval` progress lines used `:.4g` (2e-05, 1.235e+04) while ls/show/the TUI wrote 2e-5, 12.35k."""
+    from workbench.cli.follow import format_metrics, format_scores
+
+    line = format_metrics({"step": 3, "loss": 2.513492, "learning_rate": 2e-5, "tokens_per_second": 12345.6,
+                           "eval/contains/contains": 0.25}, 10)
+    assert line == "step 3/10  loss 2.513  lr 2e-5  tok/s 12.35k  eval/contains/contains 0.25"
+    assert format_scores({"perplexity/perplexity": 123456.0, "perplexity/rows": 8}) == \
+        "perplexity/perplexity 123.5k  perplexity/rows 8"
+
 def big_run(ws, run_id: str, *, step: int, total: int, loss: float, tps: float, status: str = "running", **extra):
     run_dir = make_run(ws, run_id, status=status, steps=total, logged=0, **extra)
     rows = [{"step": s, "time": 1000.0 + s, "kind": "train", "loss": loss, "tokens_per_second": tps,
