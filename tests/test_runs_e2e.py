@@ -9,7 +9,7 @@ import signal
 import psutil
 import pytest
 
-from tests.conftest import CONFIGS, cli, metric_rows, status_of, wait_for
+from tests.conftest import CONFIGS, cli, leaky_trainer, metric_rows, status_of, wait_for
 from workbench.runs.store import list_runs
 
 pytestmark = pytest.mark.slow
@@ -173,22 +173,8 @@ def test_stop_then_resume_is_continuous(workspace):
 
 def test_secrets_never_land_in_the_run_directory(workspace):
     secret = "hf_TopSecretValue123456"
-    plugin_dir = workspace / ".workbench" / "plugins"
-    plugin_dir.mkdir(parents=True)
-    (plugin_dir / "leaky.py").write_text(
-        "import os\n"
-        "from workbench.hookspecs import hookimpl\n"
-        "from workbench.specs import TrainerSpec\n"
-        "@hookimpl\n"
-        "def register_trainers():\n"
-        "    return [TrainerSpec('leaky', ('conversational',), 'leaky:build')]\n"
-        "def build(ctx):\n"
-        "    print('token is', os.environ['HF_TOKEN'], flush=True)\n"
-        "    raise SystemExit(0)\n"
-    )
-    config = workspace / "leaky.toml"
-    config.write_text((CONFIGS / "sft.toml").read_text().replace('name = "sft"', 'name = "leaky"')
-                      .replace("../", str(CONFIGS.parent) + "/").split("[trainer.args]")[0])
+    config, plugin_dir = leaky_trainer(workspace, build="    print('token is', os.environ['HF_TOKEN'], flush=True)\n"
+                                                         "    raise SystemExit(0)\n")
     result = cli("run", str(config), env={"HF_TOKEN": secret, "PYTHONPATH": str(plugin_dir)})
     run_dir = only_run(workspace)
     assert "token is ***" in (run_dir / "console.log").read_text()
@@ -196,3 +182,4 @@ def test_secrets_never_land_in_the_run_directory(workspace):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
     assert result.returncode != 0  # the leaky trainer never trains
+
