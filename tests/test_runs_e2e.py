@@ -183,3 +183,14 @@ def test_secrets_never_land_in_the_run_directory(workspace):
             assert secret not in path.read_text(errors="replace"), path
     assert result.returncode != 0  # the leaky trainer never trains
 
+
+@pytest.mark.slow
+def test_gpu_samples_are_of_the_jobs_own_gpus(workspace):
+    """Was: the supervisor sampled the GPUs named by its own CUDA_VISIBLE_DEVICES, not the job's, so a
+    run given GPU 1 by launch.env (or by the GPU queue) recorded every GPU of the machine in gpu.jsonl."""
+    result = cli("run", str(CONFIGS / "sft.toml"), "--set", "trainer.args.max_steps=3",
+                 "--set", "launch.env={CUDA_VISIBLE_DEVICES = \"1\"}",
+                 env={"WORKBENCH_FAKE_GPUS": "2", "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (only_run(workspace) / "gpu.jsonl").read_text().splitlines()]
+    assert rows and {r["index"] for r in rows} == {1}, rows[:3]

@@ -246,6 +246,8 @@ class Supervisor:
         self.took_run = False
         """True once status.json says this supervisor owns the run."""
         self.hooks: Any = None
+        self.visible_devices: str | None = os.environ.get("CUDA_VISIBLE_DEVICES")
+        """The job's CUDA_VISIBLE_DEVICES (launch.env, the GPU queue): the GPUs gpu.jsonl samples."""
 
     # --- the answer to spawn() --------------------------------------------------------------
     def say(self, word: str, message: str) -> None:
@@ -340,6 +342,7 @@ class Supervisor:
                 return 0
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        self.visible_devices = env.get("CUDA_VISIBLE_DEVICES")
         self._begin_attempt()
         try:
             if self.handle is not None:
@@ -394,6 +397,7 @@ class Supervisor:
         st = run.raw_status
         pgid = holder.get("pgid") or st.get("job_pgid")
         self.job = AdoptedJob(run, pgid)
+        self.visible_devices = st.get("cuda_visible_devices", self.visible_devices)
         run.update_status(status="stopping" if run.path(STOP_REQUEST).exists() else "running",
                           supervisor_pid=os.getpid(), supervisor_start=process_start_time(os.getpid()),
                           job_pgid=pgid, adopted=time.time(), reason=None)
@@ -514,8 +518,15 @@ class Supervisor:
             return
         if backend is None:
             return
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        indices = [int(i) for i in visible.split(",") if i.strip().isdigit()] if visible else None
+        indices = None
+        if self.visible_devices is not None:  # indices or GPU UUIDs, as CUDA reads them
+            from workbench.telemetry import parse_visible_devices
+
+            try:
+                found = parse_visible_devices(self.visible_devices, backend.sample())
+            except Exception:  # noqa: BLE001
+                found = None
+            indices = sorted(found) if found is not None else None
         path = self.run.path(per_machine("gpu.jsonl", self.rank))
         while not self.done.wait(GPU_SAMPLE_S):
             if not self.run.dir.is_dir():
@@ -576,6 +587,7 @@ class Supervisor:
         checkpoint = st.get("resume_checkpoint")
         if checkpoint:
             env["WORKBENCH_RESUME"] = checkpoint  # every machine resumes from machine 0's choice
+        self.visible_devices = env.get("CUDA_VISIBLE_DEVICES")
         self.took_run = True
         signal.signal(signal.SIGTERM, self._on_terminate)
         signal.signal(signal.SIGINT, self._on_terminate)
