@@ -310,3 +310,23 @@ def test_json_output_is_strict_json_when_the_loss_is_nan(workspace):
     assert shown["last_metrics"]["loss"] is None and shown["loss"] is None
     listed = strict(cli("ls", "--json").stdout)
     assert listed[0]["loss"] is None
+
+
+def test_a_supervisor_that_cannot_start_is_a_one_line_run_error(tmp_path, monkeypatch):
+    """Was: spawn() let CalledProcessError / FileNotFoundError escape as a traceback when the
+    supervisor's interpreter could not run (a broken venv, no memory to fork)."""
+    from workbench.errors import RunError
+    from workbench.runs.store import Run
+    from workbench import supervisor
+
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ImportError: no module named workbench' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(supervisor.sys, "executable", str(broken))
+    with pytest.raises(RunError, match=r"could not start \(exit code 1\): ImportError: no module named workbench"):
+        supervisor.spawn(Run(run_dir))
+    monkeypatch.setattr(supervisor.sys, "executable", str(tmp_path / "missing-python"))
+    with pytest.raises(RunError, match="cannot start the supervisor of r1"):
+        supervisor.spawn(Run(run_dir))

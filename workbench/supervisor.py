@@ -889,12 +889,25 @@ def spawn(run: Run, resume: bool = False, expect_attempt: int | None = None, wai
         argv += ["--machine-rank", str(machine_rank)]
     if expect_attempt is not None:
         argv += ["--expect-attempt", str(expect_attempt)]
-    try:
-        # The intermediate process forks the real supervisor and exits at once, so no zombie stays with us.
-        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       start_new_session=True, check=True, pass_fds=(write_end,))
-    finally:
-        os.close(write_end)
+    import tempfile
+
+    # A file, not a pipe, for its stderr: the daemon inherits it until it redirects its output.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            # The intermediate process forks the real supervisor and exits at once, so no zombie stays with us.
+            started = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                                     start_new_session=True, pass_fds=(write_end,))
+        except OSError as exc:
+            os.close(read_end)
+            raise RunError(f"cannot start the supervisor of {run.id}: {exc.strerror or exc}") from None
+        finally:
+            os.close(write_end)
+        if started.returncode != 0:
+            os.close(read_end)
+            errors.seek(0)
+            tail = (errors.read().decode("utf-8", errors="replace").strip().splitlines() or [""])[-1]
+            raise RunError(f"the supervisor of {run.id} could not start (exit code {started.returncode})"
+                           + (f": {tail}" if tail else ""))
     answer = b""
     deadline = time.time() + wait_s
     try:
