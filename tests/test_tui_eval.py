@@ -136,3 +136,21 @@ def test_results_table_and_early_stopping_agree_on_which_metrics_fall():
     assert best_rows(rows, "preference_accuracy/rejected_logp") == {0}
     for metric in ("ppl/nll", "preference_accuracy/rejected_logp"):
         assert early_stopping_of({"run": {"early_stopping": {"metric": metric}}}).mode == "min"
+
+
+def test_the_run_table_keeps_the_best_eval_metric_the_same_way(tmp_path):
+    """The run table's best eval value follows the same rule (it had a third list, which took
+    metrics it did not know, such as eval_logps/chosen, as lower-is-better)."""
+    import json
+    import os
+
+    from workbench.tui.runs_poll import BestEval
+
+    path = tmp_path / "metrics.jsonl"
+    rows = [{"step": s, "kind": "eval", "eval_loss": loss, "eval_logps/chosen": logp}
+            for s, loss, logp in ((1, 2.0, -9.0), (2, 1.5, -7.0), (3, 1.8, -8.0))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    best = BestEval()
+    st = os.stat(path)
+    best.scan(path, st.st_size, st.st_ino)
+    assert best.best == {"eval_loss": 1.5, "eval_logps/chosen": -7.0}

@@ -12,11 +12,13 @@ from workbench.errors import ConfigError
 from workbench.evaluation.generation import SHARED_KEYS, settings_from
 
 EARLY_STOPPING_KEYS = ("metric", "patience", "threshold", "mode")
-LOWER_IS_BETTER = ("loss", "perplexity", "nll", "rejected_logp", "logp_rejected", "reward_std")
-"""Words of metric names whose lower values are better (early stopping's default mode, the results table's best)."""
+LOWER_IS_BETTER = ("loss", "perplexity", "nll", "rejected_logp", "logp_rejected", "reward_std", "error")
+"""Words of metric names whose lower values are better; any other metric is better higher (as
+transformers' greater_is_better assumes for a metric that is not a loss)."""
 
 
 def lower_is_better(metric: str) -> bool:
+    """Which way a metric improves: early stopping's default mode, the results table's and run table's best."""
     return any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
