@@ -46,9 +46,13 @@ def big_run(ws, run_id: str, *, step: int, total: int, loss: float, tps: float, 
 def test_ls_prints_a_tiny_loss_in_full_and_ids_uncut(workspace):
     rid = "20250101-000001-a-very-long-run-name-for-the-listing"
     big_run(workspace, rid, step=9447, total=20000, loss=3e-5, tps=1234.5, status="completed")
+    big_run(workspace, "20250101-000002-long", step=10, total=10, loss=2.0, tps=1.0, status="completed",
+            created=1000.0, started=1000.0, ended=4725.0)
     out = cli("ls").stdout
     assert "0.0000" not in out and "3e-5" in out
     assert rid in out and "9447/20000" in out
+    long_row = next(line for line in out.splitlines() if "-long" in line)
+    assert long_row.split()[-1] == "1h02m", out  # durations as the TUI writes them (was 1:02:05)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (60, 20)])
