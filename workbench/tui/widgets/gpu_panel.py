@@ -146,20 +146,13 @@ class ProcessInfo:
 
 def read_history(path: Path, keep: int) -> dict[int, list[Any]]:
     """The last `keep` samples per GPU from a gpu.jsonl (its tail only)."""
+    from workbench.runs.jsonl import tail_jsonl
     from workbench.telemetry.samples import GpuSample
 
     out: dict[int, deque] = {}
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            f.seek(max(0, size - (1 << 20)))
-            data = f.read()
-    except OSError:
-        return {}
-    lines = data.split(b"\n")[1:] if size > (1 << 20) else data.split(b"\n")
-    for raw in lines:
+    for row in tail_jsonl(path, 1 << 20):
         try:
-            s = GpuSample.from_json(json.loads(raw))
+            s = GpuSample.from_json(row)
         except (ValueError, KeyError, TypeError):
             continue
         out.setdefault(s.index, deque(maxlen=keep)).append(s)
