@@ -194,3 +194,33 @@ def test_gpu_samples_are_of_the_jobs_own_gpus(workspace):
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (only_run(workspace) / "gpu.jsonl").read_text().splitlines()]
     assert rows and {r["index"] for r in rows} == {1}, rows[:3]
+
+
+@pytest.mark.slow
+def test_a_secret_plugin_setting_from_the_environment_never_lands_in_the_run_directory(workspace):
+    """Was: only secret-*named* variables were redacted, so the docs' own `webhook = "$env:SLACK_WEBHOOK"`
+    reached events.jsonl, console.log and supervisor.log in clear when the plugin's request failed."""
+    hook = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXX"
+    (workspace / ".workbench").mkdir(parents=True, exist_ok=True)
+    (workspace / ".workbench" / "settings.toml").write_text('[plugin.leaky]\nwebhook = "$env:SLACK_WEBHOOK"\n')
+    config, plugin_dir = leaky_trainer(
+        workspace,
+        build="    from workbench.settings import plugin_settings\n"
+              "    print('posting to', plugin_settings('leaky')['webhook'], flush=True)\n"
+              "    raise SystemExit(0)\n",
+        hooks="@hookimpl\n"
+              "def run_finished(run):\n"
+              "    from workbench.settings import plugin_settings\n"
+              "    url = plugin_settings('leaky')['webhook']\n"
+              "    print('notifying', url)\n"
+              "    raise RuntimeError('404 Client Error for url: ' + url)\n")
+    cli("run", str(config), env={"SLACK_WEBHOOK": hook, "PYTHONPATH": str(plugin_dir)})
+    run_dir = only_run(workspace)
+    wait_for(lambda: any(e.get("event") == "plugin_error" for e in
+                         (json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines())),
+             timeout=60, what="the hook's plugin_error event")
+    assert "posting to ***" in (run_dir / "console.log").read_text()
+    assert "404 Client Error for url: ***" in (run_dir / "events.jsonl").read_text()
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert hook not in path.read_text(errors="replace"), path

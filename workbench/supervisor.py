@@ -991,6 +991,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--machine-rank", type=int, default=0)
     args = parser.parse_args(argv)
     run = Run(Path(args.run_dir).resolve())
+    try:  # the settings' "$env:NAME" secrets are redacted from supervisor.log, the job and its console too
+        from workbench.settings import load_settings
+
+        load_settings(run.dir.parent.parent)
+    except Exception:  # noqa: BLE001 - a broken settings file is the plugins' problem, reported where they load
+        pass
     if args.daemonize:
         if os.fork() > 0:
             os._exit(0)
