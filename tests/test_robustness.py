@@ -330,3 +330,33 @@ def test_a_supervisor_that_cannot_start_is_a_one_line_run_error(tmp_path, monkey
     monkeypatch.setattr(supervisor.sys, "executable", str(tmp_path / "missing-python"))
     with pytest.raises(RunError, match="cannot start the supervisor of r1"):
         supervisor.spawn(Run(run_dir))
+
+
+def test_stop_now_from_another_machine_signals_no_local_process(tmp_path):
+    """Was: `stop --now` sent SIGTERM to status.json's supervisor_pid on *this* machine, whatever
+    machine the supervisor ran on (a shared filesystem, a Slurm login node): it killed an unrelated
+    local process that happened to have that pid."""
+    import json
+    import subprocess
+    import sys
+
+    from workbench.runs.control import request_stop
+    from workbench.runs.store import Run
+
+    # Answers one line on stdin; a SIGTERM sent before that line (default action) ends it first.
+    victim = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline(); print('alive', flush=True)"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        run_dir = tmp_path / "runs" / "r1"
+        run_dir.mkdir(parents=True)
+        (run_dir / "status.json").write_text(json.dumps({
+            "id": "r1", "status": "running", "host": "some-other-host", "supervisor_pid": victim.pid}))
+        message = request_stop(Run(run_dir), now=True)
+        victim.stdin.write("ping\n")
+        victim.stdin.flush()
+        assert victim.stdout.readline().strip() == "alive", "a local process was signalled"
+        assert json.loads((run_dir / "stop.request").read_text())["now"] is True
+        assert "some-other-host" in message
+    finally:
+        victim.kill()
+        victim.wait()

@@ -224,3 +224,16 @@ def test_a_secret_plugin_setting_from_the_environment_never_lands_in_the_run_dir
     for path in run_dir.rglob("*"):
         if path.is_file():
             assert hook not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.slow
+def test_a_stop_now_request_file_alone_ends_the_job_at_once(workspace):
+    """`stop --now` from another machine can only write stop.request {"now": true} (it cannot signal
+    the supervisor). Was: machine 0's supervisor read that as a graceful stop."""
+    from workbench.runs.store import Run
+
+    run_dir = start_long_run(workspace, extra=("--set", "run.stop_grace_seconds=3600"))
+    assert Run(run_dir).write_stop_request(now=True) is None
+    st = wait_for(lambda: (s := status_of(run_dir))["status"] in ("stopped", "failed", "completed") and s,
+                  timeout=120, what="final status")
+    assert st["status"] == "stopped" and st["reason"] == "stopped on request (killed)", st

@@ -492,8 +492,11 @@ class Supervisor:
             if self.stop_now.is_set():
                 self._kill_job()
                 return
-            if self.rank > 0 and (read_json(self.run.path(STOP_REQUEST)) or {}).get("now"):
-                self._kill_job()  # `stop --now` reached machine 0's supervisor; this one ends its part too
+            if (read_json(self.run.path(STOP_REQUEST)) or {}).get("now"):
+                # `stop --now` from another machine (it cannot signal us), or on machine K > 0: the
+                # request reached machine 0's supervisor, and this one ends its part too.
+                self.stop_now.set()
+                self._kill_job()
                 return
             if self.run.path(STOP_REQUEST).exists():
                 if stop_seen_at is None and not self.done.is_set():
