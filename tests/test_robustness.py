@@ -360,3 +360,17 @@ def test_stop_now_from_another_machine_signals_no_local_process(tmp_path):
     finally:
         victim.kill()
         victim.wait()
+
+
+def test_the_supervisors_own_console_lines_are_redacted(tmp_path, monkeypatch):
+    """Was: 'workbench: cannot start job: ...' went into console.log unredacted (status.json's copy of the
+    same reason was redacted), so a job handle's error quoting a token landed in the run directory."""
+    from workbench.runs.store import Run
+    from workbench.supervisor import Supervisor
+
+    secret = "hf_SupervisorSecret1234567890abcdefghij"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    Supervisor(Run(run_dir), resume=False)._append_console(f"workbench: cannot start job: 401 for {secret}\n")
+    assert (run_dir / "console.log").read_text() == "workbench: cannot start job: 401 for ***\n"

@@ -814,9 +814,11 @@ class Supervisor:
             _event(self.run, name, **data)
 
     def _append_console(self, text: str) -> None:
+        from workbench.secrets import redact
+
         try:
             with open(self.run.path(console_name(self.rank)), "a", encoding="utf-8") as f:
-                f.write(text)
+                f.write(redact(text))  # e.g. a job handle's error quoting its environment
         except OSError:
             pass
 
