@@ -424,3 +424,18 @@ def test_a_private_run_is_readable_by_its_owner_only(workspace):
     assert os.stat(run_dir).st_mode & 0o077 == 0
     leaky = [str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if os.stat(p).st_mode & 0o077]
     assert not leaky, leaky
+
+
+def test_a_new_run_whose_supervisor_cannot_start_ends_failed_not_lost(workspace, monkeypatch):
+    """Was: a run whose supervisor refused it (or could not start) sat `queued`, then read `lost`."""
+    from workbench.errors import RunError
+    from workbench.supervisor import spawn
+
+    run_dir = fake_run(workspace, status="queued", ended=None, started=None, attempt=0)
+    (run_dir / "launch.json").write_text("{damaged")
+    (run_dir / "status.json").write_text(json.dumps({"status": "queued", "created": time.time(), "attempt": 0,
+                                                     "trainer": "sft"}))
+    with pytest.raises(RunError, match="launch.json"):
+        spawn(Run(run_dir))
+    st = status_of(run_dir)
+    assert st["status"] == "failed" and "launch.json" in st["reason"], st

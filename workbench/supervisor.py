@@ -885,7 +885,21 @@ def spawn(run: Run, resume: bool = False, expect_attempt: int | None = None, wai
           machine_rank: int = 0) -> str:
     """Start a detached supervisor for `run` and return what it did ("started ...",
     "resumed ... from checkpoint-N", "adopted ...", "machine K joined ..."); RunError when it
-    refused the run. machine_rank K > 0: this machine's part of a multi-machine run."""
+    refused the run (a brand-new run then ends `failed` with that reason, not `lost` a minute
+    later). machine_rank K > 0: this machine's part of a multi-machine run."""
+    try:
+        return _spawn(run, resume, expect_attempt, wait_s, machine_rank)
+    except RunError as exc:
+        st = run.raw_status
+        if not resume and not machine_rank and st.get("status") == "queued" and not st.get("supervisor_pid"):
+            try:
+                run.update_status(status="failed", reason=exc.one_line(), ended=time.time())
+            except OSError:
+                pass
+        raise
+
+
+def _spawn(run: Run, resume: bool, expect_attempt: int | None, wait_s: float, machine_rank: int) -> str:
     read_end, write_end = os.pipe()
     argv = [sys.executable, "-m", "workbench.supervisor", str(run.dir), "--daemonize", "--ready-fd", str(write_end)]
     if resume:
