@@ -287,17 +287,21 @@ def _type_clash(default: Any, value: Any) -> str | None:
     return None
 
 
-def option_problems(path: str, options: Mapping[str, Any], skip: int = 0) -> list[tuple[str | None, str]]:
-    """(option or None, why) for each option the function at `path` cannot take. Empty when unknown or fine."""
+def option_problems(path: str, options: Mapping[str, Any], skip: int = 0,
+                    declared: tuple[str, ...] = ()) -> list[tuple[str | None, str]]:
+    """(option or None, why) for each option the function at `path` cannot take. Empty when unknown or fine.
+
+    declared: the names a function taking **options accepts (a spec's `options`); without them
+    such a function takes anything."""
     sig = signature_of(path, skip=skip)
     if sig is None:
         return []
-    names = [p.name for p in sig.params]
+    names = [p.name for p in sig.params] + [d for d in declared if d not in {p.name for p in sig.params}]
     out = []
     for key, value in options.items():
         param = next((p for p in sig.params if p.name == key), None)
         if param is None:
-            if not sig.var_keyword:
+            if not sig.var_keyword or (declared and key not in declared):
                 out.append((key, f"has no option '{key}'{did_you_mean(key, names)} "
                                  f"(options: {', '.join(names) or 'none'})"))
             continue
@@ -365,7 +369,8 @@ def check_config_plugins(config: dict, registry: Any, where: Callable[[str], str
         if table == "evaluators":
             options = ((config.get("eval") or {}).get("options") or {}).get(name) or {}
             if isinstance(options, dict):
-                for option, problem in option_problems(spec.factory, options, skip=1):
+                for option, problem in option_problems(spec.factory, options, skip=1,
+                                                       declared=tuple(getattr(spec, "options", ()) or ())):
                     key = f"eval.options.{name}" + (f".{option}" if option else "")
                     raise PluginError(f"{key}: evaluator '{name}' (plugin {plugin}) {problem}", where=where(key))
 

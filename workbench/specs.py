@@ -116,6 +116,8 @@ class EvaluatorSpec:
     description: str = ""
     data_kinds: tuple[str, ...] = ()
     override: bool = False
+    options: tuple[str, ...] = ()
+    """The option names a factory taking **options accepts (checked before launch, with did-you-mean)."""
 
 
 @dataclass(frozen=True)
