@@ -25,13 +25,20 @@ def config(name: str, options: dict) -> dict:
 def test_a_misspelled_option_is_refused_with_the_closest_one(name):
     spec = REGISTRY.evaluators[name]
     assert spec.options, f"{name} declares no options"
-    wrong = spec.options[0] + "z"
+    first = spec.options[0] if isinstance(spec.options[0], str) else spec.options[0][0]
+    wrong = first + "z"
     with pytest.raises(PluginError) as exc:
         check_config_plugins(config(name, {wrong: 1}), REGISTRY, lambda key: f"cfg.toml: {key}")
-    assert f"eval.options.{name}.{wrong}" in str(exc.value) and f"did you mean '{spec.options[0]}'" in str(exc.value)
+    assert f"eval.options.{name}.{wrong}" in str(exc.value) and f"did you mean '{first}'" in str(exc.value)
 
 
 @pytest.mark.parametrize("name", BUILTIN)
 def test_every_declared_option_is_accepted(name):
     spec = REGISTRY.evaluators[name]
-    check_config_plugins(config(name, {o: 1 for o in spec.options}), REGISTRY, lambda key: key)
+    check_config_plugins(config(name, {o[0]: o[1] for o in spec.options if not isinstance(o, str)}), REGISTRY,
+                         lambda key: key)
+
+
+def test_a_declared_option_of_the_wrong_type_is_refused():
+    with pytest.raises(PluginError, match="option 'max_new_tokens': expected int"):
+        check_config_plugins(config("exact_match", {"max_new_tokens": "lots"}), REGISTRY, lambda key: key)
