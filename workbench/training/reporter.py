@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-from workbench.runs.files import STOP_REQUEST
+from workbench.runs.files import STOP_REQUEST, read_json
 from workbench.secrets import redact_data, secret_values
 
 
@@ -108,7 +108,12 @@ class RunReporter:
         """True once a graceful stop was asked for (`workbench stop`, the TUI), or the run's files were lost."""
         if self.files_lost is not None:
             return True
-        return os.path.exists(self.run_dir / STOP_REQUEST)
+        path = self.run_dir / STOP_REQUEST
+        if not os.path.exists(path):
+            return False
+        # A `stop --now` request is the supervisor's to carry out (it kills the job): stopping here
+        # at a step boundary would save a checkpoint the user asked to skip.
+        return not (read_json(path) or {}).get("now")
 
     def close(self) -> None:
         for f in (self._metrics, self._events):

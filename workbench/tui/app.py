@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 
 import workbench_themes
@@ -124,7 +124,10 @@ class WorkbenchApp(ExtensionsMixin, App):
 
     def _runs_gate(self, tick: int) -> bool:
         """Poll every tick while the run list is on screen, every 4th under another screen."""
-        return self.screen is self.main_screen or tick % 4 == 0
+        try:
+            return self.screen is self.main_screen or tick % 4 == 0
+        except ScreenStackError:  # the app is shutting down: a last timer tick finds no screens
+            return False
 
     def show_pending_runs(self) -> None:
         """The tabs screen is back on top: show what the run list polled meanwhile."""
