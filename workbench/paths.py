@@ -26,3 +26,9 @@ def sample_data_dir() -> Path:
     import workbench_sample_data
 
     return Path(workbench_sample_data.__path__[0])
+
+
+def user_cache_dir() -> Path:
+    """The user's workbench cache: $WORKBENCH_CACHE, else $XDG_CACHE_HOME/workbench (~/.cache/workbench)."""
+    return Path(os.environ.get("WORKBENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "workbench"))

@@ -24,9 +24,9 @@ from workbench.specs import load_object
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("WORKBENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "workbench")
-    return Path(base) / "argschema"
+    from workbench.paths import user_cache_dir
+
+    return user_cache_dir() / "argschema"
 
 
 def _package_version(class_path: str) -> str | None:
@@ -215,17 +215,30 @@ def store_fields(class_path: str, fields: dict[str, dict[str, Any]]) -> None:
         pass  # a read-only home only costs speed
 
 
+def fields_for(class_path: str) -> dict[str, dict[str, Any]]:
+    """The records of the class at `class_path` (run by the warm checker or a child process)."""
+    return fields_of(load_object(class_path))
+
+
 def _fields_in_child(class_path: str) -> dict[str, dict[str, Any]]:
-    """Import the class in a child process (TRL imports torch: seconds, hundreds of MB) and read its fields."""
+    """Import the class where it cannot weigh on the caller (TRL imports torch: seconds, hundreds of MB):
+    the warm checker (workbench.config.checker), else a child process; read its fields."""
     import subprocess
     import sys
     import tempfile
 
+    from workbench.config import checker
+
+    pending = checker.submit("workbench.config.argschema:fields_for", {"class_path": class_path},
+                             warm=["torch", "workbench.config.argschema", class_path])
+    fields = pending.result() if pending is not None else None
+    if isinstance(fields, dict):
+        return fields
     with tempfile.TemporaryDirectory(prefix="workbench-schema-") as tmp:
         out = Path(tmp) / "fields.json"
         proc = subprocess.run([sys.executable, "-m", "workbench.config.argschema", class_path, str(out)],
                               capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              env=dict(os.environ, PYTHONWARNINGS="ignore"))
+                              env=checker.check_env())
         try:
             return json.loads(out.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

@@ -6,33 +6,51 @@ the workbench-managed fields, the trainer's default args, then `[trainer.args]`)
 environment the worker sets (no GPU: ACCELERATE_USE_CPU; the resolved mixed precision).
 
 Importing the trainer's library costs seconds and hundreds of MB (TRL imports torch), so the
-object is built in a child process, never in validate's or the TUI's own; the verdict is
-cached under the argschema cache, keyed by everything it depends on (the class and the
-versions of its libraries, the config sections the builder reads, this host's devices), so
-`validate` then `run`, or a second `validate`, pay nothing. The same child records the
-class's field schema when that is not cached yet (one import for both).
+object is never built in validate's or the TUI's own process: the warm checker
+(workbench.config.checker, a resident process that keeps TRL imported) builds it in a fork,
+else a child process does; both run `answer`, the one verdict function. The verdict is cached
+under the argschema cache, keyed by everything it depends on (the class and the versions of
+its libraries, the config sections the builder reads, this host's devices and the environment
+the builder reads), so `validate` then `run`, or a second `validate`, pay nothing. The same
+call records the class's field schema when that is not cached yet (one import for both).
+`Check` starts the work at once and waits for it in `result()`, so `validate` can overlap the
+import with its own cheap checks and data scanning.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import weakref
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from workbench.config.argschema import cache_dir, store_fields
+from workbench.config.argschema import cache_dir, cached_fields, store_fields
 
 CHILD_TIMEOUT = 300.0
-_LIBRARIES = ("torch", "transformers", "trl", "accelerate", "peft")
-_DEVICE_ENV = ("CUDA_VISIBLE_DEVICES", "ACCELERATE_USE_CPU", "ACCELERATE_MIXED_PRECISION", "HIP_VISIBLE_DEVICES")
+# The environment that building the object reads (device visibility, Accelerate's and torch.distributed's
+# variables): part of a verdict's cache key, and sent whole with each request to the warm checker.
+_BUILD_ENV_PREFIXES = ("ACCELERATE_", "CUDA_", "HIP_", "ROCR_", "TORCHELASTIC_", "OMPI_", "PMI_", "MV2_", "FSDP_")
+_BUILD_ENV_NAMES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "NODE_RANK", "GROUP_RANK",
+                    "MASTER_ADDR", "MASTER_PORT")
 _BUILDER_FILES = ("training/models.py", "config/realargs.py")
+# What the warm checker keeps imported for these requests (besides the config class itself).
+_WARM = ["torch", "workbench.config.realargs", "workbench.config.argschema", "workbench.training.models",
+         "workbench.worker"]
+
+
+def build_env() -> dict[str, str]:
+    """The variables of this environment that building the config object reads."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith(_BUILD_ENV_PREFIXES) or k in _BUILD_ENV_NAMES}
 
 
 def _version(name: str) -> str | None:
@@ -49,10 +67,9 @@ def has_eval(config: dict) -> bool:
 
 def request_of(config: dict, spec) -> dict:
     """What the child needs to build the object as the job would."""
-    return {"config_class": spec.config_class, "default_args": dict(spec.default_args),
-            "config": {k: config[k] for k in ("run", "trainer", "launch") if k in config} | (
-                {"eval": config["eval"]} if "eval" in config else {}),
-            "has_eval": has_eval(config)}
+    return copy.deepcopy({"config_class": spec.config_class, "default_args": dict(spec.default_args),
+                          "config": {k: config[k] for k in ("run", "trainer", "launch", "eval") if k in config},
+                          "has_eval": has_eval(config)})
 
 
 def verdict_key(request: dict) -> str | None:
@@ -65,9 +82,11 @@ def verdict_key(request: dict) -> str | None:
         return None
     here = Path(workbench.__file__).parent
     builder = hashlib.sha256(b"".join((here / f).read_bytes() for f in _BUILDER_FILES if (here / f).is_file()))
-    material = {"request": request, "package": [top, own], "libraries": {n: _version(n) for n in _LIBRARIES},
+    from workbench.config.checker import LIBRARIES
+
+    material = {"request": request, "package": [top, own], "libraries": {n: _version(n) for n in LIBRARIES},
                 "workbench": workbench.__version__, "builder": builder.hexdigest(), "host": socket.gethostname(),
-                "env": {k: os.environ.get(k) for k in _DEVICE_ENV}, "python": sys.version.split()[0]}
+                "env": build_env(), "python": sys.version.split()[0]}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -98,23 +117,49 @@ def _store_verdict(key: str | None, verdict: dict) -> None:
         pass  # a read-only cache only costs speed
 
 
-def probe(request: dict, want_fields: bool) -> dict:
-    """Run the child: {"verdict": {...}, "fields": {...} | None}."""
-    with tempfile.TemporaryDirectory(prefix="workbench-args-") as tmp:
-        out = Path(tmp) / "result.json"
-        (Path(tmp) / "request.json").write_text(json.dumps({**request, "want_fields": want_fields}), encoding="utf-8")
-        env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false")
+class _ChildJob:
+    """`answer` in a child process, started at once; `result()` waits for it."""
+
+    def __init__(self, request: dict, want_fields: bool, env: dict[str, str]):
+        self.folder = Path(tempfile.mkdtemp(prefix="workbench-args-"))
+        (self.folder / "request.json").write_text(json.dumps({**request, "want_fields": want_fields}),
+                                                  encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, "-m", "workbench.config.realargs", str(self.folder)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                                     stdin=subprocess.DEVNULL)
+        self._finalizer = weakref.finalize(self, _end_child, self.proc, self.folder)
+
+    def result(self) -> dict:
         try:
-            proc = subprocess.run([sys.executable, "-m", "workbench.config.realargs", tmp], capture_output=True,
-                                  text=True, timeout=CHILD_TIMEOUT, env=env, stdin=subprocess.DEVNULL)
+            _, stderr = self.proc.communicate(timeout=CHILD_TIMEOUT)
         except subprocess.TimeoutExpired:
+            self.close()
             return {"verdict": {"ok": False, "crashed": True,
                                 "error": f"building it took over {CHILD_TIMEOUT:.0f} s (importing its library hangs?)"}}
         try:
-            return json.loads(out.read_text(encoding="utf-8"))
+            return json.loads((self.folder / "result.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+            tail = (stderr.strip().splitlines() or [f"exit code {self.proc.returncode}"])[-1]
             return {"verdict": {"ok": False, "crashed": True, "error": f"the check process failed: {tail}"}}
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _end_child(proc: subprocess.Popen, folder: Path) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def probe(request: dict, want_fields: bool) -> dict:
+    """`answer` in a child process: {"verdict": {...}, "fields": {...} | None}."""
+    from workbench.config.checker import check_env
+
+    return _ChildJob(request, want_fields, check_env()).result()
 
 
 # Config classes of the built-in plugins are plain dataclasses (no torch): built in-process.
@@ -127,21 +172,69 @@ def needs_child(config_class: str) -> bool:
     return module.split(".")[0] not in _LIGHT_PACKAGES and module not in sys.modules
 
 
+class Check:
+    """Building spec.config_class from `config`, started when made (warm checker, else a child process).
+
+    need_fields: also record the class's field schema (default: when it is not cached yet).
+    A class from no installed package (a local plugin, edited as it is used) always gets a
+    fresh child: a resident checker would keep its old code.
+    """
+
+    def __init__(self, config: dict, spec, need_fields: bool | None = None):
+        self.spec = spec
+        self.request = request_of(config, spec)
+        self.in_process = not needs_child(spec.config_class)
+        self.need_fields = not self.in_process and (
+            cached_fields(spec.config_class) is None if need_fields is None else need_fields)
+        self._done: tuple[dict | None, dict] | None = None
+        self._job: Any = None
+        if self.in_process:
+            return
+        self.key = verdict_key(self.request)
+        verdict = cached_verdict(self.key)
+        if verdict is not None and not self.need_fields:
+            self._done = (None, verdict)
+            return
+        from workbench.config import checker
+
+        env = checker.check_env()
+        if self.key is not None:
+            self._job = checker.submit("workbench.config.realargs:answer",
+                                       {"request": self.request, "want_fields": self.need_fields},
+                                       warm=[*_WARM, spec.config_class], env=env, timeout=CHILD_TIMEOUT)
+        if self._job is None:
+            self._job = _ChildJob(self.request, self.need_fields, env)
+
+    def result(self, config: dict | None = None) -> tuple[dict | None, dict]:
+        """(fields when they were built now, verdict); given the config as it is now, a changed one is checked anew."""
+        if config is not None and request_of(config, self.spec) != self.request:
+            self.close()
+            return Check(config, self.spec, need_fields=False).result()
+        if self._done is None:
+            self._done = self._finish()
+        return self._done
+
+    def _finish(self) -> tuple[dict | None, dict]:
+        if self.in_process:
+            return None, _build(self.request, in_process=True)
+        result = self._job.result()
+        if not (isinstance(result, dict) and isinstance(result.get("verdict"), dict)):  # the checker failed
+            result = probe(self.request, self.need_fields)
+        fields = result.get("fields")
+        if fields:
+            store_fields(self.spec.config_class, fields)
+        _store_verdict(self.key, result["verdict"])
+        return fields, result["verdict"]
+
+    def close(self) -> None:
+        """Abandon the work (a validate that failed before it needed the verdict)."""
+        if self._job is not None and self._done is None:
+            self._job.close()
+
+
 def check(config: dict, spec, need_fields: bool) -> tuple[dict | None, dict]:
     """(fields when they were built now, verdict) of building spec.config_class from `config`."""
-    request = request_of(config, spec)
-    if not needs_child(spec.config_class):
-        return None, _build(request, in_process=True)
-    key = verdict_key(request)
-    verdict = cached_verdict(key)
-    if verdict is not None and not need_fields:
-        return None, verdict
-    result = probe(request, want_fields=need_fields)
-    fields = result.get("fields")
-    if fields:
-        store_fields(spec.config_class, fields)
-    _store_verdict(key, result["verdict"])
-    return fields, result["verdict"]
+    return Check(config, spec, need_fields).result()
 
 
 # --------------------------------------------------------------------------- the child
@@ -222,16 +315,22 @@ def _build(request: dict, in_process: bool = False) -> dict:
     return {"ok": True, "warnings": mentioned[:5]}
 
 
-def _child(folder: str) -> int:
-    request = json.loads(Path(folder, "request.json").read_text(encoding="utf-8"))
+def answer(request: dict, want_fields: bool = False) -> dict:
+    """The verdict of building the object, and the class's field schema when asked: the one
+    function both the child process and the warm checker's fork run."""
     verdict = _build(request)
     fields = None
-    if request.get("want_fields") and not verdict.get("import_error"):
+    if want_fields and not verdict.get("import_error"):
         from workbench.config.argschema import fields_of
 
         fields = fields_of(_load_class(request["config_class"]))
-    Path(folder, "result.json").write_text(json.dumps({"verdict": verdict, "fields": fields}, default=str),
-                                           encoding="utf-8")
+    return {"verdict": verdict, "fields": fields}
+
+
+def _child(folder: str) -> int:
+    request = json.loads(Path(folder, "request.json").read_text(encoding="utf-8"))
+    result = answer(request, bool(request.get("want_fields")))
+    Path(folder, "result.json").write_text(json.dumps(result, default=str), encoding="utf-8")
     return 0
 
 
