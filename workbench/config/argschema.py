@@ -182,6 +182,11 @@ def _type_text(annotation: Any) -> str:
     return text or repr(annotation).replace("typing.", "")
 
 
+def cacheable(class_path: str) -> bool:
+    """Whether the class comes from an installed package (a version to key its schema by)."""
+    return _package_version(class_path) is not None
+
+
 def _cache_path(class_path: str) -> Path | None:
     version = _package_version(class_path)
     if not version:

@@ -240,6 +240,24 @@ def _start(folder: Path, key: str, warm: list[str], env: dict[str, str]) -> sock
         return _connect(path)
 
 
+def ensure(warm: list[str], env: dict[str, str] | None = None, libraries: tuple[str, ...] = LIBRARIES) -> bool:
+    """Make sure a checker runs for this environment (start one, importing `warm`, without waiting for it);
+    False when the checker is off or cannot be had."""
+    if not enabled():
+        return False
+    folder = runtime_dir()
+    if folder is None:
+        return False
+    path = socket_path(folder, checker_key(libraries))
+    if len(os.fsencode(str(path))) > _SOCKET_PATH_MAX:
+        return False
+    sock = _connect(path) or _start(folder, checker_key(libraries), warm, check_env() if env is None else env)
+    if sock is None:
+        return False
+    sock.close()  # a connection that says nothing: the checker goes on waiting for the next
+    return True
+
+
 def submit(call: str, args: dict, *, warm: list[str], env: dict[str, str] | None = None,
            libraries: tuple[str, ...] = LIBRARIES, timeout: float = REQUEST_TIMEOUT) -> Pending | None:
     """Send `call(**args)` (a "workbench.module:function") to the warm checker, starting one when none runs.
@@ -469,6 +487,7 @@ def serve(fd: int, key: str, warm: list[str], idle: float) -> int:
             if op != "call":
                 continue
             served += 1
+            _log(f"request {served}: {message.get('call')}")
             pid = os.fork()
             if pid == 0:
                 signal.signal(signal.SIGHUP, signal.SIG_DFL)

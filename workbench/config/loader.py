@@ -374,6 +374,15 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         spec = registry.trainer(data["trainer"]["name"])
     except PluginError as exc:
         raise ConfigError(f"trainer.name: {exc.message}", where=loc.where("trainer.name"), hint=exc.hint) from None
+    for use in spec.models:  # model paths in trainer args (e.g. PPO's reward_model) are relative to the config
+        if use.source.startswith("trainer.args."):
+            key = use.source.split(".", 2)[2]
+            if isinstance(data["trainer"]["args"].get(key), str) and data["trainer"]["args"][key]:
+                data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
+    # Started now, so that importing the trainer's library overlaps the checks below (data rows included).
+    pending = realargs.Check(data, spec) if deep and spec.config_class else None
+    if pending is not None and pending.need_fields:
+        pending.fields()  # from the process that builds the object later (one import); needed from here on
     # plugins: the factories, config classes and options of every plugin spec this config uses
     from workbench.plugin_checks import check_config_plugins
 
@@ -383,16 +392,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             known = ("name", "args", *spec.options)
             raise ConfigError(f"trainer.{name}: unknown key for trainer '{spec.name}'{_did_you_mean(name, known)}",
                               where=loc.where(f"trainer.{name}"))
-    for use in spec.models:  # model paths in trainer args (e.g. PPO's reward_model) are relative to the config
-        if use.source.startswith("trainer.args."):
-            key = use.source.split(".", 2)[2]
-            if isinstance(data["trainer"]["args"].get(key), str) and data["trainer"]["args"][key]:
-                data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
-    # Started now, so that importing the trainer's library overlaps the checks below (data rows included).
-    pending = realargs.Check(data, spec) if deep and spec.config_class else None
     if spec.config_class:
-        if pending is not None and pending.need_fields:
-            pending.result()  # the schema comes with the object (one import); check_trainer_args needs it now
         check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where, data["launch"]["env"])
     check_reward_functions(data["trainer"], spec, registry, loc.where)
     for name in data.get("eval", {}).get("evaluators", []):

@@ -24,7 +24,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -117,49 +116,79 @@ def _store_verdict(key: str | None, verdict: dict) -> None:
         pass  # a read-only cache only costs speed
 
 
-class _ChildJob:
-    """`answer` in a child process, started at once; `result()` waits for it."""
+ANSWER = "workbench.config.realargs:answer"
+FIELDS = "workbench.config.argschema:fields_for"
 
-    def __init__(self, request: dict, want_fields: bool, env: dict[str, str]):
-        self.folder = Path(tempfile.mkdtemp(prefix="workbench-args-"))
-        (self.folder / "request.json").write_text(json.dumps({**request, "want_fields": want_fields}),
-                                                  encoding="utf-8")
-        self.proc = subprocess.Popen([sys.executable, "-m", "workbench.config.realargs", str(self.folder)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                                     stdin=subprocess.DEVNULL)
-        self._finalizer = weakref.finalize(self, _end_child, self.proc, self.folder)
 
-    def result(self) -> dict:
+class _ChildSession:
+    """A child process that imports the trainer's library at once, then runs the calls sent on its stdin
+    (one JSON line each, {"call": "workbench.module:function", "args": {...}}) and answers each with one
+    line on its stdout, until its stdin closes. What the calls print goes to its stderr (a file)."""
+
+    def __init__(self, warm: list[str], env: dict[str, str]):
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, "-m", "workbench.config.realargs", "--serve", *warm],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, env=env)
+        self.failure = ""
+        self._finalizer = weakref.finalize(self, _end_child, self.proc, self.err)
+
+    def ask(self, call: str, args: dict) -> Any | None:
+        """The call's result; None when the child failed, timed out or the call raised (`failure` says which)."""
+        import select
+
         try:
-            _, stderr = self.proc.communicate(timeout=CHILD_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.close()
-            return {"verdict": {"ok": False, "crashed": True,
-                                "error": f"building it took over {CHILD_TIMEOUT:.0f} s (importing its library hangs?)"}}
-        try:
-            return json.loads((self.folder / "result.json").read_text(encoding="utf-8"))
+            self.proc.stdin.write(json.dumps({"call": call, "args": args}, default=str).encode() + b"\n")
+            self.proc.stdin.flush()
+            ready = select.select([self.proc.stdout], [], [], CHILD_TIMEOUT)[0]
+            line = self.proc.stdout.readline() if ready else None
         except (OSError, ValueError):
-            tail = (stderr.strip().splitlines() or [f"exit code {self.proc.returncode}"])[-1]
-            return {"verdict": {"ok": False, "crashed": True, "error": f"the check process failed: {tail}"}}
-        finally:
+            line = b""
+        if line is None:
+            self.failure = f"building it took over {CHILD_TIMEOUT:.0f} s (importing its library hangs?)"
             self.close()
+            return None
+        try:
+            reply = json.loads(line) if line else None
+        except ValueError:
+            reply = None
+        if isinstance(reply, dict) and "result" in reply:
+            return reply["result"]
+        if isinstance(reply, dict):
+            self.failure = f"the check process failed: {reply.get('error')}"
+        else:
+            self.close()
+            self.err.seek(0)
+            lines = self.err.read().decode(errors="replace").strip().splitlines()
+            self.failure = f"the check process failed: {lines[-1] if lines else f'exit code {self.proc.returncode}'}"
+        return None
 
     def close(self) -> None:
         self._finalizer()
 
 
-def _end_child(proc: subprocess.Popen, folder: Path) -> None:
+def _end_child(proc: subprocess.Popen, err) -> None:
+    """Done or abandoned (a validate that failed first): it need not finish an import nobody waits for."""
     if proc.poll() is None:
         proc.kill()
-        proc.wait()
-    shutil.rmtree(folder, ignore_errors=True)
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout, err):
+        try:
+            stream.close()
+        except OSError:
+            pass
 
 
 def probe(request: dict, want_fields: bool) -> dict:
     """`answer` in a child process: {"verdict": {...}, "fields": {...} | None}."""
     from workbench.config.checker import check_env
 
-    return _ChildJob(request, want_fields, check_env()).result()
+    session = _ChildSession([*_WARM, request["config_class"]], check_env())
+    try:
+        result = session.ask(ANSWER, {"request": request, "want_fields": want_fields})
+    finally:
+        session.close()
+    return result if isinstance(result, dict) else {"verdict": {"ok": False, "crashed": True,
+                                                                "error": session.failure}}
 
 
 # Config classes of the built-in plugins are plain dataclasses (no torch): built in-process.
@@ -173,68 +202,95 @@ def needs_child(config_class: str) -> bool:
 
 
 class Check:
-    """Building spec.config_class from `config`, started when made (warm checker, else a child process).
+    """Building spec.config_class for one validate: the process that builds it starts when this is made
+    (so its import overlaps the caller's other checks), the object is built from the config as it is
+    when `result(config)` asks.
 
-    need_fields: also record the class's field schema (default: when it is not cached yet).
-    A class from no installed package (a local plugin, edited as it is used) always gets a
-    fresh child: a resident checker would keep its old code.
+    That process is the warm checker (started when none runs), else a child process started now;
+    a class from no installed package (a local plugin, edited as it is used) always gets the child:
+    a resident checker would keep its old code. Each object is built once, in a fresh process or
+    fork. need_fields: the class's field schema is wanted too (default: when it is not cached).
     """
 
     def __init__(self, config: dict, spec, need_fields: bool | None = None):
+        from workbench.config.argschema import cacheable
+
         self.spec = spec
-        self.request = request_of(config, spec)
         self.in_process = not needs_child(spec.config_class)
-        self.need_fields = not self.in_process and (
+        self.need_fields = not self.in_process and cacheable(spec.config_class) and (
             cached_fields(spec.config_class) is None if need_fields is None else need_fields)
+        self._warm = [*_WARM, spec.config_class]
+        self._checker = False
+        self._session: _ChildSession | None = None
         self._done: tuple[dict | None, dict] | None = None
-        self._job: Any = None
+        self._fields: dict | None = None
         if self.in_process:
             return
-        self.key = verdict_key(self.request)
-        verdict = cached_verdict(self.key)
-        if verdict is not None and not self.need_fields:
-            self._done = (None, verdict)
-            return
+        if not self.need_fields and cached_verdict(verdict_key(request_of(config, spec))) is not None:
+            return  # most likely cached at the end too: nothing to start
         from workbench.config import checker
 
-        env = checker.check_env()
-        if self.key is not None:
-            self._job = checker.submit("workbench.config.realargs:answer",
-                                       {"request": self.request, "want_fields": self.need_fields},
-                                       warm=[*_WARM, spec.config_class], env=env, timeout=CHILD_TIMEOUT)
-        if self._job is None:
-            self._job = _ChildJob(self.request, self.need_fields, env)
+        self._checker = cacheable(spec.config_class) and checker.ensure(self._warm)
+        if not self._checker:
+            self._session = _ChildSession(self._warm, checker.check_env())
 
-    def result(self, config: dict | None = None) -> tuple[dict | None, dict]:
-        """(fields when they were built now, verdict); given the config as it is now, a changed one is checked anew."""
-        if config is not None and request_of(config, self.spec) != self.request:
-            self.close()
-            return Check(config, self.spec, need_fields=False).result()
+    def _ask(self, call: str, args: dict) -> Any | None:
+        from workbench.config import checker
+
+        if self._checker:
+            pending = checker.submit(call, args, warm=self._warm, timeout=CHILD_TIMEOUT)
+            result = pending.result() if pending is not None else None
+            if result is not None:
+                return result
+            self._checker = False  # it could not answer: a child process from now on
+        if self._session is None:
+            self._session = _ChildSession(self._warm, checker.check_env())
+        return self._session.ask(call, args)
+
+    def fields(self) -> dict | None:
+        """The class's field records, stored in the schema cache; None when they could not be read."""
+        if self.in_process:
+            return None
+        if self._fields is None:
+            fields = self._ask(FIELDS, {"class_path": self.spec.config_class})
+            if isinstance(fields, dict):
+                store_fields(self.spec.config_class, fields)
+                self._fields = fields
+        return self._fields
+
+    def result(self, config: dict) -> tuple[dict | None, dict]:
+        """(the fields when need_fields, the verdict) of building the object from `config` as it is now."""
         if self._done is None:
-            self._done = self._finish()
+            fields = self.fields() if self.need_fields else None
+            self._done = fields, self._verdict(request_of(config, self.spec))
+            self.close()
         return self._done
 
-    def _finish(self) -> tuple[dict | None, dict]:
+    def _verdict(self, request: dict) -> dict:
         if self.in_process:
-            return None, _build(self.request, in_process=True)
-        result = self._job.result()
-        if not (isinstance(result, dict) and isinstance(result.get("verdict"), dict)):  # the checker failed
-            result = probe(self.request, self.need_fields)
-        fields = result.get("fields")
-        if fields:
-            store_fields(self.spec.config_class, fields)
-        _store_verdict(self.key, result["verdict"])
-        return fields, result["verdict"]
+            return _build(request, in_process=True)
+        key = verdict_key(request)
+        verdict = cached_verdict(key)
+        if verdict is not None:
+            return verdict
+        reply = self._ask(ANSWER, {"request": request, "want_fields": False})
+        if isinstance(reply, dict) and isinstance(reply.get("verdict"), dict):
+            verdict = reply["verdict"]
+        else:
+            verdict = {"ok": False, "crashed": True, "error": self._session.failure if self._session else
+                       "the check process gave no answer"}
+        _store_verdict(key, verdict)
+        return verdict
 
     def close(self) -> None:
-        """Abandon the work (a validate that failed before it needed the verdict)."""
-        if self._job is not None and self._done is None:
-            self._job.close()
+        """End the child process (a validate that is done, or failed before it needed the verdict)."""
+        if self._session is not None:
+            self._session.close()
 
 
 def check(config: dict, spec, need_fields: bool) -> tuple[dict | None, dict]:
-    """(fields when they were built now, verdict) of building spec.config_class from `config`."""
-    return Check(config, spec, need_fields).result()
+    """(fields when need_fields, verdict) of building spec.config_class from `config`."""
+    return Check(config, spec, need_fields).result(config)
 
 
 # --------------------------------------------------------------------------- the child
@@ -327,12 +383,29 @@ def answer(request: dict, want_fields: bool = False) -> dict:
     return {"verdict": verdict, "fields": fields}
 
 
-def _child(folder: str) -> int:
-    request = json.loads(Path(folder, "request.json").read_text(encoding="utf-8"))
-    result = answer(request, bool(request.get("want_fields")))
-    Path(folder, "result.json").write_text(json.dumps(result, default=str), encoding="utf-8")
+def _serve_stdin(warm: list[str]) -> int:
+    """The child process of _ChildSession: import `warm` now, then answer calls until stdin closes."""
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what the calls print goes to stderr, not into the replies
+    for name in warm:
+        try:
+            _load_class(name) if ":" in name else __import__(name)
+        except Exception:  # noqa: BLE001 - the call reports it (an import error of the trainer's class)
+            pass
+    from workbench.specs import load_object
+
+    for line in sys.stdin.buffer:
+        try:
+            message = json.loads(line)
+            if not message["call"].startswith("workbench."):
+                raise ValueError(f"not a workbench function: {message['call']}")
+            reply = {"result": load_object(message["call"])(**message["args"])}
+        except Exception as exc:  # noqa: BLE001 - reported to the caller in one line
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        replies.write(json.dumps(reply, default=str).encode() + b"\n")
+        replies.flush()
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+if __name__ == "__main__":  # python -m workbench.config.realargs --serve MODULE|CLASS ...
+    sys.exit(_serve_stdin(sys.argv[2:]))
