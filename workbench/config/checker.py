@@ -53,7 +53,6 @@ LIBRARIES = ("torch", "transformers", "trl", "accelerate", "peft")
 # Top-level packages the checker may import into its resident process (fork-safe: no CUDA at import).
 WARMABLE = ("torch", "transformers", "trl", "peft", "accelerate", "workbench")
 _SERVE = "import sys; from workbench.config.checker import main; sys.exit(main(sys.argv[1:]))"
-_servers: list[subprocess.Popen] = []  # checkers this process started (reaped when they exit)
 
 
 def check_env() -> dict[str, str]:
@@ -207,9 +206,6 @@ def socket_path(folder: Path, key: str) -> Path:
 
 def _start(folder: Path, key: str, warm: list[str], env: dict[str, str]) -> socket.socket | None:
     """Bind the checker's socket here (one starter at a time), hand it to a new checker process, connect."""
-    for proc in list(_servers):  # reap checkers of ours that have exited
-        if proc.poll() is not None:
-            _servers.remove(proc)
     path = socket_path(folder, key)
     with open(folder / "checker.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -219,21 +215,18 @@ def _start(folder: Path, key: str, warm: list[str], env: dict[str, str]) -> sock
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             path.unlink(missing_ok=True)  # a dead checker's socket
-            old_umask = os.umask(0o177)
-            try:
-                listener.bind(str(path))
-            finally:
-                os.umask(old_umask)
+            listener.bind(str(path))
+            os.chmod(path, 0o600)  # (the folder is the user's alone already; no umask change: threads)
             listener.listen(64)
             log = os.open(folder / f"checker-{key}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-c", _SERVE, "serve", str(listener.fileno()), key, *warm], pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=log, cwd=folder, env=env, start_new_session=True)
+            try:  # through a shell that leaves it running and exits: the checker is no child of ours to reap
+                subprocess.run(["/bin/sh", "-c", '"$0" "$@" &', sys.executable, "-c", _SERVE, "serve",
+                                str(listener.fileno()), key, *warm], pass_fds=(listener.fileno(),),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, cwd=folder, env=env,
+                               start_new_session=True, timeout=30, check=True)
             finally:
                 os.close(log)
-            _servers.append(proc)
-        except OSError:
+        except (OSError, subprocess.SubprocessError):
             return None
         finally:
             listener.close()
