@@ -9,13 +9,15 @@ validate as it is; each case interleaved with its baseline (min / median / max, 
    (child processes); validate that starts a checker. The checker's own RSS is shown apart:
    it is not a child that validate waits for, so its import is not in validate's tree peak.
 3. Starting the check early: the same changed-learning-rate validate on a config whose data
-   file is large (rows take a while to scan), cold child each round; "late" starts the child
-   where validate used to (after the data scan), "early" where it does now (before it).
+   file is large (400,000 rows, 68 MB), checker off so a child imports TRL each round; "late"
+   starts that child where validate used to (after the data scan), "early" where it does now
+   (before the plugin, argument and data checks), so its import overlaps them. (With a warm
+   checker there is nothing left to overlap: the request itself is answered in ~0.1 s.)
 
 Each sample is a fresh process; its own peak RSS and its largest waited child's come from
 getrusage. Issue 12 item 4's goal: a cold validate under 1.5 s and 200 MB.
 
-    python bench/bench_checker.py [--rounds 5] [--quick] [--rows 40000]
+    python bench/bench_checker.py [--rounds 5] [--quick] [--rows 400000]
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def big_config(folder: Path, rows: int) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    parser.add_argument("--rows", type=int, default=40000, help="rows of the large data file of case 3")
+    parser.add_argument("--rows", type=int, default=400000, help="rows of the large data file of case 3")
     args = parser.parse_args()
     bench = Bench("bench_checker", args)
     tmp = Path(tempfile.mkdtemp(prefix="bench-checker-", dir="/tmp"))
@@ -166,18 +168,6 @@ def main() -> int:
             ("early (before it)", lambda i: sample(["validate", str(config), *lr()], env)),
             metrics=["wall_s", "tree_peak_rss_mb"], warmup=True)
         overlap.check("wall_s", ratio_at_most=1.0)
-        runtime2 = tmp / "rt2"
-        runtime2.mkdir(mode=0o700)
-        warm2 = dict(env, WORKBENCH_CHECKER="1", XDG_RUNTIME_DIR=str(runtime2))
-        sample(["validate", str(config), *lr()], warm2)
-        overlap_warm = bench.compare(
-            f"warm checker asked late vs early ({args.rows} data rows)",
-            ("late (after the data scan)", lambda i: sample(["validate", str(config), *lr()],
-                                                           dict(warm2, BENCH_LATE_CHECK="1"))),
-            ("early (before it)", lambda i: sample(["validate", str(config), *lr()], warm2)),
-            metrics=["wall_s"])
-        overlap_warm.check("wall_s", ratio_at_most=1.0)
-        stop_checkers(warm2)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     bench.finish()
