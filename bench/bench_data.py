@@ -153,7 +153,7 @@ def bench_validation(bench: Bench, big: Path, rounds: int) -> None:
     result.check("seconds", ratio_at_most=0.5)
 
 
-def bench_stats_memory(bench: Bench, files: list[Path], rounds_for) -> None:
+def bench_stats_memory(bench: Bench, files: list[Path], rounds_for, stats_only: int | None = None) -> None:
     py = sys.executable
     medians = {}
     with tempfile.TemporaryDirectory(prefix="bench-data-ws-") as tmp:
@@ -172,13 +172,20 @@ def bench_stats_memory(bench: Bench, files: list[Path], rounds_for) -> None:
                 return measured([py, "-m", "workbench", "data", "stats", str(path), "--model", str(MODEL)],
                                 dict(ENV, WORKBENCH_WORKSPACE=str(state["ws"])))
 
+            saved = bench.rounds
+            bench.rounds = 1 if bench.quick else rounds_for(mb)
+            if stats_only and mb > stats_only:  # the plain loop's minutes add nothing to the flatness figure
+                values = bench.series(f"peak RSS, {mb} MB file, data stats alone (cold cache)", stats_cold)
+                medians[mb] = sorted(values["rss_mb"])[len(values["rss_mb"]) // 2]
+                bench.rounds = saved
+                shutil.rmtree(tmp, ignore_errors=True)
+                os.makedirs(tmp, exist_ok=True)
+                continue
             sides = [("plain tokenizer loop", lambda i, path=path: measured([py, "-c", PLAIN_LOOP, str(path),
                                                                              str(MODEL)])),
                      ("data stats", stats_cold), ("data stats (cached)", stats_warm),
                      ("data check", lambda i, path=path: measured([py, "-m", "workbench", "data", "check",
                                                                   str(path)]))]
-            saved = bench.rounds
-            bench.rounds = 1 if bench.quick else rounds_for(mb)
             result = bench.compare(f"peak RSS, {mb} MB file", *sides, metrics=["rss_mb", "wall_s"])
             bench.rounds = saved
             result.check("rss_mb", "data stats", ratio_at_most=1.3)
@@ -201,6 +208,8 @@ def main() -> int:
     ap.add_argument("--big-rounds", type=int, default=2,
                     help="rounds of the RSS sides for files of 21-200 MB, and of the validation (each takes minutes)")
     ap.add_argument("--huge-rounds", type=int, default=1, help="rounds of the RSS sides for files over 200 MB")
+    ap.add_argument("--stats-only-above", type=int, metavar="MB",
+                    help="for files over MB, measure data stats alone (no plain loop / check sides)")
     ap.add_argument("--only", choices=["page", "validate", "stats"], nargs="+", default=["page", "validate", "stats"])
     args = ap.parse_args()
     bench = Bench("bench_data", args)
@@ -217,7 +226,7 @@ def main() -> int:
         bench_validation(bench, files[-1], args.big_rounds)
     if "stats" in args.only:
         bench_stats_memory(bench, files, lambda mb: args.rounds if mb <= 20 else args.big_rounds if mb <= 200
-                           else args.huge_rounds)
+                           else args.huge_rounds, args.stats_only_above)
     bench.finish()
     return 0
 

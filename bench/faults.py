@@ -8,6 +8,8 @@ resume`), and checks the run's files. Prints one line per case and round, then:
 
     faults survived: N of M; metric lines lost: X; duplicated: Y; secrets leaked: Z
 
+Every run has HF_TOKEN set and a careless local plugin that prints the environment from
+its lifecycle hooks; a secret found in any file of any run, or in any output, is a leak.
 A case survives when the run ends as it should (completed after recovery, or failed
 with a clear reason where nothing can be saved), with no metric line lost or repeated
 among those the job wrote after the fault, and no secret in any file or output.
@@ -16,7 +18,6 @@ among those the job wrote after the fault, and no secret in any file or output.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -39,6 +40,13 @@ class Bench:
         self.ws = Path(tempfile.mkdtemp(prefix="wb-faults-"))
         self.env = dict(os.environ, WORKBENCH_WORKSPACE=str(self.ws), OMP_NUM_THREADS="1", HF_TOKEN=SECRET)
         self.outputs: list[str] = []
+        # A careless plugin: prints the whole environment (the token with it) at every run's start and end.
+        plugins = self.ws / ".workbench" / "plugins"
+        plugins.mkdir(parents=True)
+        (plugins / "leaky_env.py").write_text(
+            "import os\nfrom workbench.hookspecs import hookimpl\n\n"
+            "@hookimpl\ndef run_started(run):\n    print(dict(os.environ), flush=True)\n\n"
+            "@hookimpl\ndef run_finished(run):\n    print('token', os.environ.get('HF_TOKEN'), flush=True)\n")
 
     # --- plumbing ---------------------------------------------------------------------------
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -201,7 +201,8 @@ def test_axis_formats():
     assert format_x(3725, "time", 600) == "1h02m"
     assert duration(150) == "2m30s"
     assert format_x(1.25, "epoch", 0.25) == "1.25"
-    assert format_x(12000, "step", 2000) == "12k"
+    assert format_x(12000, "step", 2000) == "12000"  # steps exact up to six digits
+    assert format_x(250_000, "step", 50_000) == "250k"
     assert render_chart([], PlotOptions(40, 6))[3][1][0].strip() == "no data"
 
 

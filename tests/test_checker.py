@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import CONFIGS, cli, wait_for
+from tests.conftest import CONFIGS, cli
 from workbench.config import checker, realargs
 
 ANSWER = "workbench.config.realargs:answer"

@@ -167,7 +167,7 @@ def test_stop_request_checkpoints_and_resume_continues(tmp_path):
     assert state["global_step"] == 3 and [r["step"] for r in state["log_history"]] == [1, 2, 3]
     events = read_jsonl(tmp_path / "events.jsonl")
     assert [e["event"] for e in events] == ["stop_requested", "checkpoint"]
-    assert events[1]["step"] == 3 and events[1]["path"] == str(ckpt)
+    assert events[1]["step"] == 3 and events[1]["path"] == ckpt.name  # named as the Trainer callback names it
 
     (tmp_path / "stop.request").unlink()
     fresh, tok = load_policy(seed=123)

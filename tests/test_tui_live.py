@@ -99,7 +99,8 @@ async def test_a_run_started_from_the_cli_shows_up_live(ws):
         await wait_until(pilot, lambda: screen.status.get("status") == "completed", timeout=240)
         await wait_until(pilot, lambda: len(screen.chart.series("loss")) == 25, timeout=5)
         assert list(screen.chart.series("loss").x) == [float(s) for s in range(1, 26)]
-        # The table polls on its own timer: it catches up within a poll or two.
+        # Back on the tabs, the table shows what its poll saw meanwhile (a hidden table never repaints).
+        await pilot.press("escape")
         await wait_until(pilot, lambda: "completed" in str(table.get_row(run_id)[2]), timeout=10,
                          what="the table row to show completed")
 
@@ -124,7 +125,8 @@ def test_killing_the_tui_mid_run_leaves_the_run_to_finish(workspace):
         def screen() -> str:
             return subprocess.run([*tmux, "capture-pane", "-p", "-t", "tui"], capture_output=True, text=True).stdout
 
-        wait_for(lambda: run_id[:20] in screen() and "running" in screen(), timeout=240, what="the run in the real TUI")
+        # the Runs table names a run by its name and start time (sft 01/10:46), the id is for the CLI
+        wait_for(lambda: "sft " in screen() and "running" in screen(), timeout=240, what="the run in the real TUI")
         wait_for(lambda: len(metric_rows(run_dir)) >= 5, timeout=240, what="five steps")
         os.kill(tui.pid, signal.SIGKILL)
         wait_for(lambda: not tui.is_running() or tui.status() == psutil.STATUS_ZOMBIE, timeout=10, what="TUI gone")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -121,13 +120,21 @@ async def test_log_search_next_previous_and_follow_state_at_80_columns(ws):
         assert "WARNING" in screen_text(app)  # the match is on screen
         await pilot.press("f")
         assert screen.follow and "● following" in screen_lines(app)[1]
+        # typed as a burst (a fast typist, a paste over SSH): every key after `/` lands in the search
+        from textual import events
+
+        screen.query_text = ""
+        for key, char in [("slash", "/"), *[(c, c) for c in "step 5"], ("enter", None)]:
+            app.post_message(events.Key(key, char))
+        await wait_until(pilot, lambda: screen.query_text == "step 5", what="the whole burst in the search")
+        assert screen.body.lines[screen.match_line].startswith("step 5")
 
 
 def config_with_max_length(ws, max_length: int = 128):
     (ws / "configs").mkdir(exist_ok=True)
     text = (DATA.parent / "configs" / "sft.toml").read_text()
     path = ws / "configs" / "short.toml"
-    path.write_text(text + f"\n" if "max_length" in text else text)
+    path.write_text(text + "\n" if "max_length" in text else text)
     import tomllib
 
     data = tomllib.loads(path.read_text())
@@ -165,7 +172,7 @@ async def test_datasets_use_the_chosen_configs_tokenizer_and_say_so(ws):
         await pilot.press("s")
         await wait_until(pilot, lambda: panel.stats_state == "done", timeout=120, what="stats")
         stats = str(panel.query_one("#ds-stats").render())
-        assert "over max_length 128" in stats and "from short.toml" in stats
+        assert "over max_length 128" in stats and "config short.toml" in stats
         # the full row viewer
         await pilot.press("shift+tab")
         rows = panel.query_one("#ds-rows")
@@ -200,3 +207,34 @@ async def test_stats_show_progress_and_cancel(ws):
         await pilot.press("x")
         await wait_until(pilot, lambda: panel.stats_state == "cancelled", timeout=30)
         assert "cancelled after" in str(panel.query_one("#ds-stats").render())
+
+
+async def test_a_long_history_shows_tail_and_skeleton_first_then_every_row(ws, monkeypatch):
+    from workbench.tui import history
+    from workbench.tui.screens.detail import RunDetailScreen
+
+    monkeypatch.setattr(history, "BIG", 64 << 10)
+    monkeypatch.setattr(history, "TAIL_BYTES", 16 << 10)
+    monkeypatch.setattr(history, "SKELETON_LINES", 200)
+    monkeypatch.setattr(history, "CHUNK", 32 << 10)
+    n = 6000
+    run_dir = make_run(ws, "20250101-000001-long", steps=n, logged=0)
+    rows = [{"step": s, "time": 1000.0 + s, "kind": "train", "loss": 2 + 1 / s, "epoch": s / n} for s in range(1, n + 1)]
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen = []
+    real = RunDetailScreen._show_first
+
+    def first(self, table, moved):
+        seen.append((table.rows, moved))
+        return real(self, table, moved)
+
+    monkeypatch.setattr(RunDetailScreen, "_show_first", first)
+    app = app_for(ws, select_run=run_dir.name)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.history_state == "full", timeout=30, what="the full history")
+        (skeleton_rows, moved), = seen
+        assert moved and 0 < skeleton_rows < n / 5  # the first chart came from far fewer rows
+        write_rows(run_dir, "metrics.jsonl", [{"step": n + 1, "time": 9e3, "kind": "train", "loss": 1.5}])
+        await wait_until(pilot, lambda: len(screen.chart.series("loss") or []) == n + 1, what="every row, then the new one")
+        assert list(screen.chart.series("loss").x) == [float(s) for s in range(1, n + 2)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import tomllib
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from workbench.tui.actions import duplicate_config
 from workbench.tui.configdiff import differing, flatten
 from workbench.tui.failure import diagnose
 from workbench import numbers
-from workbench.tui.keys import all_screen_classes, class_sections
+from workbench.tui.keydocs import all_screen_classes
+from workbench.tui.keys import class_sections
 from workbench.tui.metrics import MetricTable, order_metrics, pair
 from workbench.tui.runs_poll import RunsPoller
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-WORKSPACE_ENV = "WORKBENCH_WORKSPACE"
+from workbench.workspace import WORKSPACE_ENV, workspace
 
-
-def workspace() -> Path:
-    """The workspace folder: $WORKBENCH_WORKSPACE, else the current directory."""
-    return Path(os.environ.get(WORKSPACE_ENV) or os.getcwd()).resolve()
+__all__ = ["WORKSPACE_ENV", "workspace", "runs_dir", "sample_data_dir"]
 
 
 def runs_dir(ws: Path | None = None) -> Path:

@@ -465,8 +465,9 @@ def build_registry(workspace: Path | None = None, candidates: list[Candidate] | 
 
 
 def _reject_builtin_command_names(reg: Registry) -> None:
+    from workbench.cli.commands import builtin_command_names
+
     """A plugin command may not shadow a built-in one (`workbench run`, `ls`, ...)."""
-    from workbench.cli.plugin_commands import builtin_command_names
 
     for name in sorted(set(reg.commands) & builtin_command_names()):
         plugin = reg.owner.pop(("commands", name))

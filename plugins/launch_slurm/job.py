@@ -115,11 +115,17 @@ class SlurmJob:
         return bool(info) and is_active(info.get("JobState", "UNKNOWN"))
 
     def stop(self, now: bool = False) -> None:
-        """Graceful: the batch script gets USR2 and asks every rank to checkpoint; now: scancel."""
+        """Graceful: the batch script gets USR2 and asks every rank to checkpoint; now: scancel.
+
+        The supervisor calls stop(now=False) for any stop request it sees, also the one the batch
+        script wrote itself at the time-limit signal: that one is not the user's, and the run may
+        then be resubmitted."""
         if not self.job_id:
             return
+        if not now and not self._user_stop() and self.run.path(TIME_LIMIT_MARK).exists():
+            return
         self.stop_asked = True
-        if now:
+        if now or self._last.get("JobState") == "PENDING":  # a pending job has nothing to checkpoint
             _slurm("scancel", self.job_id)
         else:
             _slurm("scancel", "--batch", "--signal=USR2", self.job_id)
@@ -173,8 +179,14 @@ class SlurmJob:
         fields = self.start()
         self._event("resubmitted", reason=reason, previous_job_id=previous, job_id=self.job_id,
                     checkpoint=os.path.basename(checkpoint), resubmit=self.resubmits)
-        self.run.update_status(**fields, slurm_resubmits=self.resubmits,
-                               attempt=int(self.run.raw_status.get("attempt") or 0) + 1)
+        st = self.run.raw_status
+        now = time.time()
+        attempts = [a for a in (st.get("attempts") or []) if isinstance(a, dict)]
+        if attempts and not attempts[-1].get("ended"):
+            attempts[-1] = {**attempts[-1], "ended": now}
+        self.run.update_status(**fields, slurm_resubmits=self.resubmits, attempt=int(st.get("attempt") or 0) + 1,
+                               attempts=attempts + [{"started": now, "ended": None}],
+                               resume_checkpoint=checkpoint)
         return True
 
     def _event(self, name: str, **fields: Any) -> None:

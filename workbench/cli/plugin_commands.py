@@ -6,18 +6,11 @@ a command that is not built in, or with no command. A built-in command never pay
 
 from __future__ import annotations
 
-import pkgutil
 import sys
 from typing import Any
 
+from workbench.cli.commands import builtin_command_names
 from workbench.errors import PluginError, WorkbenchError
-
-
-def builtin_command_names() -> set[str]:
-    """Names of the built-in commands (one module each under workbench.cli.commands), without importing them."""
-    import workbench.cli.commands as commands
-
-    return {m.name for m in pkgutil.iter_modules(commands.__path__)}
 
 
 def wants_plugin_commands(argv: list[str]) -> bool:

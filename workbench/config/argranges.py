@@ -53,7 +53,7 @@ NON_NEGATIVE = Range(0)
 FRACTION = Range(0, high=1)
 
 RANGES: dict[str, Range] = {
-    "learning_rate": POSITIVE,
+    "learning_rate": Range(0, note="0 trains nothing: a baseline or a plateau on purpose"),
     "per_device_train_batch_size": AT_LEAST_1,
     "per_device_eval_batch_size": AT_LEAST_1,
     "gradient_accumulation_steps": AT_LEAST_1,

@@ -29,11 +29,11 @@ import subprocess
 import sys
 import tempfile
 import weakref
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from workbench.config.argschema import cache_dir, cached_fields, store_fields
+from workbench.config.argschema import (cache_dir, cached_fields, installed_version, package_version, store_fields,
+                                        write_cache_file)
 
 CHILD_TIMEOUT = 300.0
 # The environment that building the object reads (device visibility, Accelerate's and torch.distributed's
@@ -52,13 +52,6 @@ def build_env() -> dict[str, str]:
     return {k: v for k, v in sorted(os.environ.items()) if k.startswith(_BUILD_ENV_PREFIXES) or k in _BUILD_ENV_NAMES}
 
 
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def has_eval(config: dict) -> bool:
     data = config["data"]
     return bool(data.get("eval")) or float(data.get("eval_fraction") or 0) > 0
@@ -75,15 +68,15 @@ def verdict_key(request: dict) -> str | None:
     """Cache key of a request, or None when it cannot be cached (a class from no installed package)."""
     import workbench
 
-    top = request["config_class"].split(":")[0].split(".")[0]
-    own = _version(top)
+    own = package_version(request["config_class"])
     if own is None:
         return None
+    top = request["config_class"].split(":")[0].split(".")[0]
     here = Path(workbench.__file__).parent
     builder = hashlib.sha256(b"".join((here / f).read_bytes() for f in _BUILDER_FILES if (here / f).is_file()))
     from workbench.config.checker import LIBRARIES
 
-    material = {"request": request, "package": [top, own], "libraries": {n: _version(n) for n in LIBRARIES},
+    material = {"request": request, "package": [top, own], "libraries": {n: installed_version(n) for n in LIBRARIES},
                 "workbench": workbench.__version__, "builder": builder.hexdigest(), "host": socket.gethostname(),
                 "env": build_env(), "python": sys.version.split()[0]}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -104,16 +97,8 @@ def cached_verdict(key: str | None) -> dict | None:
 
 
 def _store_verdict(key: str | None, verdict: dict) -> None:
-    if key is None or verdict.get("crashed"):
-        return
-    path = _verdict_path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(verdict), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs speed
+    if key is not None and not verdict.get("crashed"):
+        write_cache_file(_verdict_path(key), verdict)
 
 
 ANSWER = "workbench.config.realargs:answer"
@@ -323,7 +308,6 @@ def _build(request: dict, in_process: bool = False) -> dict:
     from types import SimpleNamespace
 
     from workbench.errors import WorkbenchError
-    from workbench.specs import load_object
 
     config = json.loads(json.dumps(request["config"]))
     args = config["trainer"].get("args", {})

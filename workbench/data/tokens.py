@@ -94,15 +94,6 @@ def encode_prompt_completion(tok, prompt, completion) -> Encoded:
     return Encoded(list(ids), [0] * n + [1] * (len(ids) - n))
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def _implicit_prompt(chosen: list[dict], rejected: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
     n = 0
     while n < min(len(chosen), len(rejected)) - 1 and chosen[n] == rejected[n]:
@@ -194,12 +185,15 @@ def pack_bfd(lengths: Iterable[int], capacity: int) -> int:
     """
     import numpy as np
 
-    arr = np.minimum(np.fromiter(lengths, dtype=np.int64), capacity)
+    source = lengths if isinstance(lengths, array) else array("I", lengths)
+    arr = np.frombuffer(source, dtype=np.uint32) if source.typecode == "I" and len(source) else \
+        np.asarray(source, dtype=np.uint32)
+    arr = np.minimum(arr, capacity).astype(np.uint32)
     arr[::-1].sort()
     rooms: list[int] = []          # sorted distinct remaining capacities of open bins
     count: dict[int, int] = {}     # room -> open bins with that room
     bins = 0
-    for n in arr.tolist():
+    for n in _chunked(arr):
         k = bisect_left(rooms, n)
         if k < len(rooms):
             room = rooms[k]
@@ -216,6 +210,12 @@ def pack_bfd(lengths: Iterable[int], capacity: int) -> int:
                 count[room] = 0
             count[room] += 1
     return bins
+
+
+def _chunked(arr, size: int = 1 << 16):
+    """The values of a numpy array as Python ints, a chunk at a time (never one list of them all)."""
+    for start in range(0, len(arr), size):
+        yield from arr[start:start + size].tolist()
 
 
 @dataclass
@@ -293,11 +293,11 @@ class TokenStats:
             return []
         import numpy as np
 
-        arr = self._array().astype(np.int64)
+        arr = self._array()
         low, top = int(arr.min()), int(arr.max())
         width = max(1, -(-(top - low + 1) // bins))
         bins = -(-(top - low + 1) // width)
-        counts = np.bincount((arr - low) // width, minlength=bins)
+        counts = np.bincount((arr - np.uint32(low)) // np.uint32(width), minlength=bins)
         return [(low + i * width, low + (i + 1) * width, int(c)) for i, c in enumerate(counts)]
 
     def percentile(self, q: float) -> int:

@@ -160,6 +160,19 @@ class JsonlFollower:
     def lines_read(self) -> int:
         return self._lines.lines_read
 
+    @property
+    def offset(self) -> int:
+        """Bytes consumed so far."""
+        return self._lines.offset
+
+    def start_near_end(self, window: int) -> int:
+        """Before the first read: skip to the first complete line within the last `window`
+        bytes (a viewer that loads the older part of a huge file separately); returns the
+        offset it starts at (0: the whole file is read). Line numbers are then unknown (0)."""
+        if self._lines.offset == 0:
+            self._lines.seek_near_end(window)
+        return self._lines.offset
+
     def read(self) -> JsonlBatch:
         lines, reset, first = self._lines.read()
         if reset:

@@ -225,6 +225,8 @@ class Run:
             "elapsed": elapsed, "wall": wall, "eta": eta, "attempt": st.get("attempt"),
             "exit_code": st.get("exit_code"), "signal": st.get("signal"),
             "reason": st.get("reason"), "created": st.get("created"), "world_size": st.get("world_size"),
+            "machines": st.get("machines") if isinstance(st.get("machines"), list) else None,
+            "queue_reason": st.get("queue_reason") if state == "queued" else None,
         }
 
     def _last_sign_of_life(self) -> float | None:
@@ -270,21 +272,29 @@ def running_time(st: dict[str, Any], last_alive: float | None = None) -> tuple[f
     return total, wall
 
 
-def step_rate(train_rows: list[dict[str, Any]], since: float | None, window: int = 20) -> float | None:
+def step_rate(train_rows: list[dict[str, Any]], since: float | None, window: int = 20,
+              settled_s: float = 30.0) -> float | None:
     """Steps per second over the latest rows of one attempt.
 
-    The current attempt's rows when it has logged two; right after a resume, the rows
-    logged before it (the same job's speed), never a span that includes the stopped time.
+    The current attempt's rows once they span `window` rows or `settled_s` seconds; before
+    that (right after a resume, while the first steps are still warming up) the rows logged
+    before it, the same job's settled speed; never a span that includes the stopped time.
     """
     timed = [(r["time"], r["step"]) for r in train_rows
              if isinstance(r.get("time"), (int, float)) and isinstance(r.get("step"), int)]
     current = [t for t in timed if since is not None and t[0] >= since]
     earlier = [t for t in timed if since is None or t[0] < since]
-    for span in (current, earlier):
+
+    def rate(span: list[tuple[float, int]]) -> float | None:
         span = span[-window:]
         if len(span) >= 2 and span[-1][0] > span[0][0] and span[-1][1] > span[0][1]:
             return (span[-1][1] - span[0][1]) / (span[-1][0] - span[0][0])
-    return None
+        return None
+
+    settled = len(current) >= window or (len(current) >= 2 and current[-1][0] - current[0][0] >= settled_s)
+    if since is not None and not settled and rate(earlier):
+        return rate(earlier)
+    return rate(current) or rate(earlier)
 
 
 def find_run(ref: str, workspace: Path | None = None) -> Run:

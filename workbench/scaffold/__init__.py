@@ -54,7 +54,7 @@ def _check_clash(names: Names, kind: str) -> None:
         raise ConfigError(f"a {kind.replace('-', ' ')} named '{names.short}' is already registered by plugin "
                           f"'{reg.owner[(_TABLE[kind], names.short)]}'; choose another name", where="NAME")
     if kind == "cli-command":
-        from workbench.cli.plugin_commands import builtin_command_names
+        from workbench.cli.commands import builtin_command_names
 
         if names.short.replace("_", "-") in builtin_command_names():
             raise ConfigError(f"'workbench {names.short}' is a built-in command; choose another name", where="NAME")

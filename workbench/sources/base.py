@@ -7,6 +7,7 @@ other tools' logs are all sources, so `watch`, the CLI and the TUI show them ali
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,3 +44,35 @@ class RunSource(Protocol):
     def console_lines(self) -> list[str]: ...
 
     def config(self) -> dict[str, Any]: ...
+
+
+ACTIVE_WINDOW_S = 300.0
+"""A read-only source whose files changed this recently counts as `running`, else `idle`."""
+
+
+class ReadOnlySource:
+    """Defaults of a source the workbench only reads (another tool's logs): no controls, console or config."""
+
+    controllable = False
+    id: str
+    dir: Path
+
+    def console_path(self) -> Path | None:
+        return None
+
+    def console_lines(self) -> list[str]:
+        return []
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def activity(last_change: float) -> str:
+        """`running` when the files changed within ACTIVE_WINDOW_S, else `idle`."""
+        return "running" if time.time() - last_change < ACTIVE_WINDOW_S else "idle"
+
+    def summary(self, status: str, trainer: str, **fields: Any) -> dict[str, Any]:
+        """A status dict shaped like `Run.summary()`: the given fields over empty defaults."""
+        return {"id": self.id, "dir": str(self.dir), "status": status, "trainer": trainer, "step": 0,
+                "max_steps": None, "loss": None, "epoch": None, "elapsed": None, "eta": None,
+                "exit_code": None, "signal": None, "reason": None, **fields}

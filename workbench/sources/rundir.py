@@ -24,6 +24,11 @@ class RunDirSource:
         self._gpu = JsonlFollower(run.path("gpu.jsonl"))
         self._console = TextFollower(run.path("console.log"))
 
+    def start_metrics_near_end(self, window: int) -> int:
+        """Have the next polls read metrics.jsonl from its last `window` bytes only; returns the
+        byte offset they start at (the caller loads what lies before it, e.g. the TUI's history)."""
+        return self._metrics.start_near_end(window)
+
     def poll(self) -> Update:
         summary = self.run.summary()
         raw = self.run.raw_status

@@ -55,6 +55,7 @@ class WorkbenchApp(ExtensionsMixin, App):
         self.active_runs: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
         self._runs_shown = False
+        self._runs_pending: RunsSnapshot | None = None
         self.registry: Any = None
         self.registry_error: str | None = None
         self.plugin_commands: list[tuple[str, str, Any]] = []
@@ -76,7 +77,7 @@ class WorkbenchApp(ExtensionsMixin, App):
 
     def on_mount(self) -> None:
         self.runs_poll = ThreadPoll(self, self.runs_poller.poll, self._runs_updated, self.runs_poll_s, "runs",
-                                    on_error=self._poll_failed).start()
+                                    on_error=self._poll_failed, gate=self._runs_gate).start()
         if self.watch_path is not None:
             self.open_source(self.watch_path)
         elif self.select_run:
@@ -105,8 +106,12 @@ class WorkbenchApp(ExtensionsMixin, App):
         main = self.main_screen
         if main is None or (not snap.changed and self._runs_shown):
             return  # nothing changed: not one cell to repaint
-        self._runs_shown = True
         self.runs = snap.summaries
+        if self.screen is not main and self._runs_shown:
+            self._runs_pending = snap  # painted when the tabs come back (a hidden table must not repaint)
+            return
+        self._runs_shown = True
+        self._runs_pending = None
         table = main.query_one(RunsTable)
         table.update_runs(snap.summaries)
         empty = main.query_one("#runs-empty")
@@ -116,6 +121,16 @@ class WorkbenchApp(ExtensionsMixin, App):
             empty.update(f"No runs in {runs_dir(self.workspace)} yet.\n"
                          "Start one: workbench run CONFIG   (or: workbench demo)")
         main.query_one(RunsPane).show_info()
+
+    def _runs_gate(self, tick: int) -> bool:
+        """Poll every tick while the run list is on screen, every 4th under another screen."""
+        return self.screen is self.main_screen or tick % 4 == 0
+
+    def show_pending_runs(self) -> None:
+        """The tabs screen is back on top: show what the run list polled meanwhile."""
+        snap, self._runs_pending = self._runs_pending, None
+        if snap is not None:
+            self._runs_updated(snap)
 
     def _poll_failed(self, exc: BaseException) -> None:
         self.notify(f"cannot list runs: {type(exc).__name__}: {exc}", severity="error", timeout=3)

@@ -104,6 +104,77 @@ class MetricTable:
                 pts.ys.append(y)
         return grown
 
+    def add_bulk(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """`add_rows` for big batches (a long history): the same points, built column by column.
+
+        Numbers go through numpy; a column holding strings ("nan") falls back to the
+        row-by-row path for the whole batch. A missing key and a NaN value are the same
+        here (neither becomes a point), which a chart cannot tell apart anyway.
+        """
+        import numpy as np
+
+        if len(rows) < 2048:
+            return self.add_rows(rows)
+        kinds = [r.get("kind", "train") for r in rows]
+        keep = [r for r, k in zip(rows, kinds) if k in ("train", "eval")]
+        for r, k in zip(rows, kinds):
+            if k not in ("train", "eval"):
+                self.scores.update({key: v for key, v in r.items() if key not in NOT_METRICS and as_number(v) is not None})
+        if not keep:
+            return {}
+
+        def column(key: str):
+            return np.array([r.get(key) for r in keep], dtype=np.float64)
+
+        try:
+            step = column("step")
+            valid = np.isfinite(step)
+            keep = [r for r, ok in zip(keep, valid.tolist()) if ok]
+            step = step[valid]
+            t = column("time")
+            epoch = column("epoch")
+            tokens = column("num_tokens")
+            keys = sorted(set().union(*(r.keys() for r in keep)) - NOT_METRICS)
+            values = {k: column(k) for k in keys}
+        except (TypeError, ValueError):
+            return self.add_rows(rows)
+        n = len(keep)
+        if not n:
+            return {}
+        if self.t0 is None:
+            finite = np.flatnonzero(np.isfinite(t))
+            if finite.size:
+                self.t0 = float(t[finite[0]])
+        rel = t - self.t0 if self.t0 is not None else np.full(n, math.nan)
+
+        def carried(col, last: float):
+            idx = np.where(np.isfinite(col), np.arange(n), -1)
+            np.maximum.accumulate(idx, out=idx)
+            out = np.where(idx >= 0, col[np.maximum(idx, 0)], last)
+            return out
+
+        ep = carried(epoch, self._epoch)
+        tk = carried(tokens, self._tokens)
+        if n:
+            self._epoch, self._tokens = float(ep[-1]), float(tk[-1])
+        self.rows += n
+        train = [r for r in keep if r.get("kind", "train") == "train"]
+        if train:
+            self.last_row = train[-1]
+        grown: dict[str, int] = {}
+        for key, ys in values.items():
+            mask = ~np.isnan(ys)
+            if not mask.any():
+                continue
+            pts = self.series.get(key)
+            if pts is None:
+                pts = self.series[key] = Points()
+            grown[key] = len(pts)
+            for col, xs in zip(pts.xs, (step, ep, rel, tk)):
+                col.frombytes(np.ascontiguousarray(xs[mask]).tobytes())
+            pts.ys.frombytes(np.ascontiguousarray(ys[mask]).tobytes())
+        return grown
+
     def names(self) -> list[str]:
         """Metric names, the usual ones first; eval_X right after X."""
         return order_metrics(self.series)

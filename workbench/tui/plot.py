@@ -26,7 +26,7 @@ from rich.cells import cell_len
 
 from workbench import numbers
 from workbench.tui.series import MetricSeries
-from workbench.tui.ticks import X_MODES, linear_ticks, log_ticks, x_ticks
+from workbench.tui.ticks import X_MODES, linear_ticks, log_ticks, nice_step, x_ticks
 
 Run = tuple[str, str | None]
 """A piece of text and the component class that styles it (None: widget base style)."""
@@ -143,6 +143,9 @@ class PlotOptions:
     markers: tuple[tuple[float, str], ...] = ()
     """(x, kind) with kind "checkpoint" or "eval", drawn on the axis line."""
     glyphs: str = "braille"
+    stable: bool = False
+    """Snap the axes to tick boundaries so a live chart's scales move only now and then (a
+    new step then repaints a few cells, not the whole chart)."""
 
 
 @dataclass
@@ -258,11 +261,6 @@ def legend_rows(lines: Sequence[PlotLine], width: int, glyphs: Glyphs, max_rows:
     return rows
 
 
-def legend_runs(lines: Sequence[PlotLine], width: int, glyphs: Glyphs) -> list[Run]:
-    """The legend as one row."""
-    return legend_rows(lines, width, glyphs, 1)[0]
-
-
 def _message_row(text: str, width: int) -> list[Run]:
     text = text[:width]
     pad = width - len(text)
@@ -327,6 +325,9 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions, info: PlotInfo | 
     x0, x1 = opts.x_range or (min(e[0] for e in extents), max(e[1] for e in extents))
     if x1 <= x0:
         x0, x1 = x0 - 0.5, x1 + 0.5
+    elif opts.stable and opts.x_range is None:
+        xstep = nice_step(x1 - x0, 8)
+        x1 = x0 + math.ceil((x1 - x0) / xstep - 1e-9) * xstep
     info.x_range = (x0, x1)
     log_axis = opts.log_y
     tf = _y_transform(log_axis)
@@ -356,7 +357,7 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions, info: PlotInfo | 
         return (lo, hi) if lo <= hi else None
 
     def labels_for(yr: tuple[float, float]) -> list[tuple[float, str]]:
-        target = max(3, plot_rows // 2)
+        target = max(3, (plot_rows * 2) // 3)
         if log_axis:
             vals = log_ticks(yr[0], yr[1], target)
             return [(math.log10(v), numbers.num(v, 3)) for v in vals]
@@ -405,6 +406,12 @@ def render_chart(lines: Sequence[PlotLine], opts: PlotOptions, info: PlotInfo | 
     if yr is None:
         yr = (0.0, 1.0)
     ylo, yhi = padded(yr)
+    if opts.stable:
+        if log_axis:
+            ylo, yhi = math.floor(ylo * 4) / 4, math.ceil(yhi * 4) / 4
+        else:
+            _, ystep = linear_ticks(ylo, yhi, max(3, (plot_rows * 2) // 3))
+            ylo, yhi = math.floor(ylo / ystep) * ystep, math.ceil(yhi / ystep) * ystep
     info.y_range = (10**ylo, 10**yhi) if log_axis else (ylo, yhi)
     ticks = labels_for((ylo, yhi))
     info.ticks = [t for _, t in ticks]

@@ -19,13 +19,17 @@ class ThreadPoll(Generic[T]):
     """Call `fetch()` in a thread every `interval` seconds and `apply(result)` on the UI thread."""
 
     def __init__(self, node: DOMNode, fetch: Callable[[], T], apply: Callable[[T], Any], interval: float,
-                 name: str, on_error: Callable[[BaseException], Any] | None = None):
+                 name: str, on_error: Callable[[BaseException], Any] | None = None,
+                 gate: Callable[[int], bool] | None = None):
         self.node = node
         self.fetch = fetch
         self.apply = apply
         self.interval = interval
         self.name = name
         self.on_error = on_error
+        self.gate = gate
+        """Called with the tick count on each timer tick: False skips this tick (a hidden view polls less)."""
+        self.ticks = 0
         self.busy = False
         self.again = False
         self.rounds = 0
@@ -36,7 +40,7 @@ class ThreadPoll(Generic[T]):
         """Start the timer (and poll once at once unless `now` is False)."""
         self.stopped = False
         if self.timer is None:
-            self.timer = self.node.set_interval(self.interval, self.kick, name=self.name)
+            self.timer = self.node.set_interval(self.interval, self._tick, name=self.name)
         if now:
             self.kick()
         return self
@@ -55,6 +59,11 @@ class ThreadPoll(Generic[T]):
     def resume(self) -> None:
         if self.timer is not None:
             self.timer.resume()
+
+    def _tick(self) -> None:
+        self.ticks += 1
+        if self.gate is None or self.gate(self.ticks):
+            self.kick()
 
     def kick(self) -> None:
         """Poll now, unless a poll is in flight (then poll again right after it)."""

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.evaluation.settings import lower_is_better
 from workbench.paths import runs_dir
 from workbench.runs.store import ACTIVE, Run
 
 BEST_SCAN_BYTES = 8 << 20
 """Most bytes of one run's metrics.jsonl scanned for eval metrics per poll."""
-HIGHER_IS_BETTER = ("accuracy", "acc", "reward", "score", "f1", "exact_match", "rouge", "bleu", "win_rate")
 
 
 @dataclass
@@ -33,11 +33,6 @@ class RunsSnapshot:
     """{"id", "pids", "cuda_visible_devices"} per active run (for GPU process mapping)."""
     changed: bool = True
     """False when no summary differs from the previous poll's (the view has nothing to do)."""
-
-
-def higher_is_better(metric: str) -> bool:
-    name = metric.removeprefix("eval_").lower()
-    return any(word in name for word in HIGHER_IS_BETTER)
 
 
 @dataclass
@@ -79,7 +74,7 @@ class BestEval:
                         and math.isfinite(value) and key not in ("eval_runtime", "eval_samples_per_second",
                                                                  "eval_steps_per_second"):
                     old = self.best.get(key)
-                    better = old is None or (value > old if higher_is_better(key) else value < old)
+                    better = old is None or (value < old if lower_is_better(key) else value > old)
                     if better:
                         self.best[key] = float(value)
 
@@ -123,34 +118,74 @@ def _tags(run: Run) -> list[str]:
 
 
 class RunsPoller:
-    """Summaries of a workspace's runs, re-read only when a run's files changed."""
+    """Summaries of a workspace's runs, re-read only when a run's files changed.
 
-    def __init__(self, workspace: Path):
+    runs/ is listed again only when its mtime moved (a run created, renamed into place
+    or removed). Active runs are checked every poll; finished ones at most
+    `finished_budget` per poll, in turn, so 1,000 idle runs cost a few hundred `stat`s.
+    """
+
+    def __init__(self, workspace: Path, finished_budget: int = 50):
         self.workspace = workspace
+        self.finished_budget = finished_budget
         self._cache: dict[str, _Cached] = {}
+        self._entries: list[tuple[str, str]] = []
+        self._root_mtime: int | None = None
+        self._turn = 0
+        self._finished: list[tuple[str, str]] | None = None
+        self._last_entries: list[tuple[str, str]] | None = None
+        self._last: RunsSnapshot | None = None
         self.reads = 0
         """Summaries computed (files read) so far: the benchmark's and tests' measure of cost."""
 
-    def _entries(self) -> list[tuple[str, str]]:
+    def _list(self) -> list[tuple[str, str]]:
         root = runs_dir(self.workspace)
         try:
-            with os.scandir(root) as it:
-                return [(e.name, e.path) for e in it if not e.name.startswith(".") and e.is_dir()]
+            mtime = os.stat(root).st_mtime_ns
         except FileNotFoundError:
+            self._root_mtime, self._entries = None, []
             return []
+        if mtime != self._root_mtime:
+            try:
+                with os.scandir(root) as it:
+                    self._entries = sorted((e.name, e.path) for e in it if not e.name.startswith(".") and e.is_dir())
+            except FileNotFoundError:
+                self._entries = []
+            self._root_mtime = mtime
+        return self._entries
+
+    def _to_check(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Every active or new run, and the finished runs whose turn it is."""
+        if self._finished is None:
+            self._finished = [(rid, path) for rid, path in entries
+                              if rid in self._cache and self._cache[rid].summary["status"] not in ACTIVE]
+        finished = self._finished
+        done = {rid for rid, _ in finished}
+        check = [(rid, path) for rid, path in entries if rid not in done]
+        if len(finished) <= self.finished_budget:
+            return check + finished
+        start = self._turn % len(finished)
+        turn = finished[start:start + self.finished_budget]
+        turn += finished[: self.finished_budget - len(turn)]
+        self._turn = start + self.finished_budget
+        return check + turn
 
     def poll(self) -> RunsSnapshot:
-        summaries, active = [], []
-        seen = set()
-        changed = False
-        for rid, path in self._entries():
+        entries = self._list()
+        changed = entries is not self._last_entries
+        if changed:
+            self._finished = None
+        self._last_entries = entries
+        active = []
+        for rid, path in self._to_check(entries):
+            cached = self._cache.get(rid)
             stamp = _stamp(path)
             if stamp is None:
+                if cached is not None:
+                    del self._cache[rid]
+                    changed = True
                 continue
-            seen.add(rid)
-            cached = self._cache.get(rid)
             if cached is not None and cached.stamp == stamp and cached.summary["status"] not in ACTIVE:
-                summaries.append(cached.summary)
                 continue
             run = Run(Path(path))
             try:
@@ -161,23 +196,28 @@ class RunsPoller:
             if cached is None:
                 cached = _Cached(stamp, summary, BestEval(), _tags(run))
                 self._cache[rid] = cached
+                changed = True
             cached.best.scan(run.path("metrics.jsonl"), stamp[4], stamp[5])
             summary["best_eval"] = cached.best.headline()
             summary["tags"] = cached.tags or []
             if summary != cached.summary or cached.stamp != stamp:
+                if (summary["status"] in ACTIVE) != (cached.summary["status"] in ACTIVE):
+                    self._finished = None  # a run started or ended: the turns change
                 changed = True
             else:
                 summary = cached.summary  # same object: the table skips it
             cached.stamp, cached.summary = stamp, summary
-            summaries.append(summary)
             if summary["status"] in ACTIVE:
                 st = run.raw_status
                 pids = [p for p in [st.get("supervisor_pid"), *(st.get("job_pids") or [])] if p]
                 active.append({"id": rid, "pids": pids, "cuda_visible_devices": st.get("cuda_visible_devices")})
-        gone = set(self._cache) - seen
-        for rid in gone:
-            del self._cache[rid]
-        changed = changed or bool(gone) or len(summaries) != getattr(self, "_last_count", -1)
-        self._last_count = len(summaries)
+        if not changed and self._last is not None:
+            return RunsSnapshot(self._last.summaries, active, False)
+        self._finished = None  # runs came, went, started or ended: recount whose turn it is
+        names = {rid for rid, _ in entries}
+        for gone in set(self._cache) - names:
+            del self._cache[gone]
+        summaries = [c.summary for rid, _ in entries if (c := self._cache.get(rid)) is not None]
         summaries.sort(key=lambda s: (s.get("created") or 0, s["id"]), reverse=True)
-        return RunsSnapshot(summaries, active, changed)
+        self._last = RunsSnapshot(summaries, active, True)
+        return self._last

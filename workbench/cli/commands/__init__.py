@@ -4,3 +4,10 @@
 exit code. Modules are discovered automatically, so a command is one new file.
 Keep module-level imports cheap: heavy imports go inside `run`.
 """
+
+
+def builtin_command_names() -> set[str]:
+    """Names of the built-in commands (one module each in this package), without importing them."""
+    import pkgutil
+
+    return {m.name for m in pkgutil.iter_modules(__path__)}

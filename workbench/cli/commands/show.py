@@ -25,6 +25,18 @@ def evaluation_scores(rows: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
+def machine_line(m: dict) -> str:
+    """'machine 1  gpu-b  failed (killed by SIGKILL)  pid 4242  exit -9 SIGKILL' for one entry of status.json's machines."""
+    line = f"machine {m.get('rank', '?')}  {m.get('host', '?')}  {m.get('status', '?')}"
+    if m.get("reason"):
+        line += f" ({m['reason']})"
+    if m.get("pid"):
+        line += f"  pid {m['pid']}"
+    if m.get("exit_code") is not None:
+        line += f"  exit {m['exit_code']}" + (f" {m['signal']}" if m.get("signal") else "")
+    return line
+
+
 def run(args) -> int:
     from workbench.numbers import num
     from workbench.runs.files import json_safe
@@ -48,12 +60,20 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(json_safe(info), indent=1))
         return 0
-    print(f"{info['id']}  {info['status']}" + (f" ({info['reason']})" if info.get("reason") else ""))
+    why = info.get("reason") or (f"pending: {info['queue_reason']}" if info.get("queue_reason") else None)
+    print(f"{info['id']}  {info['status']}" + (f" ({why})" if why else ""))
     print(f"  dir       {info['dir']}")
     print(f"  trainer   {info['trainer']}   step {info['step']}/{info['max_steps'] or '?'}   "
           f"world size {info['world_size']}")
     if info["exit_code"] is not None:
         print(f"  exit      code {info['exit_code']}" + (f", signal {info['signal']}" if info["signal"] else ""))
+    for m in info.get("machines") or []:
+        print("  " + machine_line(m))
+    st = r.raw_status
+    if st.get("slurm_job_id"):
+        print(f"  slurm     job {st['slurm_job_id']}  {st.get('slurm_state') or '?'}"
+              + (f"  nodes {st['slurm_nodes']}" if st.get("slurm_nodes") else "")
+              + (f"  (jobs {', '.join(map(str, st['slurm_job_ids']))})" if len(st.get("slurm_job_ids") or []) > 1 else ""))
     if info["last_metrics"]:
         m = {k: v for k, v in info["last_metrics"].items() if k not in ("time", "kind")}
         print("  metrics   " + "  ".join(f"{k}={num(v)}" for k, v in m.items()))

@@ -582,7 +582,7 @@ class ConfigsPanel(Widget):
     def action_focus_filter(self) -> None:
         if self.view != "cfg-form":
             self.action_toggle_view()
-        self.query_one("#cfg-filter", Input).focus()
+        self.screen.set_focus(self.query_one("#cfg-filter", Input))  # now: keys typed right after go there
 
     # -- validation and estimate ---------------------------------------------------------
     @property

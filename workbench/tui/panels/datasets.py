@@ -446,17 +446,19 @@ class DatasetsPanel(Widget):
         self.query_one("#ds-mask", Static).update(f"row {row.number}: loading tokenizer {self.tokenizer_choice.label}…")
         self._render_mask(row, self.format)
 
-    def _get_tokenizer(self):
-        choice = self.tokenizer_choice
-        if self.model_path and not choice.config:
-            choice = TokenizerChoice(self.model_path, None, None, choice.max_length, None)
-        key = (choice.model, choice.tokenizer, choice.chat_template)
-        if self._tokenizer is None or self._tokenizer_key != key:
-            from workbench.data.tokens import load_tokenizer
+    def _settings(self, source: str):
+        """The data stats backend's settings for `source` under the chosen tokenizer."""
+        from workbench.data.stats import settings_for
 
-            self._tokenizer = load_tokenizer(*key)
-            self._tokenizer_key = key
-        return self._tokenizer
+        choice = self.tokenizer_choice
+        if choice.config:
+            return settings_for(source, config=choice.config)
+        return settings_for(source, model=self.model_path or choice.model, max_length=choice.max_length)
+
+    def _get_tokenizer(self):
+        from workbench.data.stats import tokenizer_for
+
+        return tokenizer_for(self._settings(str(self.source.path) if self.source else ""))
 
     # ------------------------------------------------------------- tokenizer from a config
 
@@ -525,35 +527,40 @@ class DatasetsPanel(Widget):
 
     @work(thread=True, exclusive=True, group="stats")
     def _stats(self, source: "RowSource", fmt, choice: "TokenizerChoice") -> None:
+        """Token statistics through workbench.data.stats: streamed rows, progress, cancel, bounded memory."""
+        import time
+
         from textual.worker import get_current_worker
 
-        from workbench.tui.datastats import StatsCancelled, stream_stats
+        from workbench.cli.commands.data import render_stats
+        from workbench.data.stats import Cancelled, compute_stats
 
         worker = get_current_worker()
         bar = self.query_one("#ds-stats-progress", ProgressBar)
         out = self.query_one("#ds-stats", Static)
         total = source.known_rows
-        self.app.call_from_thread(bar.update, total=total or None, progress=0)
-        last = [0.0]
+        self.app.call_from_thread(bar.update, total=total or 1000, progress=0)
+        last, done_rows = [0.0], [0]
 
-        def progress(done: int, fraction: float | None) -> None:
-            import time
-
+        def progress(rows: int, fraction: float | None) -> None:
+            done_rows[0] = rows
             now = time.monotonic()
             if now - last[0] >= 0.2:  # at most 5 screen updates a second
                 last[0] = now
                 if total:
-                    self.app.call_from_thread(bar.update, total=total, progress=done)
+                    self.app.call_from_thread(bar.update, total=total, progress=min(rows, total))
                 elif fraction is not None:
                     self.app.call_from_thread(bar.update, total=1000, progress=int(fraction * 1000))
 
         try:
-            text = Text(stream_stats(str(source.path), fmt, self._get_tokenizer(), choice, progress,
-                                     cancelled=lambda: worker.is_cancelled))
+            settings = self._settings(str(source.path))
+            report = compute_stats(settings, progress=progress, should_stop=lambda: worker.is_cancelled)
+            text = Text(settings.describe() + ("  (cached)" if report.cached else "") + "\n"
+                        + render_stats(source.path.name, report.format, report.kind, report.stats, width=30))
             state = "done"
             self.app.call_from_thread(bar.update, total=1, progress=1)
-        except StatsCancelled as exc:
-            text, state = Text(f"cancelled after {exc.rows:,} rows"), "cancelled"
+        except Cancelled:
+            text, state = Text(f"cancelled after {done_rows[0]:,} rows"), "cancelled"
         except WorkbenchError as exc:
             text, state = Text(exc.one_line()), "failed"
 

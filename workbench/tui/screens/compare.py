@@ -159,4 +159,6 @@ class CompareScreen(ChartKeys, Screen):
             return
         lasts = "  ".join(f"{self.labels[r.id]} {numbers.num(self.tables[r.id].last(self.metric))}"
                           for r in self.runs) if self.metric else "no metrics yet"
-        self.query_one("#chart-state", Static).update(self.chart_state_text(f"{self.metric or '-'}: {lasts}"))
+        from workbench.tui.textset import set_text
+
+        set_text(self.query_one("#chart-state", Static), self.chart_state_text(f"{self.metric or '-'}: {lasts}"))

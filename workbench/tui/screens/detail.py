@@ -19,15 +19,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane, Tabs
 
 from workbench import numbers
-from workbench.tui import fmt
+from workbench.tui import fmt, history
 from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
 from workbench.sources.base import RunSource, Update
+from workbench.tui.textset import set_text
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.chart import LineChart
-from workbench.tui.widgets.console import TailLog
+from workbench.tui.widgets.console import TailView
 
 EVENT_GLYPHS = {"checkpoint": "✓", "saved": "✓", "nan": "⚠", "spike": "⚠", "oom": "✗", "error": "✗",
                 "stop_requested": "■", "stopping": "■", "resumed": "↻", "ended": "●", "train_begin": "▶",
@@ -93,7 +94,7 @@ class RunDetailScreen(ChartKeys, Screen):
         Binding("g", "panel('gpu')", "GPU", show=False, tooltip="bottom panel: the run's GPU use"),
     ]
 
-    def __init__(self, source: RunSource, interval: float = 0.5):
+    def __init__(self, source: RunSource, interval: float = 1.0):
         super().__init__()
         self.source = source
         self.interval = interval
@@ -132,9 +133,9 @@ class RunDetailScreen(ChartKeys, Screen):
                 yield chart
         with TabbedContent(id="run-bottom", initial="console"):
             with TabPane("Console", id="console"):
-                yield TailLog(id="run-console", max_lines=1000)
+                yield TailView(id="run-console", keep=1000)
             with TabPane("Events", id="events"):
-                yield TailLog(id="run-events", max_lines=2000)
+                yield TailView(id="run-events", keep=2000)
             with TabPane("GPU", id="gpu"):
                 yield Static("no GPU samples for this run (gpu.jsonl is written when NVML sees GPUs)",
                              id="run-gpu")
@@ -142,12 +143,64 @@ class RunDetailScreen(ChartKeys, Screen):
 
     def on_mount(self) -> None:
         self.sub_title = self.source.title
-        for w in [*self.query(TailLog), *self.query(Tabs)]:
+        for w in [*self.query(TailView), *self.query(Tabs)]:
             w.can_focus = False  # keys belong to the screen (← → move the chart cursor)
         self.set_focus(None)
         self.show_chart_state()
+        self.history_state = "none"
+        """none | skeleton (tail + decimated rows shown, the rest loading) | full."""
+        self._since_tail: list[dict[str, Any]] | None = None
+        run = getattr(self.source, "run", None)
+        path = run.path("metrics.jsonl") if run is not None else None
+        try:
+            big = path is not None and path.stat().st_size > history.BIG
+        except OSError:
+            big = False
+        if big:
+            self.run_worker(lambda: self._load_history(path), thread=True, group="history", exit_on_error=False)
+        else:
+            self._start_poll()
+
+    def _start_poll(self) -> None:
         self.poll = ThreadPoll(self, self.source.poll, self.apply, self.interval, "run-detail",
                                on_error=lambda exc: self.notify(f"cannot read run: {exc}", severity="error")).start()
+
+    # -- long histories -----------------------------------------------------------------
+    def _load_history(self, path) -> None:
+        """A skeleton of everything before the tail at once, then all of it exactly (worker thread)."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        start = history.follow_from_tail(self.source)
+        first = MetricTable()
+        if start is not None:
+            first.add_bulk(history.skeleton(path, start))
+        self.app.call_from_thread(self._show_first, first, start is not None)
+        if start is None:
+            return
+        full = MetricTable()
+        for chunk in history.chunks(path, 0, start):
+            if worker.is_cancelled:
+                return
+            full.add_bulk(chunk)
+        self.app.call_from_thread(self._show_full, full)
+
+    def _show_first(self, table: MetricTable, moved: bool) -> None:
+        if moved:
+            self.table = table  # the skeleton; the first poll adds the exact tail
+            self.history_state = "skeleton"
+            self._since_tail = []
+            self.metric = None
+        self._start_poll()
+
+    def _show_full(self, table: MetricTable) -> None:
+        if self._since_tail is None:
+            return
+        table.add_bulk(self._since_tail)
+        self._since_tail = None
+        self.table = table
+        self.history_state = "full"
+        self.reload_chart()
 
     def on_unmount(self) -> None:
         if self.poll:
@@ -158,10 +211,7 @@ class RunDetailScreen(ChartKeys, Screen):
 
     def _set_text(self, selector: str, text: Any) -> None:
         """Update a Static only when its text changed (an idle screen writes nothing to the terminal)."""
-        key = str(text)
-        if self._shown.get(selector) != key:
-            self._shown[selector] = key
-            self.query_one(selector, Static).update(text)
+        set_text(self.query_one(selector, Static), text)
 
     # -- data ---------------------------------------------------------------------------
     def apply(self, update: Update) -> None:
@@ -169,6 +219,9 @@ class RunDetailScreen(ChartKeys, Screen):
         self.status = update.status
         if update.metrics_reset:
             self.table.clear()
+            self._since_tail = None  # rewritten (a resume): the history being loaded is stale
+        elif self._since_tail is not None and update.metrics:
+            self._since_tail.extend(update.metrics)
         grown = self.table.add_rows(update.metrics)
         markers_changed = bool(update.events) or update.events_reset or any(k.startswith("eval_") for k in grown)
         if self.metric is None or self.metric not in self.table.series:
@@ -190,13 +243,13 @@ class RunDetailScreen(ChartKeys, Screen):
 
         if update.events_reset:
             self.events.clear()
-            self.query_one("#run-events", TailLog).clear()
+            self.query_one("#run-events", TailView).clear()
         if update.events:
             self.events.extend(update.events)
-            self.query_one("#run-events", TailLog).write_lines([event_line(e) for e in update.events])
+            self.query_one("#run-events", TailView).write_lines([event_line(e) for e in update.events])
         if markers_changed:
             self._show_markers()
-        console = self.query_one("#run-console", TailLog)
+        console = self.query_one("#run-console", TailView)
         if update.console_reset:
             console.clear()
         if update.console:
@@ -306,6 +359,8 @@ class RunDetailScreen(ChartKeys, Screen):
             return
         keys = pair(self.metric, self.table.series) if self.metric else []
         what = " + ".join(keys) or "no metrics yet"
+        if getattr(self, "history_state", "none") == "skeleton":
+            what += " (decimated: loading the full history…)"
         if self.panels:
             what += f" | {' | '.join(self.panel_metrics)}"
         self._set_text("#chart-state", self.chart_state_text(what))

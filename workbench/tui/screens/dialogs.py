@@ -11,7 +11,6 @@ from textual.widgets import Button, Static
 from rich.table import Table
 from rich.text import Text
 
-from workbench.tui.keys import help_text  # noqa: F401 - plain-text form, for docs and tests
 
 
 def help_table(sections: list[tuple[str, list[tuple[str, str]]]]) -> Table:

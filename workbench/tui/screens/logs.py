@@ -27,7 +27,8 @@ class LogScreen(Screen):
     HELP_TITLE = "Log"
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="back (or leave the search box)"),
-        Binding("slash", "search", "Search", tooltip="search (case-insensitive); enter finds"),
+        # priority: acted on before the keys typed after it are dispatched (a burst, a paste)
+        Binding("slash", "search", "Search", priority=True, tooltip="search (case-insensitive); enter finds"),
         Binding("n", "next_match(1)", "Next", tooltip="next match (below)"),
         Binding("N", "next_match(-1)", "Prev", show=False, tooltip="previous match (above)"),
         Binding("f", "follow", "Follow", tooltip="follow the end on / off"),
@@ -105,10 +106,9 @@ class LogScreen(Screen):
                              f" at line {self.first_line_number() + self.match_line:,}")
             else:
                 parts.append(f"/{self.query_text}: {len(matches)} matches" if matches else f"/{self.query_text}: no match")
-        text = "  ·  ".join(parts + [str(self.path)])
-        if text != self._state:
-            self._state = text
-            self.query_one("#log-path", Static).update(text)
+        from workbench.tui.textset import set_text
+
+        set_text(self.query_one("#log-path", Static), "  ·  ".join(parts + [str(self.path)]))
 
     # -- follow and scroll -------------------------------------------------------------------
     def action_follow(self) -> None:
@@ -137,11 +137,16 @@ class LogScreen(Screen):
         self.app.pop_screen()
 
     # -- search ---------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "search" and self.query_one("#log-search", Input).has_focus:
+            return False  # a "/" typed into the search box
+        return True
+
     def action_search(self) -> None:
         search = self.query_one("#log-search", Input)
         search.display = True
         search.value = self.query_text
-        search.focus()
+        self.set_focus(search)  # now, not after the keys already queued (a fast typist or a paste)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -27,7 +27,8 @@ class RunsPane(Vertical):
     BINDINGS = [
         Binding("enter", "open", "Open", show=False, tooltip="open the run's detail"),
         Binding("c", "app.compare", "Compare", tooltip="compare the marked runs (or the marked one and the run under the cursor)"),
-        Binding("slash", "filter", "Filter", tooltip="filter/search: words, status:running, trainer:sft, tag:x, name:x, -word"),
+        Binding("slash", "filter", "Filter", priority=True,
+                tooltip="filter/search: words, status:running, trainer:sft, tag:x, name:x, -word"),
         Binding("S", "sort", "Sort", tooltip="sort by: created, name, status, loss, best eval, progress, tok/s"),
         Binding("x", "run_action('stop')", "Stop", tooltip="stop gracefully: checkpoint, then exit (asks first)"),
         Binding("X", "run_action('stop_now')", "Stop now", show=False, tooltip="stop now: SIGTERM, then SIGKILL (asks first)"),
@@ -69,10 +70,15 @@ class RunsPane(Vertical):
         self.show_info()
 
     # -- filter and sort -------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter" and isinstance(self.screen.focused, Input):
+            return False  # a "/" typed into an input
+        return True
+
     def action_filter(self) -> None:
         filt = self.query_one("#runs-filter", Input)
         filt.display = True
-        filt.focus()
+        self.screen.set_focus(filt)  # now: the keys typed right after `/` are the filter's
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "runs-filter":
@@ -115,17 +121,20 @@ class RunsPane(Vertical):
 
             why = why_text(s)
             line += f": {status}, {why}" if why else f": {status}"
+        elif status == "queued" and s.get("queue_reason"):  # e.g. pending in Slurm
+            line += f": queued, pending: {s['queue_reason']}"
         elif s.get("world_size") and s["world_size"] > 1:
             line += f": {s['world_size']} processes"
+            if s.get("machines"):  # a multi-machine run: each machine's state
+                line += " on " + ", ".join(f"machine {m.get('rank')} {m.get('status')}" for m in s["machines"])
         return line
 
     def show_info(self) -> None:
         table = self.query_one(RunsTable)
         info = self.query_one("#run-info", Static)
-        text = self.info_text()
-        if getattr(info, "_wb_text", None) != text:
-            info._wb_text = text  # type: ignore[attr-defined]
-            info.update(text)
+        from workbench.tui.textset import set_text
+
+        set_text(info, self.info_text())
         s = table.summaries.get(table.current_id or "") or {}
         info.set_class(s.get("status") in ("failed", "lost"), "-failed")
 
@@ -160,6 +169,8 @@ class PluginsPane(Vertical):
 
     def show(self, registry: Any = None, error: str | None = None) -> None:
         """Fill the table from a built registry (or show why it could not be built)."""
+        if not self.query("#plugins-table"):
+            return  # not composed yet: on_mount shows it
         note = self.query_one("#plugins-note", Static)
         if error:
             note.update(f"plugin registry failed: {error}")
@@ -361,6 +372,13 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
+
+    def on_screen_resume(self) -> None:
+        show = getattr(self.app, "show_pending_runs", None)
+        if show is not None:
+            show()
+        if getattr(self.app, "runs_poll", None) is not None:
+            self.app.runs_poll.kick()  # what changed while away, now
 
     def action_tab(self, tab: str) -> None:
         self.show_tab(tab)

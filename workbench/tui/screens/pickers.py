@@ -35,7 +35,7 @@ class ListPicker(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self._fill("")
-        self.query_one("#picker-filter", Input).focus()
+        self.set_focus(self.query_one("#picker-filter", Input))
 
     def _fill(self, text: str) -> None:
         words = text.lower().split()

@@ -26,7 +26,7 @@ class TextPrompt(ModalScreen[str | None]):
             yield Input(self.value, id="prompt-answer", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.set_focus(self.query_one(Input))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

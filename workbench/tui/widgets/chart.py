@@ -15,6 +15,7 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -117,6 +118,7 @@ class LineChart(Widget, can_focus=True):
         if env in GLYPH_MODES:
             self.set_reactive(LineChart.glyphs, env)
         self.info = PlotInfo()
+        self._repaint_pending = False
 
     # -- data -----------------------------------------------------------------
     def add_series(self, key: str, label: str | None = None, color: int | None = None) -> MetricSeries:
@@ -248,7 +250,24 @@ class LineChart(Widget, can_focus=True):
     # -- rendering ------------------------------------------------------------------
     def _changed(self) -> None:
         self._version += 1
-        self.refresh()
+        if not self._repaint_pending:
+            self._repaint_pending = True
+            self.call_later(self._repaint)
+
+    def _repaint(self) -> None:
+        """Lay out again and repaint only the rows that differ (a logged step touches a few)."""
+        self._repaint_pending = False
+        if not self.is_mounted:
+            return
+        width, height = self.size
+        old, old_key = self._strips, self._cache_key
+        if old_key is None or old_key[1:] != (width, height) or not old:
+            self.refresh()
+            return
+        new = self.rebuild()
+        for y, (a, b) in enumerate(zip(old, new)):
+            if list(a) != list(b):
+                self.refresh(Region(0, y, width, 1))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -267,6 +286,7 @@ class LineChart(Widget, can_focus=True):
             cursor=self.cursor,
             markers=self.markers,
             glyphs=self.glyphs,
+            stable=True,
         )
         self.info = PlotInfo()
         return render_chart(self.plot_lines(), opts, self.info)

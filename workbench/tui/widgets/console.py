@@ -9,8 +9,12 @@ on. Here a write that pruned lines repaints the visible rows.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 
+from rich.segment import Segment
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Log
 
 
@@ -43,3 +47,49 @@ class TailLog(Log):
 
             strip = strip.apply_style(Style(reverse=True))
         return strip
+
+
+class TailView(Widget):
+    """The newest lines that fit, bottom-aligned, for live tails that need no scrollback.
+
+    New lines repaint this widget's own rows and nothing else: its size never changes,
+    so (unlike a scrolling Log, whose growing virtual size asks for a layout) a logged
+    step does not make the terminal redraw the screen around it.
+    """
+
+    DEFAULT_CSS = "TailView { height: 1fr; }"
+
+    def __init__(self, keep: int = 500, **kwargs):
+        super().__init__(**kwargs)
+        self._lines: deque[str] = deque(maxlen=keep)
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self._lines)
+
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    def write_lines(self, lines: Iterable[str]) -> TailView:
+        added = False
+        for line in lines:
+            self._lines.extend(Log._process_line(part) for part in (line.splitlines() or [""]))
+            added = True
+        if added:
+            self.refresh()
+        return self
+
+    def clear(self) -> TailView:
+        self._lines.clear()
+        self.refresh()
+        return self
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        start = max(0, len(self._lines) - height)
+        i = start + y
+        style = self.rich_style
+        if i >= len(self._lines):
+            return Strip.blank(width, style)
+        return Strip([Segment(self._lines[i], style)]).crop_extend(0, width, style)

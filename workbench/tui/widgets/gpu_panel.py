@@ -146,20 +146,13 @@ class ProcessInfo:
 
 def read_history(path: Path, keep: int) -> dict[int, list[Any]]:
     """The last `keep` samples per GPU from a gpu.jsonl (its tail only)."""
+    from workbench.runs.jsonl import tail_jsonl
     from workbench.telemetry.samples import GpuSample
 
     out: dict[int, deque] = {}
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            f.seek(max(0, size - (1 << 20)))
-            data = f.read()
-    except OSError:
-        return {}
-    lines = data.split(b"\n")[1:] if size > (1 << 20) else data.split(b"\n")
-    for raw in lines:
+    for row in tail_jsonl(path, 1 << 20):
         try:
-            s = GpuSample.from_json(json.loads(raw))
+            s = GpuSample.from_json(row)
         except (ValueError, KeyError, TypeError):
             continue
         out.setdefault(s.index, deque(maxlen=keep)).append(s)
@@ -260,7 +253,8 @@ class GpuPanel(Widget):
         self.backend, self.reason, self.poller = backend, reason, poller
         self.history = {i: deque(h, maxlen=HISTORY) for i, h in seeded.items()}
         self._seen_polls = 0
-        self._poll = ThreadPoll(self, self._fetch, self._show_snapshot, self.interval, "gpu-view").start()
+        self._poll = ThreadPoll(self, self._fetch, self._show_snapshot, self.interval, "gpu-view",
+                                gate=lambda tick: self._visible() or tick % 5 == 0).start()
 
     def on_unmount(self) -> None:
         if self._poll:
@@ -297,10 +291,9 @@ class GpuPanel(Widget):
         return all(n.display for n in self.ancestors_with_self if isinstance(n, Widget)) and self.screen.is_current
 
     def _set(self, selector: str, text: Any) -> None:
-        key = text.plain if isinstance(text, Text) else str(text)
-        if self._shown.get(selector) != key:
-            self._shown[selector] = key
-            self.query_one(selector, Static).update(text)
+        from workbench.tui.textset import set_text
+
+        set_text(self.query_one(selector, Static), text)
 
     def _show_snapshot(self, result: tuple[Any, list[Any], list[dict[str, Any]]]) -> None:
         snap, matches, rows = result

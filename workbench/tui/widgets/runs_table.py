@@ -108,6 +108,8 @@ def choose_columns(widths: dict[str, int], available: int) -> tuple[list[str], i
         if others + cost <= room:
             chosen.add(col.key)
             others += cost
+        elif col.priority > 5:
+            break  # the optional columns come in order: never a later one instead of an earlier
     run_w = max(RUN_MIN, min(run_full, available - others - pad))
     return [c.key for c in COLUMNS if c.key in chosen], run_w
 
