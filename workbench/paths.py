@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from workbench.workspace import WORKSPACE_ENV, workspace
 
-__all__ = ["WORKSPACE_ENV", "workspace", "runs_dir", "sample_data_dir"]
+__all__ = ["WORKSPACE_ENV", "workspace", "runs_dir", "sample_data_dir", "user_cache_dir"]
 
 
 def runs_dir(ws: Path | None = None) -> Path:
