@@ -19,6 +19,24 @@ DATA = SAMPLE / "data"
 WORKBENCH = [sys.executable, "-m", "workbench"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_checker_dir():
+    """Warm checkers (workbench.config.checker) that tests start live in this session's own
+    runtime folder and are stopped at its end, not left resident for 15 minutes."""
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="wb-rt-", dir="/tmp")  # short: a socket path holds ~100 bytes
+    old = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = folder
+    yield Path(folder)
+    from workbench.config import checker
+
+    checker.stop_all()
+    os.environ.pop("XDG_RUNTIME_DIR") if old is None else os.environ.__setitem__("XDG_RUNTIME_DIR", old)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch) -> Path:
     """A fresh workspace folder, also exported for subprocesses and the registry."""

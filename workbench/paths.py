@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from workbench.workspace import WORKSPACE_ENV, workspace
 
-__all__ = ["WORKSPACE_ENV", "workspace", "runs_dir", "sample_data_dir"]
+__all__ = ["WORKSPACE_ENV", "workspace", "runs_dir", "sample_data_dir", "user_cache_dir"]
 
 
 def runs_dir(ws: Path | None = None) -> Path:
@@ -22,3 +23,9 @@ def sample_data_dir() -> Path:
     import workbench_sample_data
 
     return Path(workbench_sample_data.__path__[0])
+
+
+def user_cache_dir() -> Path:
+    """The user's workbench cache: $WORKBENCH_CACHE, else $XDG_CACHE_HOME/workbench (~/.cache/workbench)."""
+    return Path(os.environ.get("WORKBENCH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "workbench"))

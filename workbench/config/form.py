@@ -2,17 +2,15 @@
 
 [trainer.args] fields come from the trainer's real config dataclass (e.g. TRL's
 SFTConfig): name, type, default and the `metadata={"help": ...}` text, so a plugin's
-trainer gets a form for free. Importing that class imports its library (TRL), so
-`trainer_fields` belongs in a worker thread of the TUI; `schema_fields` is cheap.
+trainer gets a form for free. They are read from the cached field schema
+(workbench.config.argschema), never by importing the class here (that would pull torch into
+the TUI); a cold cache builds it in a child process, so `trainer_fields` belongs in a worker
+thread of the TUI; `schema_fields` is cheap.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import sys
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,110 +177,29 @@ def schema_fields(trainer_names: tuple[str, ...] = ()) -> list[FieldSpec]:
 
 # -- fields from a trainer's config dataclass -----------------------------------------
 
-def _union_parts(annotation: Any) -> list[Any]:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Union or origin is types.UnionType:
-        parts = []
-        for arg in typing.get_args(annotation):
-            parts += _union_parts(arg)
-        return parts
-    return [annotation]
-
-
-def _describe(annotation: Any) -> tuple[str, tuple, bool]:
-    """(kind, choices, nullable) of a dataclass field annotation."""
-    if isinstance(annotation, str):
-        return _describe_text(annotation)
-    parts = _union_parts(annotation)
-    nullable = any(p is type(None) or p is None for p in parts)
-    rest = [p for p in parts if not (p is type(None) or p is None)]
-    choices: list = []
-    plain: set[str] = set()
-    for p in rest:
-        origin = typing.get_origin(p) or p
-        if origin is typing.Literal:
-            choices += [a for a in typing.get_args(p) if a is not False]
-            if any(a is False for a in typing.get_args(p)):
-                plain.add("bool")
-        elif isinstance(origin, type) and issubclass(origin, enum.Enum):
-            choices += [m.value for m in origin]
-        elif origin in (bool, int, float, str, list, dict):
-            plain.add(origin.__name__)
-        elif origin in (tuple, set, frozenset):
-            plain.add("list")
-        else:
-            plain.add("other")
-    if choices and plain <= {"str"}:
-        return "choice", tuple(dict.fromkeys(choices)), nullable
-    if len(plain) == 1 and not choices:
-        only = next(iter(plain))
-        return ("value" if only == "other" else only), (), nullable
-    if plain == {"int", "float"}:
-        return "float", (), nullable
-    return "value", (), nullable
-
-
-def _describe_text(text: str) -> tuple[str, tuple, bool]:
-    """Fallback for annotations that could not be resolved (string annotations of plugins)."""
-    parts = [p.strip() for p in text.replace("Optional[", "").rstrip("]").split("|")]
-    nullable = any(p in ("None", "NoneType") for p in parts) or text.startswith("Optional[")
-    rest = [p for p in parts if p not in ("None", "NoneType")]
-    if len(rest) == 1:
-        base = rest[0].split("[")[0]
-        if base in ("bool", "int", "float", "str", "list", "dict"):
-            return base, (), nullable
-    return "value", (), nullable
-
-
-def _default_of(f: dataclasses.Field) -> Any:
-    if f.default is not dataclasses.MISSING:
-        value = f.default
-    elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        try:
-            value = f.default_factory()  # type: ignore[misc]
-        except Exception:  # noqa: BLE001 - a factory that needs context: no default to show
-            return None
-    else:
-        return REQUIRED
-    return value.value if isinstance(value, enum.Enum) else value
-
-
-def _help_of(f: dataclasses.Field) -> str:
-    text = f.metadata.get("help", "") if f.metadata else ""
-    return " ".join(str(text).split())
-
-
 def trainer_fields(config_class: type | str, default_args: dict[str, Any] | None = None) -> list[FieldSpec]:
-    """[trainer.args] fields of a trainer config dataclass (imports it when given as "module:Class")."""
-    from workbench.specs import load_object
+    """[trainer.args] fields of a trainer config dataclass.
 
-    cls = load_object(config_class) if isinstance(config_class, str) else config_class
-    try:
-        hints = typing.get_type_hints(cls)
-    except Exception:  # noqa: BLE001 - unresolvable forward references: fall back to the raw annotations
-        hints = {}
+    Given as "module:Class", they come from the cached field schema
+    (workbench.config.argschema.trainer_fields, built in a child process when cold), so the
+    caller never imports the class's library (TRL pulls in torch); a class object is read here.
+    """
+    from workbench.config import argschema
+
+    records = argschema.fields_of(config_class) if isinstance(config_class, type) else \
+        argschema.trainer_fields(config_class)
     out = []
-    for f in dataclasses.fields(cls):
-        if not f.init or f.name.startswith("_") or f.name in MANAGED_ARGS:
+    for name, record in records.items():
+        if not record.get("init", True) or name.startswith("_") or name in MANAGED_ARGS:
             continue
-        annotation = hints.get(f.name, f.type)
-        kind, choices, nullable = _describe(annotation)
-        meta_choices = tuple(f.metadata.get("choices") or ()) if f.metadata else ()
-        if meta_choices and kind in ("str", "value"):
-            kind, choices = "choice", meta_choices
-        default = _default_of(f)
-        if default_args and f.name in default_args:
-            default = default_args[f.name]
-        if default is None:
-            nullable = True
-        type_text = annotation if isinstance(annotation, str) else _type_text(annotation)
-        out.append(FieldSpec(("trainer", "args", f.name), kind, default, _help_of(f), choices, nullable, type_text))
+        form = record["form"]
+        default = REQUIRED if form["required"] else form["default"]
+        if default_args and name in default_args:
+            default = default_args[name]
+        nullable = bool(form["nullable"]) or default is None
+        out.append(FieldSpec(("trainer", "args", name), form["kind"], default, " ".join(record["help"].split()),
+                             tuple(form["choices"]), nullable, form["type_text"]))
     return out
-
-
-def _type_text(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    return text or repr(annotation).replace("typing.", "")
 
 
 # -- the form ---------------------------------------------------------------------------
@@ -387,7 +304,7 @@ def trainer_spec_for(doc: ConfigDocument, registry) -> Any:
 
 
 def load_trainer_fields(doc: ConfigDocument, registry) -> tuple[list[FieldSpec], str | None]:
-    """[trainer.args] fields for the document's trainer (heavy: imports the config class)."""
+    """[trainer.args] fields for the document's trainer (a child process when its schema is not cached)."""
     spec = trainer_spec_for(doc, registry)
     if spec is None or not spec.config_class:
         return [], None

@@ -17,7 +17,7 @@ else:  # pragma: no cover
 
 from workbench.config import realargs
 from workbench.config.argranges import first_bad_number
-from workbench.config.argschema import cached_fields, trainer_fields
+from workbench.config.argschema import trainer_fields
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, check_value
 from workbench.errors import ConfigError, DataError, PluginError
 from workbench.evaluation.settings import check_eval_settings
@@ -348,6 +348,15 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         spec = registry.trainer(data["trainer"]["name"])
     except PluginError as exc:
         raise ConfigError(f"trainer.name: {exc.message}", where=loc.where("trainer.name"), hint=exc.hint) from None
+    for use in spec.models:  # model paths in trainer args (e.g. PPO's reward_model) are relative to the config
+        if use.source.startswith("trainer.args."):
+            key = use.source.split(".", 2)[2]
+            if isinstance(data["trainer"]["args"].get(key), str) and data["trainer"]["args"][key]:
+                data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
+    # Started now, so that importing the trainer's library overlaps the checks below (data rows included).
+    pending = realargs.Check(data, spec) if deep and spec.config_class else None
+    if pending is not None and pending.need_fields:
+        pending.fields()  # from the process that builds the object later (one import); needed from here on
     # plugins: the factories, config classes and options of every plugin spec this config uses
     from workbench.plugin_checks import check_config_plugins
 
@@ -357,15 +366,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             known = ("name", "args", *spec.options)
             raise ConfigError(f"trainer.{name}: unknown key for trainer '{spec.name}'{_did_you_mean(name, known)}",
                               where=loc.where(f"trainer.{name}"))
-    for use in spec.models:  # model paths in trainer args (e.g. PPO's reward_model) are relative to the config
-        if use.source.startswith("trainer.args."):
-            key = use.source.split(".", 2)[2]
-            if isinstance(data["trainer"]["args"].get(key), str) and data["trainer"]["args"][key]:
-                data["trainer"]["args"][key] = _resolve_path(data["trainer"]["args"][key], base)
-    verdict = None
     if spec.config_class:
-        if deep and realargs.needs_child(spec.config_class) and cached_fields(spec.config_class) is None:
-            verdict = realargs.check(data, spec, need_fields=True)[1]  # one import for the schema and the object
         check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where, data["launch"]["env"])
     check_reward_functions(data["trainer"], spec, registry, loc.where)
     for name in data.get("eval", {}).get("evaluators", []):
@@ -388,8 +389,8 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
 
     fields = trainer_fields(spec.config_class) if spec.config_class else None
     warnings += advise(data, spec, fields, loc.where, registry if check_data else None)
-    if deep and spec.config_class:  # last: the one check that may cost an import of the trainer's library
-        verdict = verdict or realargs.check(data, spec, need_fields=False)[1]
+    if pending is not None:  # last: the one check that may wait for an import of the trainer's library
+        verdict = pending.result(data)[1]
         check_verdict(verdict, data["trainer"]["args"], spec.config_class, loc.where, warnings,
                       data["launch"]["launcher"])
     return JobConfig(data, src, warnings)

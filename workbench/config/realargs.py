@@ -6,15 +6,20 @@ the workbench-managed fields, the trainer's default args, then `[trainer.args]`)
 environment the worker sets (no GPU: ACCELERATE_USE_CPU; the resolved mixed precision).
 
 Importing the trainer's library costs seconds and hundreds of MB (TRL imports torch), so the
-object is built in a child process, never in validate's or the TUI's own; the verdict is
-cached under the argschema cache, keyed by everything it depends on (the class and the
-versions of its libraries, the config sections the builder reads, this host's devices), so
-`validate` then `run`, or a second `validate`, pay nothing. The same child records the
-class's field schema when that is not cached yet (one import for both).
+object is never built in validate's or the TUI's own process: the warm checker
+(workbench.config.checker, a resident process that keeps TRL imported) builds it in a fork,
+else a child process does; both run `answer`, the one verdict function. The verdict is cached
+under the argschema cache, keyed by everything it depends on (the class and the versions of
+its libraries, the config sections the builder reads, this host's devices and the environment
+the builder reads), so `validate` then `run`, or a second `validate`, pay nothing. The same
+call records the class's field schema when that is not cached yet (one import for both).
+`Check` starts the work at once and waits for it in `result()`, so `validate` can overlap the
+import with its own cheap checks and data scanning.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -23,15 +28,28 @@ import socket
 import subprocess
 import sys
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
-from workbench.config.argschema import cache_dir, installed_version, package_version, store_fields, write_cache_file
+from workbench.config.argschema import (cache_dir, cached_fields, installed_version, package_version, store_fields,
+                                        write_cache_file)
 
 CHILD_TIMEOUT = 300.0
-_LIBRARIES = ("torch", "transformers", "trl", "accelerate", "peft")
-_DEVICE_ENV = ("CUDA_VISIBLE_DEVICES", "ACCELERATE_USE_CPU", "ACCELERATE_MIXED_PRECISION", "HIP_VISIBLE_DEVICES")
+# The environment that building the object reads (device visibility, Accelerate's and torch.distributed's
+# variables): part of a verdict's cache key, and sent whole with each request to the warm checker.
+_BUILD_ENV_PREFIXES = ("ACCELERATE_", "CUDA_", "HIP_", "ROCR_", "TORCHELASTIC_", "OMPI_", "PMI_", "MV2_", "FSDP_")
+_BUILD_ENV_NAMES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "NODE_RANK", "GROUP_RANK",
+                    "MASTER_ADDR", "MASTER_PORT")
 _BUILDER_FILES = ("training/models.py", "config/realargs.py")
+# What the warm checker keeps imported for these requests (besides the config class itself).
+_WARM = ["torch", "workbench.config.realargs", "workbench.config.argschema", "workbench.training.models",
+         "workbench.worker"]
+
+
+def build_env() -> dict[str, str]:
+    """The variables of this environment that building the config object reads."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith(_BUILD_ENV_PREFIXES) or k in _BUILD_ENV_NAMES}
 
 
 def has_eval(config: dict) -> bool:
@@ -41,10 +59,9 @@ def has_eval(config: dict) -> bool:
 
 def request_of(config: dict, spec) -> dict:
     """What the child needs to build the object as the job would."""
-    return {"config_class": spec.config_class, "default_args": dict(spec.default_args),
-            "config": {k: config[k] for k in ("run", "trainer", "launch") if k in config} | (
-                {"eval": config["eval"]} if "eval" in config else {}),
-            "has_eval": has_eval(config)}
+    return copy.deepcopy({"config_class": spec.config_class, "default_args": dict(spec.default_args),
+                          "config": {k: config[k] for k in ("run", "trainer", "launch", "eval") if k in config},
+                          "has_eval": has_eval(config)})
 
 
 def verdict_key(request: dict) -> str | None:
@@ -57,9 +74,11 @@ def verdict_key(request: dict) -> str | None:
     top = request["config_class"].split(":")[0].split(".")[0]
     here = Path(workbench.__file__).parent
     builder = hashlib.sha256(b"".join((here / f).read_bytes() for f in _BUILDER_FILES if (here / f).is_file()))
-    material = {"request": request, "package": [top, own], "libraries": {n: installed_version(n) for n in _LIBRARIES},
+    from workbench.config.checker import LIBRARIES
+
+    material = {"request": request, "package": [top, own], "libraries": {n: installed_version(n) for n in LIBRARIES},
                 "workbench": workbench.__version__, "builder": builder.hexdigest(), "host": socket.gethostname(),
-                "env": {k: os.environ.get(k) for k in _DEVICE_ENV}, "python": sys.version.split()[0]}
+                "env": build_env(), "python": sys.version.split()[0]}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -82,23 +101,79 @@ def _store_verdict(key: str | None, verdict: dict) -> None:
         write_cache_file(_verdict_path(key), verdict)
 
 
-def probe(request: dict, want_fields: bool) -> dict:
-    """Run the child: {"verdict": {...}, "fields": {...} | None}."""
-    with tempfile.TemporaryDirectory(prefix="workbench-args-") as tmp:
-        out = Path(tmp) / "result.json"
-        (Path(tmp) / "request.json").write_text(json.dumps({**request, "want_fields": want_fields}), encoding="utf-8")
-        env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false")
+ANSWER = "workbench.config.realargs:answer"
+FIELDS = "workbench.config.argschema:fields_for"
+
+
+class _ChildSession:
+    """A child process that imports the trainer's library at once, then runs the calls sent on its stdin
+    (one JSON line each, {"call": "workbench.module:function", "args": {...}}) and answers each with one
+    line on its stdout, until its stdin closes. What the calls print goes to its stderr (a file)."""
+
+    def __init__(self, warm: list[str], env: dict[str, str]):
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, "-m", "workbench.config.realargs", "--serve", *warm],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, env=env)
+        self.failure = ""
+        self._finalizer = weakref.finalize(self, _end_child, self.proc, self.err)
+
+    def ask(self, call: str, args: dict) -> Any | None:
+        """The call's result; None when the child failed, timed out or the call raised (`failure` says which)."""
+        import select
+
         try:
-            proc = subprocess.run([sys.executable, "-m", "workbench.config.realargs", tmp], capture_output=True,
-                                  text=True, timeout=CHILD_TIMEOUT, env=env, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return {"verdict": {"ok": False, "crashed": True,
-                                "error": f"building it took over {CHILD_TIMEOUT:.0f} s (importing its library hangs?)"}}
-        try:
-            return json.loads(out.read_text(encoding="utf-8"))
+            self.proc.stdin.write(json.dumps({"call": call, "args": args}, default=str).encode() + b"\n")
+            self.proc.stdin.flush()
+            ready = select.select([self.proc.stdout], [], [], CHILD_TIMEOUT)[0]
+            line = self.proc.stdout.readline() if ready else None
         except (OSError, ValueError):
-            tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-            return {"verdict": {"ok": False, "crashed": True, "error": f"the check process failed: {tail}"}}
+            line = b""
+        if line is None:
+            self.failure = f"building it took over {CHILD_TIMEOUT:.0f} s (importing its library hangs?)"
+            self.close()
+            return None
+        try:
+            reply = json.loads(line) if line else None
+        except ValueError:
+            reply = None
+        if isinstance(reply, dict) and "result" in reply:
+            return reply["result"]
+        if isinstance(reply, dict):
+            self.failure = f"the check process failed: {reply.get('error')}"
+        else:
+            self.close()
+            self.err.seek(0)
+            lines = self.err.read().decode(errors="replace").strip().splitlines()
+            self.failure = f"the check process failed: {lines[-1] if lines else f'exit code {self.proc.returncode}'}"
+        return None
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _end_child(proc: subprocess.Popen, err) -> None:
+    """Done or abandoned (a validate that failed first): it need not finish an import nobody waits for."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout, err):
+        try:
+            stream.close()
+        except OSError:
+            pass
+
+
+def probe(request: dict, want_fields: bool) -> dict:
+    """`answer` in a child process: {"verdict": {...}, "fields": {...} | None}."""
+    from workbench.config.checker import check_env
+
+    session = _ChildSession([*_WARM, request["config_class"]], check_env())
+    try:
+        result = session.ask(ANSWER, {"request": request, "want_fields": want_fields})
+    finally:
+        session.close()
+    return result if isinstance(result, dict) else {"verdict": {"ok": False, "crashed": True,
+                                                                "error": session.failure}}
 
 
 # Config classes of the built-in plugins are plain dataclasses (no torch): built in-process.
@@ -111,21 +186,96 @@ def needs_child(config_class: str) -> bool:
     return module.split(".")[0] not in _LIGHT_PACKAGES and module not in sys.modules
 
 
+class Check:
+    """Building spec.config_class for one validate: the process that builds it starts when this is made
+    (so its import overlaps the caller's other checks), the object is built from the config as it is
+    when `result(config)` asks.
+
+    That process is the warm checker (started when none runs), else a child process started now;
+    a class from no installed package (a local plugin, edited as it is used) always gets the child:
+    a resident checker would keep its old code. Each object is built once, in a fresh process or
+    fork. need_fields: the class's field schema is wanted too (default: when it is not cached).
+    """
+
+    def __init__(self, config: dict, spec, need_fields: bool | None = None):
+        from workbench.config.argschema import cacheable
+
+        self.spec = spec
+        self.in_process = not needs_child(spec.config_class)
+        self.need_fields = not self.in_process and cacheable(spec.config_class) and (
+            cached_fields(spec.config_class) is None if need_fields is None else need_fields)
+        self._warm = [*_WARM, spec.config_class]
+        self._checker = False
+        self._session: _ChildSession | None = None
+        self._done: tuple[dict | None, dict] | None = None
+        self._fields: dict | None = None
+        if self.in_process:
+            return
+        if not self.need_fields and cached_verdict(verdict_key(request_of(config, spec))) is not None:
+            return  # most likely cached at the end too: nothing to start
+        from workbench.config import checker
+
+        self._checker = cacheable(spec.config_class) and checker.ensure(self._warm)
+        if not self._checker:
+            self._session = _ChildSession(self._warm, checker.check_env())
+
+    def _ask(self, call: str, args: dict) -> Any | None:
+        from workbench.config import checker
+
+        if self._checker:
+            pending = checker.submit(call, args, warm=self._warm, timeout=CHILD_TIMEOUT)
+            result = pending.result() if pending is not None else None
+            if result is not None:
+                return result
+            self._checker = False  # it could not answer: a child process from now on
+        if self._session is None:
+            self._session = _ChildSession(self._warm, checker.check_env())
+        return self._session.ask(call, args)
+
+    def fields(self) -> dict | None:
+        """The class's field records, stored in the schema cache; None when they could not be read."""
+        if self.in_process:
+            return None
+        if self._fields is None:
+            fields = self._ask(FIELDS, {"class_path": self.spec.config_class})
+            if isinstance(fields, dict):
+                store_fields(self.spec.config_class, fields)
+                self._fields = fields
+        return self._fields
+
+    def result(self, config: dict) -> tuple[dict | None, dict]:
+        """(the fields when need_fields, the verdict) of building the object from `config` as it is now."""
+        if self._done is None:
+            fields = self.fields() if self.need_fields else None
+            self._done = fields, self._verdict(request_of(config, self.spec))
+            self.close()
+        return self._done
+
+    def _verdict(self, request: dict) -> dict:
+        if self.in_process:
+            return _build(request, in_process=True)
+        key = verdict_key(request)
+        verdict = cached_verdict(key)
+        if verdict is not None:
+            return verdict
+        reply = self._ask(ANSWER, {"request": request, "want_fields": False})
+        if isinstance(reply, dict) and isinstance(reply.get("verdict"), dict):
+            verdict = reply["verdict"]
+        else:
+            verdict = {"ok": False, "crashed": True, "error": self._session.failure if self._session else
+                       "the check process gave no answer"}
+        _store_verdict(key, verdict)
+        return verdict
+
+    def close(self) -> None:
+        """End the child process (a validate that is done, or failed before it needed the verdict)."""
+        if self._session is not None:
+            self._session.close()
+
+
 def check(config: dict, spec, need_fields: bool) -> tuple[dict | None, dict]:
-    """(fields when they were built now, verdict) of building spec.config_class from `config`."""
-    request = request_of(config, spec)
-    if not needs_child(spec.config_class):
-        return None, _build(request, in_process=True)
-    key = verdict_key(request)
-    verdict = cached_verdict(key)
-    if verdict is not None and not need_fields:
-        return None, verdict
-    result = probe(request, want_fields=need_fields)
-    fields = result.get("fields")
-    if fields:
-        store_fields(spec.config_class, fields)
-    _store_verdict(key, result["verdict"])
-    return fields, result["verdict"]
+    """(fields when need_fields, verdict) of building spec.config_class from `config`."""
+    return Check(config, spec, need_fields).result(config)
 
 
 # --------------------------------------------------------------------------- the child
@@ -205,18 +355,41 @@ def _build(request: dict, in_process: bool = False) -> dict:
     return {"ok": True, "warnings": mentioned[:5]}
 
 
-def _child(folder: str) -> int:
-    request = json.loads(Path(folder, "request.json").read_text(encoding="utf-8"))
+def answer(request: dict, want_fields: bool = False) -> dict:
+    """The verdict of building the object, and the class's field schema when asked: the one
+    function both the child process and the warm checker's fork run."""
     verdict = _build(request)
     fields = None
-    if request.get("want_fields") and not verdict.get("import_error"):
+    if want_fields and not verdict.get("import_error"):
         from workbench.config.argschema import fields_of
 
         fields = fields_of(_load_class(request["config_class"]))
-    Path(folder, "result.json").write_text(json.dumps({"verdict": verdict, "fields": fields}, default=str),
-                                           encoding="utf-8")
+    return {"verdict": verdict, "fields": fields}
+
+
+def _serve_stdin(warm: list[str]) -> int:
+    """The child process of _ChildSession: import `warm` now, then answer calls until stdin closes."""
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what the calls print goes to stderr, not into the replies
+    for name in warm:
+        try:
+            _load_class(name) if ":" in name else __import__(name)
+        except Exception:  # noqa: BLE001 - the call reports it (an import error of the trainer's class)
+            pass
+    from workbench.specs import load_object
+
+    for line in sys.stdin.buffer:
+        try:
+            message = json.loads(line)
+            if not message["call"].startswith("workbench."):
+                raise ValueError(f"not a workbench function: {message['call']}")
+            reply = {"result": load_object(message["call"])(**message["args"])}
+        except Exception as exc:  # noqa: BLE001 - reported to the caller in one line
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        replies.write(json.dumps(reply, default=str).encode() + b"\n")
+        replies.flush()
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+if __name__ == "__main__":  # python -m workbench.config.realargs --serve MODULE|CLASS ...
+    sys.exit(_serve_stdin(sys.argv[2:]))
