@@ -14,7 +14,7 @@ from typing import Any
 
 from workbench.errors import RunError
 from workbench.runs.jsonl import JsonlFollower
-from workbench.sources.base import Update
+from workbench.sources.base import Update, stat_stamp
 
 LOG = "trainer_log.jsonl"
 ACTIVE_WINDOW_S = 300.0
@@ -74,6 +74,9 @@ class LlamaFactorySource:
         self._follower = JsonlFollower(self.dir / LOG)
         self._last: dict[str, Any] = {}
         self._loss = None
+
+    def stamp(self) -> tuple:
+        return stat_stamp([self.dir / LOG])
 
     def poll(self) -> Update:
         batch = self._follower.read()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-from workbench.sources.base import Update
+from workbench.sources.base import Update, stat_stamp
 from workbench.sources.hfkeys import rows_from_scalars, workbench_key
 
 PATTERN = "events.out.tfevents.*"
@@ -102,6 +102,10 @@ class TfEventsSource:
             except OSError:
                 pass
         return touched
+
+    def stamp(self) -> tuple:
+        """The event files and their sizes (what poll() would read more of)."""
+        return stat_stamp(self._files())
 
     def poll(self) -> Update:
         touched = self._read()

@@ -56,7 +56,12 @@ RUN_MIN = 12
 
 
 def run_label(s: dict[str, Any]) -> str:
-    """Name first (the id's date prefix would eat an 80-column table), then the start time."""
+    """Name first (the id's date prefix would eat an 80-column table), then the start time.
+
+    Another tool's run (an added source) reads 'name (tensorboard)': the kind marks it read-only.
+    """
+    if s.get("read_only"):
+        return f"{s.get('name') or s['id']} ({s.get('source') or '?'})"
     rid = s["id"]
     parts = rid.split("-", 2)
     if len(parts) == 3 and parts[0].isdigit() and len(parts[1]) == 6 and parts[1].isdigit():
@@ -114,15 +119,20 @@ def choose_columns(widths: dict[str, int], available: int) -> tuple[list[str], i
     return [c.key for c in COLUMNS if c.key in chosen], run_w
 
 
-def ellipsize(text: str, width: int) -> str:
+def ellipsize(text: str, width: int, keep_tail: int = 0) -> str:
+    """`text` cut to `width` cells with an ellipsis; the last `keep_tail` characters always stay."""
     if cell_len(text) <= width:
         return text
+    tail = text[len(text) - keep_tail:] if keep_tail else ""
+    room = width - cell_len(tail)
+    if room < 2:
+        tail, room = "", width
     out = ""
-    for ch in text:
-        if cell_len(out + ch) > width - 1:
+    for ch in text[: len(text) - len(tail)]:
+        if cell_len(out + ch) > room - 1:
             break
         out += ch
-    return out + "…"
+    return out + "…" + tail
 
 
 class RunsTable(DataTable):
@@ -206,9 +216,10 @@ class RunsTable(DataTable):
         if self.summaries:
             self._refill()
 
-    def _cell(self, key: str, text: str, status: str | None, width: int) -> Any:
+    def _cell(self, key: str, text: str, status: str | None, width: int, s: dict[str, Any] | None = None) -> Any:
         if key == "run":
-            text = ellipsize(text, width)
+            marker = f" ({s.get('source') or '?'})" if s and s.get("read_only") else ""
+            text = ellipsize(text, width, keep_tail=len(marker))
         if BY_KEY[key].right:
             return Text(text, justify="right")
         if key == "status" and status in self.STATUS_CLASSES:
@@ -216,8 +227,8 @@ class RunsTable(DataTable):
         return text
 
     def _row(self, rid: str, layout: tuple[tuple[str, ...], tuple[int, ...]]) -> list[Any]:
-        status = self.summaries[rid].get("status")
-        return [self._cell(k, self._texts[rid][k], status, w) for k, w in zip(*layout)]
+        s = self.summaries[rid]
+        return [self._cell(k, self._texts[rid][k], s.get("status"), w, s) for k, w in zip(*layout)]
 
     # -- updates ----------------------------------------------------------------------------
     def notify_style_update(self) -> None:
@@ -249,7 +260,8 @@ class RunsTable(DataTable):
                 texts, shown = self._texts[rid], self._shown.get(rid, {})
                 for key, width in zip(keys, widths):
                     if shown.get(key) != texts[key]:
-                        self.update_cell(rid, key, self._cell(key, texts[key], self.summaries[rid].get("status"), width))
+                        s = self.summaries[rid]
+                        self.update_cell(rid, key, self._cell(key, texts[key], s.get("status"), width, s))
                 self._shown[rid] = dict(texts)
 
     def _rebuild(self, visible: list[str], layout: tuple[tuple[str, ...], tuple[int, ...]], current: str | None) -> None:
