@@ -78,6 +78,8 @@ async def test_added_tensorboard_and_llamafactory_runs_are_rows_open_in_detail_a
     async with app.run_test(size=SIZE) as pilot:
         table = table_of(app)
         await wait_until(pilot, lambda: table.row_count == 2 and tb_id in table.shown_ids, what="the TensorBoard row")
+        # it came after the first paint and sorts first: the untouched cursor is on the first row still
+        assert table.current_id == table.shown_ids[0] == tb_id
         # the LLaMA-Factory folder, added with keys only (relative to the workspace)
         await pilot.press("a", *"saves/llama", "enter")
         await wait_until(pilot, lambda: table.row_count == 3, what="the LLaMA-Factory row")
@@ -125,8 +127,8 @@ async def test_added_tensorboard_and_llamafactory_runs_are_rows_open_in_detail_a
 
         # live, and cheap: no source is read while its files stay as they are
         poller = app.added_poller
-        reads, rounds = poller.reads, app.added_poll.rounds
-        await wait_until(pilot, lambda: app.added_poll.rounds >= rounds + 4, what="idle polls")
+        reads, rounds = poller.reads, app.runs_poll.rounds
+        await wait_until(pilot, lambda: app.runs_poll.rounds >= rounds + 4, what="idle polls")
         assert poller.reads == reads
         more = write_tfevents(tb, 80, start=61)
         await wait_until(pilot, lambda: table.row_text(tb_id)["step"] == "80", what="the new TensorBoard steps")

@@ -65,7 +65,6 @@ class WorkbenchApp(ExtensionsMixin, App):
         self.added_runs: list[dict[str, Any]] = []
         """Rows of other tools' runs added to the workspace (workbench.tui.added_poll), in the order added."""
         self.added_poller: Any = None
-        self.added_poll: ThreadPoll | None = None
         self._added_error: str | None = None
         self.setup_extensions()  # settings, themes (workbench.tui.extensions)
         self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or self.refresh_seconds("runs"))
@@ -82,7 +81,7 @@ class WorkbenchApp(ExtensionsMixin, App):
         return MainScreen()
 
     def on_mount(self) -> None:
-        self.runs_poll = ThreadPoll(self, self.runs_poller.poll, self._runs_updated, self.runs_poll_s, "runs",
+        self.runs_poll = ThreadPoll(self, self._poll_runs, self._runs_updated, self.runs_poll_s, "runs",
                                     on_error=self._poll_failed, gate=self._runs_gate).start()
         if self.watch_path is not None:
             self.open_source(self.watch_path)
@@ -107,22 +106,26 @@ class WorkbenchApp(ExtensionsMixin, App):
             main.load_panel("plugins")
 
     # -- live data ------------------------------------------------------------------------
-    def _runs_updated(self, snap: RunsSnapshot) -> None:
-        self.active_runs = snap.active
-        if self.main_screen is None or (not snap.changed and self._runs_shown):
-            return  # nothing changed: not one cell to repaint
-        self.runs = snap.summaries
-        self._show_rows()
+    def _poll_runs(self) -> tuple[RunsSnapshot, tuple[list[dict[str, Any]], bool] | None]:
+        """The workspace's runs and the added sources, in one worker round (worker thread)."""
+        snap = self.runs_poller.poll()
+        added = self.added_poller  # set once the plugin registry is built
+        return snap, (added.poll() if added is not None else None)
 
-    def _added_updated(self, result: tuple[list[dict[str, Any]], bool]) -> None:
-        summaries, changed = result
-        error = self.added_poller.error if self.added_poller is not None else None
-        if error and error != self._added_error:
-            self.notify(f"cannot read the added sources: {error}", severity="error", timeout=5)
-        self._added_error = error
-        if changed:
-            self.added_runs = summaries
-            self._show_rows()
+    def _runs_updated(self, result: tuple[RunsSnapshot, tuple[list[dict[str, Any]], bool] | None]) -> None:
+        snap, added = result
+        self.active_runs = snap.active
+        changed = snap.changed or not self._runs_shown
+        self.runs = snap.summaries
+        if added is not None:
+            error = self.added_poller.error
+            if error and error != self._added_error:
+                self.notify(f"cannot read the added sources: {error}", severity="error", timeout=5)
+            self._added_error = error
+            if added[1]:
+                self.added_runs, changed = added[0], True
+        if self.main_screen is not None and changed:
+            self._show_rows()  # else nothing changed: not one cell to repaint
 
     def _show_rows(self) -> None:
         """Put the workspace's runs and the added sources in the table (later, when it is hidden)."""
@@ -161,18 +164,14 @@ class WorkbenchApp(ExtensionsMixin, App):
     def refresh_runs(self) -> None:
         if self.runs_poll:
             self.runs_poll.kick()
-        if self.added_poll:
-            self.added_poll.kick()
 
     def _start_added_poll(self, registry: Any) -> None:
-        """Poll the added sources (after the registry is built: it says which source reads a folder)."""
+        """Poll the added sources with the runs (once the registry is built: it says which source reads a folder)."""
         from workbench.tui.added_poll import AddedRunsPoller
 
-        if self.added_poll is not None:
-            return
-        self.added_poller = AddedRunsPoller(self.workspace, registry)
-        self.added_poll = ThreadPoll(self, self.added_poller.poll, self._added_updated, self.runs_poll_s, "added",
-                                     on_error=self._poll_failed, gate=self._runs_gate).start()
+        if self.added_poller is None:
+            self.added_poller = AddedRunsPoller(self.workspace, registry)
+            self.refresh_runs()
 
     def _start_registry(self) -> None:
         self.run_worker(self._build_registry, thread=True, group="registry", exit_on_error=False)

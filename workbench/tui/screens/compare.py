@@ -36,8 +36,11 @@ def source_name(source: RunSource) -> str:
     run = getattr(source, "run", None)
     if run is not None:
         return str(run.raw_status.get("name") or run.id)
+    from workbench.tui.widgets.runs_table import split_run_id
+
     kind = getattr(source, "kind", None)
-    return f"{source.id} ({kind})" if kind else str(source.id)
+    name = split_run_id(str(source.id))[0]  # TensorBoard logs of a workbench run are named after it
+    return f"{name} ({kind})" if kind else name
 
 
 def unique(name: str, taken: set[str], fallback: str) -> str:

@@ -61,13 +61,17 @@ def run_label(s: dict[str, Any]) -> str:
     Another tool's run (an added source) reads 'name (tensorboard)': the kind marks it read-only.
     """
     if s.get("read_only"):
-        return f"{s.get('name') or s['id']} ({s.get('source') or '?'})"
-    rid = s["id"]
+        return f"{run_label({'id': str(s.get('name') or s['id'])})} ({s.get('source') or '?'})"
+    name, when = split_run_id(s["id"])
+    return f"{name} {when}" if when else name
+
+
+def split_run_id(rid: str) -> tuple[str, str | None]:
+    """'20250101-093000-sft-lora' -> ('sft-lora', '01/09:30'); an id of another form -> (id, None)."""
     parts = rid.split("-", 2)
-    if len(parts) == 3 and parts[0].isdigit() and len(parts[1]) == 6 and parts[1].isdigit():
-        when = f"{parts[0][6:8]}/{parts[1][:2]}:{parts[1][2:4]}"
-        return f"{parts[2]} {when}"
-    return rid
+    if len(parts) == 3 and parts[0].isdigit() and len(parts[0]) == 8 and len(parts[1]) == 6 and parts[1].isdigit():
+        return parts[2], f"{parts[0][6:8]}/{parts[1][:2]}:{parts[1][2:4]}"
+    return rid, None
 
 
 def best_text(s: dict[str, Any]) -> str:
@@ -162,6 +166,15 @@ class RunsTable(DataTable):
         self._texts: dict[str, dict[str, str]] = {}
         self._layout: tuple[tuple[str, ...], tuple[int, ...]] | None = None
         self._shown: dict[str, dict[str, str]] = {}
+        self.follow_top = True
+        """Until the cursor is moved off the first row, it stays on the first row (the newest run) as rows
+        come: rows that arrive after the first paint (other tools' runs) do not push it down."""
+        self._rebuilding = False
+
+    def watch_cursor_coordinate(self, old: Any, new: Any) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if not self._rebuilding and new.row != 0:
+            self.follow_top = False
 
     # -- what the table holds -----------------------------------------------------------
     @property
@@ -275,12 +288,18 @@ class RunsTable(DataTable):
         else:
             self.clear()
         self._layout = layout
-        for rid in visible:
-            self.add_row(*self._row(rid, layout), key=rid)
-        self._shown = {rid: dict(self._texts[rid]) for rid in visible}
-        self.shown_ids = visible
-        if current in self._shown:
-            self.move_cursor(row=visible.index(current), animate=False)
+        self._rebuilding = True
+        try:
+            for rid in visible:
+                self.add_row(*self._row(rid, layout), key=rid)
+            self._shown = {rid: dict(self._texts[rid]) for rid in visible}
+            self.shown_ids = visible
+            if current in self._shown and not self.follow_top:
+                self.move_cursor(row=visible.index(current), animate=False)
+            elif visible:
+                self.move_cursor(row=0, animate=False)
+        finally:
+            self._rebuilding = False
         self.post_message(self.Shown())
 
     def row_text(self, rid: str) -> dict[str, str]:
@@ -300,6 +319,7 @@ class RunsTable(DataTable):
         self._shown.setdefault(rid, {})["mark"] = mark
         self.update_cell(rid, "mark", mark)
         self.post_message(self.MarksChanged(frozenset(self.marked)))
+        self.follow_top = False
         if self.cursor_row < self.row_count - 1:
             self.move_cursor(row=self.cursor_row + 1)
 
