@@ -18,7 +18,6 @@ among those the job wrote after the fault, and no secret in any file or output.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal

@@ -64,3 +64,24 @@ def status_of(run_dir: Path) -> dict:
 def write_config(path: Path, text: str) -> Path:
     path.write_text(text.replace("@MODEL@", str(MODEL)).replace("@DATA@", str(DATA)))
     return path
+
+
+def leaky_trainer(workspace: Path, build: str, hooks: str = "") -> tuple[Path, Path]:
+    """A workspace-local plugin whose trainer 'leaky' runs `build` (Python lines, indented 4) as its
+    factory, plus extra hook lines; returns (its config, the plugin folder for PYTHONPATH)."""
+    plugin_dir = workspace / ".workbench" / "plugins"  # the workspace's local plugin folder
+    plugin_dir.mkdir(parents=True, exist_ok=True)
+    (plugin_dir / "leaky.py").write_text(
+        "import os, sys\n"
+        "from workbench.hookspecs import hookimpl\n"
+        "from workbench.specs import TrainerSpec\n"
+        "@hookimpl\n"
+        "def register_trainers():\n"
+        "    return [TrainerSpec('leaky', ('conversational',), 'leaky:build')]\n"
+        f"{hooks}"
+        "def build(ctx):\n"
+        f"{build}")
+    config = workspace / "leaky.toml"
+    config.write_text((CONFIGS / "sft.toml").read_text().replace('name = "sft"', 'name = "leaky"')
+                      .replace("../", str(CONFIGS.parent) + "/").split("[trainer.args]")[0])
+    return config, plugin_dir

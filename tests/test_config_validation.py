@@ -134,6 +134,15 @@ def test_secrets_in_launch_env_refused(tmp_path, env):
     assert str(exc).startswith(f"{path}:{line_of(path, 'env =')}: launch.env.{name}: looks like a secret")
 
 
+def test_a_token_under_an_innocent_name_in_launch_env_is_refused(tmp_path):
+    """Was: only the variable's name was checked, so env = {HUB = "hf_..."} went into job.toml,
+    command.sh and launch.json in clear."""
+    path = write(tmp_path, BASE + '\n[launch]\nenv = {HUB = "hf_abcdefghijklmnopqrstuvwxyz0123456789"}\n')
+    exc = error_of(path)
+    assert str(exc).startswith(f"{path}:{line_of(path, 'env =')}: launch.env.HUB: the value looks like an access token")
+    assert "hf_abc" not in str(exc)
+
+
 def test_ordinary_env_allowed(tmp_path):
     cfg = load_config(write(tmp_path, BASE + '\n[launch]\nenv = {CUDA_LAUNCH_BLOCKING = "1", NCCL_DEBUG = "INFO"}\n'))
     assert cfg["launch"]["env"] == {"CUDA_LAUNCH_BLOCKING": "1", "NCCL_DEBUG": "INFO"}

@@ -6,7 +6,6 @@ Every input of a key is changed once and must miss; what does not change the dat
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import types
@@ -59,6 +58,23 @@ def test_rows_second_load_hits_and_keeps_bad_rows(tmp_path, root, formats):
     assert second.dataset.to_list() == first.dataset.to_list()
     assert second.dataset.cache_files, "a hit is memory-mapped from the cache entry"
 
+
+
+def test_a_cache_that_cannot_be_written_or_read_only_costs_speed(tmp_path, formats):
+    """Was: a cache folder that could not be created (another user's, a file in the way) or an entry
+    with a damaged workbench-cache.json failed the run with OSError / JSONDecodeError."""
+    src = copy_data(tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    rows = cache.load_rows(str(src), DATA_CFG, formats, root=blocker / "cache")
+    assert not rows.hit and len(rows.dataset) == len(src.read_text().splitlines())
+
+    root = tmp_path / "cache"
+    first = cache.load_rows(str(src), DATA_CFG, formats, root=root)
+    (cache.entry("rows", first.key, root).path / cache.META).write_text("{damaged")
+    again = cache.load_rows(str(src), DATA_CFG, formats, root=root)
+    assert not again.hit and again.dataset.to_list() == first.dataset.to_list()
+    assert cache.load_rows(str(src), DATA_CFG, formats, root=root).hit  # the damaged entry was replaced
 
 def test_rows_key_follows_content_not_path_or_mtime(tmp_path, root, formats):
     src = copy_data(tmp_path)

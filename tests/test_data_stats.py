@@ -97,6 +97,25 @@ def test_changed_file_or_template_is_measured_again(workspace, tmp_path):
     assert not backend.compute_stats(other).cached
 
 
+
+def test_stats_with_an_unwritable_or_damaged_cache_are_still_measured(workspace, tmp_path):
+    """Was: a cache folder that could not be made failed the statistics (NotADirectoryError), and an
+    entry whose workbench-cache.json was damaged raised JSONDecodeError instead of measuring again."""
+    src = chat_rows(tmp_path / "chat.jsonl", 40)
+    settings = backend.settings_for(str(src), model=str(MODEL), max_length=64)
+    expected = backend.compute_stats(settings, use_cache=False).to_json()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    blocked = backend.compute_stats(settings, cache_root=blocker / "cache")
+    assert {**blocked.to_json(), "cached": False} == expected
+    root = tmp_path / "cache"
+    assert not backend.compute_stats(settings, cache_root=root).cached
+    (meta,) = root.glob("stats-*/workbench-cache.json")
+    meta.write_text("{damaged")
+    again = backend.compute_stats(settings, cache_root=root)
+    assert not again.cached and {**again.to_json(), "cached": False} == expected
+    assert backend.compute_stats(settings, cache_root=root).cached  # the damaged entry was replaced
+
 def test_progress_then_cancel_leaves_no_entry(workspace, tmp_path):
     src = chat_rows(tmp_path / "chat.jsonl", 1200)
     seen = []

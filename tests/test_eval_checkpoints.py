@@ -12,6 +12,7 @@ from workbench.config import load_config
 from workbench.errors import ConfigError
 from workbench.evaluation.files import flat_metrics, read_eval, read_samples
 from workbench.evaluation.settings import EarlyStopping, early_stopping_of
+from workbench.testing import wait_until
 
 ENV = {"OMP_NUM_THREADS": "1"}
 CHECKPOINTED = ["--set", "trainer.args.max_steps=10", "--set", "trainer.args.save_steps=5",
@@ -167,18 +168,6 @@ def test_early_stopping_ends_a_run_on_a_plateaued_metric(workspace, metric):
     assert (run.dir / "checkpoints" / "final").is_dir()
 
 
-async def _wait(pilot, predicate, timeout: float, what: str):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 async def test_the_tui_compares_checkpoints_and_launches_an_evaluation(scored_run):
     """An evaluation over two checkpoints produces both results, and the TUI compares them."""
@@ -194,7 +183,7 @@ async def test_the_tui_compares_checkpoints_and_launches_an_evaluation(scored_ru
     app = WorkbenchApp(workspace=ws, runs_poll=0.5)
     async with app.run_test(size=(140, 40)) as pilot:
         app.open_eval_results(run.id)  # the run and the evaluation made of it
-        screen = await _wait(pilot, lambda: isinstance(app.screen, EvalResultsScreen) and app.screen.rows
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, EvalResultsScreen) and app.screen.rows
                              and app.screen, 10, "results")
         assert [(r.run_id, r.checkpoint) for r in screen.rows] == [
             (run.id, "checkpoint-5"), (run.id, "checkpoint-10"), (run.id, "final"),
@@ -207,7 +196,7 @@ async def test_the_tui_compares_checkpoints_and_launches_an_evaluation(scored_ru
                     for e in read_eval(d)]
         assert shown == expected
         await pilot.press("s")
-        samples = await _wait(pilot, lambda: isinstance(app.screen, SamplesScreen) and app.screen.prompts
+        samples = await wait_until(pilot, lambda: isinstance(app.screen, SamplesScreen) and app.screen.prompts
                               and app.screen, 10, "samples")
         assert f"{run.id} checkpoint-5" in samples.labels and f"{eval_run.id} base" in samples.labels
         first = samples.visible[0]
@@ -217,7 +206,7 @@ async def test_the_tui_compares_checkpoints_and_launches_an_evaluation(scored_ru
 
         # the Evaluate form launches `workbench eval RUN --checkpoints checkpoint-5,checkpoint-10 -e perplexity`
         app.open_evaluate(run.id)
-        form = await _wait(pilot, lambda: isinstance(app.screen, EvaluateScreen) and app.screen.runs
+        form = await wait_until(pilot, lambda: isinstance(app.screen, EvaluateScreen) and app.screen.runs
                            and app.screen, 20, "form")
         checkpoints = form.query_one("#evaluate-checkpoints", SelectionList)
         checkpoints.deselect("base")
@@ -226,7 +215,7 @@ async def test_the_tui_compares_checkpoints_and_launches_an_evaluation(scored_ru
         evaluators.deselect_all()
         evaluators.select("perplexity")
         await pilot.press("ctrl+s")
-        results = await _wait(pilot, lambda: isinstance(app.screen, EvalResultsScreen) and len(app.screen.rows) == 2
+        results = await wait_until(pilot, lambda: isinstance(app.screen, EvalResultsScreen) and len(app.screen.rows) == 2
                               and app.screen, 240, "the launched evaluation's results")
         new_dir = results.run_dirs[0]
         assert new_dir not in (run.dir, eval_run.dir)
@@ -235,7 +224,7 @@ async def test_the_tui_compares_checkpoints_and_launches_an_evaluation(scored_ru
             job = next(e for e in read_eval(run.dir) if e["checkpoint"] == row.checkpoint)
             assert row.metrics["perplexity/perplexity"] == pytest.approx(job["metrics"]["perplexity"]["perplexity"],
                                                                          rel=1e-4)
-        await _wait(pilot, lambda: status_of(new_dir)["status"] == "completed", 60, "the evaluation to end")
+        await wait_until(pilot, lambda: status_of(new_dir)["status"] == "completed", 60, "the evaluation to end")
 
 
 CHAT_SCRIPT = r'''

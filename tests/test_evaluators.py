@@ -63,6 +63,9 @@ def test_perplexity_falls_back_to_the_last_train_rows(tmp_path):
     assert scores["rows"] == 3 and scores["held_out"] == 0.0
     with pytest.raises(ConfigError, match="max_rows"):
         evaluate(make_ctx(tmp_path, sample_rows(2)), max_rows=0)
+    # Was: a TypeError from the signature, reported as "evaluator 'perplexity' failed" after training.
+    with pytest.raises(ConfigError, match="eval.options.perplexity.max_row: unknown option; did you mean 'max_rows'"):
+        evaluate(make_ctx(tmp_path, sample_rows(2)), max_row=3)
 
 
 def test_generate_writes_greedy_deterministic_samples(tmp_path):

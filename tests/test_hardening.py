@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import CONFIGS, WORKBENCH, cli, metric_rows, status_of, wait_for
+from tests.conftest import CONFIGS, WORKBENCH, cli, leaky_trainer, metric_rows, status_of, wait_for
 from workbench.runs.store import FINAL, Run, list_runs, running_time, step_rate
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -391,26 +391,14 @@ def test_secrets_printed_by_plugins_or_raised_in_errors_reach_no_file_and_no_out
     """Was: supervisor.log held HF_TOKEN and OPENAI_API_KEY (0644) when a plugin printed its environment;
     an exception message with a secret landed in events.jsonl and status.json's reason, and show/ls printed it."""
     hf, openai = "hf_TopSecretValue1234567890abcdefgh", "sk-proj-AnotherSecret0123456789"
-    plugin_dir = workspace / ".workbench" / "plugins"  # the workspace's local plugin folder
-    plugin_dir.mkdir(parents=True)
-    (plugin_dir / "leaky.py").write_text(
-        "import os, sys\n"
-        "from workbench.hookspecs import hookimpl\n"
-        "from workbench.specs import TrainerSpec\n"
-        "@hookimpl\n"
-        "def register_trainers():\n"
-        "    return [TrainerSpec('leaky', ('conversational',), 'leaky:build')]\n"
-        "@hookimpl\n"
-        "def run_finished(run):\n"
-        "    print(dict(os.environ))\n"
-        "    print('stderr', os.environ.get('OPENAI_API_KEY'), file=sys.stderr)\n"
-        "def build(ctx):\n"
-        "    print('token is', os.environ['HF_TOKEN'], flush=True)\n"
-        "    raise RuntimeError('hub said 401 for token ' + os.environ['HF_TOKEN'])\n"
-    )
-    config = workspace / "leaky.toml"
-    config.write_text((CONFIGS / "sft.toml").read_text().replace('name = "sft"', 'name = "leaky"')
-                      .replace("../", str(CONFIGS.parent) + "/").split("[trainer.args]")[0])
+    config, plugin_dir = leaky_trainer(
+        workspace,
+        build="    print('token is', os.environ['HF_TOKEN'], flush=True)\n"
+              "    raise RuntimeError('hub said 401 for token ' + os.environ['HF_TOKEN'])\n",
+        hooks="@hookimpl\n"
+              "def run_finished(run):\n"
+              "    print(dict(os.environ))\n"
+              "    print('stderr', os.environ.get('OPENAI_API_KEY'), file=sys.stderr)\n")
     env = {"HF_TOKEN": hf, "OPENAI_API_KEY": openai, "PYTHONPATH": str(plugin_dir)}
     result = cli("run", str(config), env=env)
     assert result.returncode == 1
@@ -436,3 +424,18 @@ def test_a_private_run_is_readable_by_its_owner_only(workspace):
     assert os.stat(run_dir).st_mode & 0o077 == 0
     leaky = [str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if os.stat(p).st_mode & 0o077]
     assert not leaky, leaky
+
+
+def test_a_new_run_whose_supervisor_cannot_start_ends_failed_not_lost(workspace, monkeypatch):
+    """Was: a run whose supervisor refused it (or could not start) sat `queued`, then read `lost`."""
+    from workbench.errors import RunError
+    from workbench.supervisor import spawn
+
+    run_dir = fake_run(workspace, status="queued", ended=None, started=None, attempt=0)
+    (run_dir / "launch.json").write_text("{damaged")
+    (run_dir / "status.json").write_text(json.dumps({"status": "queued", "created": time.time(), "attempt": 0,
+                                                     "trainer": "sft"}))
+    with pytest.raises(RunError, match="launch.json"):
+        spawn(Run(run_dir))
+    st = status_of(run_dir)
+    assert st["status"] == "failed" and "launch.json" in st["reason"], st

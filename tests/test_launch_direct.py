@@ -51,6 +51,17 @@ def test_direct_env_is_what_accelerate_launch_sets(tmp_path, monkeypatch, overri
     assert cmd == direct_argv(run) == [sys.executable, "-m", "workbench.worker", str(run)]
 
 
+
+def test_direct_plan_keeps_the_thread_count_set_in_launch_env(tmp_path, monkeypatch):
+    """`accelerate launch` takes OMP_NUM_THREADS from the job's environment, launch.env included.
+    Was: the direct plan computed it from the shell's environment only and overrode launch.env's."""
+    from workbench_plugins.launch_local.launcher import LocalLauncher
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    config = load_config(CONFIGS / "sft.toml", ["launch.env={OMP_NUM_THREADS = \"3\"}"], deep=False).data
+    plan = LocalLauncher().plan(tmp_path / "run", config)
+    assert plan.argv[:3] == [sys.executable, "-m", "workbench.worker"] and plan.env["OMP_NUM_THREADS"] == "3"
+
 @pytest.mark.slow
 def test_direct_run_trains_exactly_like_accelerate_launch(workspace):
     steps = "trainer.args.max_steps=6"

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from tests.conftest import CONFIGS, REPO, cli, metric_rows, status_of, wait_for
+from tests.conftest import CONFIGS, REPO, cli, leaky_trainer, metric_rows, status_of, wait_for
 from workbench.config import load_config
 from workbench.errors import ConfigError
 from workbench.runs.store import FINAL, Run
@@ -191,6 +191,29 @@ def test_time_limit_checkpoints_and_resubmits_by_itself(slurm_cluster, workspace
     finally:
         cancel_all(run)
 
+
+
+@pytest.mark.slow
+def test_a_secret_the_job_prints_under_slurm_reaches_console_log_redacted(slurm_cluster, workspace):
+    """Was: sbatch --output wrote the job's stdout/stderr straight into console.log, past the redacting
+    writer every local job goes through, so a printed HF_TOKEN landed in the run directory."""
+    secret = "hf_SlurmSecretValue1234567890abcdefgh"
+    config, plugin_dir = leaky_trainer(workspace, build="    print('token is', os.environ['HF_TOKEN'], flush=True)\n"
+                                                         "    print('again', os.environ['HF_TOKEN'], file=sys.stderr)\n"
+                                                         "    raise SystemExit(0)\n")
+    result = cli("run", str(config), "--detach", "--set", "launch.launcher='slurm'",
+                 env={**ONE_THREAD, "HF_TOKEN": secret, "PYTHONPATH": str(plugin_dir)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = Run(workspace / "runs" / result.stdout.strip().splitlines()[-1])
+    try:
+        final(run, 300)
+        log = run.path("console.log").read_text()
+        assert "token is ***" in log and "again ***" in log, log[-2000:]
+        for path in run.dir.rglob("*"):
+            if path.is_file():
+                assert secret not in path.read_text(errors="replace"), path
+    finally:
+        cancel_all(run)
 
 def test_slurm_states_map_to_run_states():
     done = {"outcome": "completed"}

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import textwrap
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import CONFIGS, cli
-from workbench.plugin_manager import build_registry, notify
+from workbench.plugin_manager import notify
 from workbench.testing import registry_with, run_job
 
 COMMAND_PLUGIN = """

@@ -62,3 +62,20 @@ def test_queued_runs_start_one_after_another_in_order_and_a_cancelled_one_never_
     assert not cancelled.get("job_pid") and not cancelled.get("started")
     assert metric_rows(run_named(ws, "c")) == []
     assert json.loads(cli("queue", "--json").stdout) == []
+
+
+def test_queue_list_writes_waiting_times_with_the_one_duration_formatter(workspace):
+    """Was: `workbench queue` printed '3725s' where ls/show/the TUI write durations as 1h02m."""
+    import os
+    import time
+
+    from workbench.runs.store import process_start_time
+
+    run_dir = workspace / "runs" / "20250101-000000-waiting"
+    run_dir.mkdir(parents=True)
+    (run_dir / "job.toml").write_text('[launch]\nnum_processes = 1\ngpu_ids = "all"\n')
+    (run_dir / "status.json").write_text(json.dumps({
+        "id": run_dir.name, "status": "queued", "queue": True, "queue_order": 1.0, "created": time.time() - 3725,
+        "supervisor_pid": os.getpid(), "supervisor_start": process_start_time(os.getpid())}))
+    out = cli("queue").stdout.splitlines()
+    assert out[1].split() == ["0", run_dir.name, "any", "1", "1h02m"], out

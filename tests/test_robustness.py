@@ -266,7 +266,6 @@ def test_config_encoding_problems(workspace, tmp_path):
 def test_followers_end_when_the_run_directory_is_deleted(workspace, command):
     """`logs -f` / `stop --wait` on a run someone rm -rf's must not wait forever."""
     import subprocess
-    import sys
     import time
 
     from tests.conftest import WORKBENCH
@@ -311,3 +310,67 @@ def test_json_output_is_strict_json_when_the_loss_is_nan(workspace):
     assert shown["last_metrics"]["loss"] is None and shown["loss"] is None
     listed = strict(cli("ls", "--json").stdout)
     assert listed[0]["loss"] is None
+
+
+def test_a_supervisor_that_cannot_start_is_a_one_line_run_error(tmp_path, monkeypatch):
+    """Was: spawn() let CalledProcessError / FileNotFoundError escape as a traceback when the
+    supervisor's interpreter could not run (a broken venv, no memory to fork)."""
+    from workbench.errors import RunError
+    from workbench.runs.store import Run
+    from workbench import supervisor
+
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ImportError: no module named workbench' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(supervisor.sys, "executable", str(broken))
+    with pytest.raises(RunError, match=r"could not start \(exit code 1\): ImportError: no module named workbench"):
+        supervisor.spawn(Run(run_dir))
+    monkeypatch.setattr(supervisor.sys, "executable", str(tmp_path / "missing-python"))
+    with pytest.raises(RunError, match="cannot start the supervisor of r1"):
+        supervisor.spawn(Run(run_dir))
+
+
+def test_stop_now_from_another_machine_signals_no_local_process(tmp_path):
+    """Was: `stop --now` sent SIGTERM to status.json's supervisor_pid on *this* machine, whatever
+    machine the supervisor ran on (a shared filesystem, a Slurm login node): it killed an unrelated
+    local process that happened to have that pid."""
+    import json
+    import subprocess
+    import sys
+
+    from workbench.runs.control import request_stop
+    from workbench.runs.store import Run
+
+    # Answers one line on stdin; a SIGTERM sent before that line (default action) ends it first.
+    victim = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline(); print('alive', flush=True)"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        run_dir = tmp_path / "runs" / "r1"
+        run_dir.mkdir(parents=True)
+        (run_dir / "status.json").write_text(json.dumps({
+            "id": "r1", "status": "running", "host": "some-other-host", "supervisor_pid": victim.pid}))
+        message = request_stop(Run(run_dir), now=True)
+        victim.stdin.write("ping\n")
+        victim.stdin.flush()
+        assert victim.stdout.readline().strip() == "alive", "a local process was signalled"
+        assert json.loads((run_dir / "stop.request").read_text())["now"] is True
+        assert "some-other-host" in message
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_the_supervisors_own_console_lines_are_redacted(tmp_path, monkeypatch):
+    """Was: 'workbench: cannot start job: ...' went into console.log unredacted (status.json's copy of the
+    same reason was redacted), so a job handle's error quoting a token landed in the run directory."""
+    from workbench.runs.store import Run
+    from workbench.supervisor import Supervisor
+
+    secret = "hf_SupervisorSecret1234567890abcdefghij"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    run_dir = tmp_path / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    Supervisor(Run(run_dir), resume=False)._append_console(f"workbench: cannot start job: 401 for {secret}\n")
+    assert (run_dir / "console.log").read_text() == "workbench: cannot start job: 401 for ***\n"

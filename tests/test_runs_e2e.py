@@ -9,7 +9,7 @@ import signal
 import psutil
 import pytest
 
-from tests.conftest import CONFIGS, cli, metric_rows, status_of, wait_for
+from tests.conftest import CONFIGS, cli, leaky_trainer, metric_rows, status_of, wait_for
 from workbench.runs.store import list_runs
 
 pytestmark = pytest.mark.slow
@@ -173,22 +173,8 @@ def test_stop_then_resume_is_continuous(workspace):
 
 def test_secrets_never_land_in_the_run_directory(workspace):
     secret = "hf_TopSecretValue123456"
-    plugin_dir = workspace / ".workbench" / "plugins"
-    plugin_dir.mkdir(parents=True)
-    (plugin_dir / "leaky.py").write_text(
-        "import os\n"
-        "from workbench.hookspecs import hookimpl\n"
-        "from workbench.specs import TrainerSpec\n"
-        "@hookimpl\n"
-        "def register_trainers():\n"
-        "    return [TrainerSpec('leaky', ('conversational',), 'leaky:build')]\n"
-        "def build(ctx):\n"
-        "    print('token is', os.environ['HF_TOKEN'], flush=True)\n"
-        "    raise SystemExit(0)\n"
-    )
-    config = workspace / "leaky.toml"
-    config.write_text((CONFIGS / "sft.toml").read_text().replace('name = "sft"', 'name = "leaky"')
-                      .replace("../", str(CONFIGS.parent) + "/").split("[trainer.args]")[0])
+    config, plugin_dir = leaky_trainer(workspace, build="    print('token is', os.environ['HF_TOKEN'], flush=True)\n"
+                                                         "    raise SystemExit(0)\n")
     result = cli("run", str(config), env={"HF_TOKEN": secret, "PYTHONPATH": str(plugin_dir)})
     run_dir = only_run(workspace)
     assert "token is ***" in (run_dir / "console.log").read_text()
@@ -196,3 +182,58 @@ def test_secrets_never_land_in_the_run_directory(workspace):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
     assert result.returncode != 0  # the leaky trainer never trains
+
+
+@pytest.mark.slow
+def test_gpu_samples_are_of_the_jobs_own_gpus(workspace):
+    """Was: the supervisor sampled the GPUs named by its own CUDA_VISIBLE_DEVICES, not the job's, so a
+    run given GPU 1 by launch.env (or by the GPU queue) recorded every GPU of the machine in gpu.jsonl."""
+    result = cli("run", str(CONFIGS / "sft.toml"), "--set", "trainer.args.max_steps=3",
+                 "--set", "launch.env={CUDA_VISIBLE_DEVICES = \"1\"}",
+                 env={"WORKBENCH_FAKE_GPUS": "2", "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (only_run(workspace) / "gpu.jsonl").read_text().splitlines()]
+    assert rows and {r["index"] for r in rows} == {1}, rows[:3]
+
+
+@pytest.mark.slow
+def test_a_secret_plugin_setting_from_the_environment_never_lands_in_the_run_directory(workspace):
+    """Was: only secret-*named* variables were redacted, so the docs' own `webhook = "$env:SLACK_WEBHOOK"`
+    reached events.jsonl, console.log and supervisor.log in clear when the plugin's request failed."""
+    hook = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXX"
+    (workspace / ".workbench").mkdir(parents=True, exist_ok=True)
+    (workspace / ".workbench" / "settings.toml").write_text('[plugin.leaky]\nwebhook = "$env:SLACK_WEBHOOK"\n')
+    config, plugin_dir = leaky_trainer(
+        workspace,
+        build="    from workbench.settings import plugin_settings\n"
+              "    print('posting to', plugin_settings('leaky')['webhook'], flush=True)\n"
+              "    raise SystemExit(0)\n",
+        hooks="@hookimpl\n"
+              "def run_finished(run):\n"
+              "    from workbench.settings import plugin_settings\n"
+              "    url = plugin_settings('leaky')['webhook']\n"
+              "    print('notifying', url)\n"
+              "    raise RuntimeError('404 Client Error for url: ' + url)\n")
+    cli("run", str(config), env={"SLACK_WEBHOOK": hook, "PYTHONPATH": str(plugin_dir)})
+    run_dir = only_run(workspace)
+    wait_for(lambda: any(e.get("event") == "plugin_error" for e in
+                         (json.loads(x) for x in (run_dir / "events.jsonl").read_text().splitlines())),
+             timeout=60, what="the hook's plugin_error event")
+    assert "posting to ***" in (run_dir / "console.log").read_text()
+    assert "404 Client Error for url: ***" in (run_dir / "events.jsonl").read_text()
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert hook not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.slow
+def test_a_stop_now_request_file_alone_ends_the_job_at_once(workspace):
+    """`stop --now` from another machine can only write stop.request {"now": true} (it cannot signal
+    the supervisor). Was: machine 0's supervisor read that as a graceful stop."""
+    from workbench.runs.store import Run
+
+    run_dir = start_long_run(workspace, extra=("--set", "run.stop_grace_seconds=3600"))
+    assert Run(run_dir).write_stop_request(now=True) is None
+    st = wait_for(lambda: (s := status_of(run_dir))["status"] in ("stopped", "failed", "completed") and s,
+                  timeout=120, what="final status")
+    assert st["status"] == "stopped" and st["reason"] == "stopped on request (killed)", st

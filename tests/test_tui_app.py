@@ -10,20 +10,11 @@ import time
 import pytest
 
 from tests.test_tui_support import fail_with_oom, make_run, metric_row, write_rows
+from workbench.testing import wait_until  # noqa: F401 - the other TUI tests import it from here
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.widgets.runs_table import RunsTable
 
 SIZE = (80, 24)
-
-
-async def wait_until(pilot, predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

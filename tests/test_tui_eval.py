@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from tests.test_tui_app import SIZE, app_for, wait_until, ws  # noqa: F401 - ws is a fixture
 from tests.test_tui_support import make_run
@@ -122,3 +121,36 @@ def test_samples_group_by_prompt_across_runs(tmp_path):
     assert labels == ["a final", "b final"]
     assert [(p.prompt, sorted(p.by_label)) for p in prompts] == [
         ("p0", ["a final", "b final"]), ("only-a", ["a final"]), ("only-b", ["b final"])]
+
+
+def test_results_table_and_early_stopping_agree_on_which_metrics_fall():
+    """One notion of 'lower is better': the table bolded the highest nll / rejected_logp while early
+    stopping minimised nll (two lists that disagreed)."""
+    from workbench.evaluation.compare import ResultRow
+    from workbench.evaluation.settings import early_stopping_of
+    from workbench.tui.screens.eval_results import best_rows
+
+    rows = [ResultRow("r", f"checkpoint-{i}", i, {"ppl/nll": v, "preference_accuracy/rejected_logp": -v})
+            for i, v in enumerate((3.0, 1.5, 2.0))]
+    assert best_rows(rows, "ppl/nll") == {1}
+    assert best_rows(rows, "preference_accuracy/rejected_logp") == {0}
+    for metric in ("ppl/nll", "preference_accuracy/rejected_logp"):
+        assert early_stopping_of({"run": {"early_stopping": {"metric": metric}}}).mode == "min"
+
+
+def test_the_run_table_keeps_the_best_eval_metric_the_same_way(tmp_path):
+    """The run table's best eval value follows the same rule (it had a third list, which took
+    metrics it did not know, such as eval_logps/chosen, as lower-is-better)."""
+    import json
+    import os
+
+    from workbench.tui.runs_poll import BestEval
+
+    path = tmp_path / "metrics.jsonl"
+    rows = [{"step": s, "kind": "eval", "eval_loss": loss, "eval_logps/chosen": logp}
+            for s, loss, logp in ((1, 2.0, -9.0), (2, 1.5, -7.0), (3, 1.8, -8.0))]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    best = BestEval()
+    st = os.stat(path)
+    best.scan(path, st.st_size, st.st_ino)
+    assert best.best == {"eval_loss": 1.5, "eval_logps/chosen": -7.0}

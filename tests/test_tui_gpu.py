@@ -12,7 +12,7 @@ from tests.test_tui_app import app_for, wait_until, ws  # noqa: F401 - fixture
 from tests.test_tui_support import make_run
 from workbench.errors import ConfigError
 from workbench.telemetry import GpuSample
-from tests.tui_screen import screen_lines, screen_text
+from tests.tui_screen import screen_lines
 from workbench.tui.widgets.gpu_panel import GpuPanel, gpu_line, history_line, poll_interval
 
 SIZE = (80, 24)
@@ -193,3 +193,20 @@ def test_poll_interval_from_argument_env_and_bad_values(monkeypatch):
     monkeypatch.setenv("WORKBENCH_GPU_POLL", "fast")
     with pytest.raises(ConfigError, match="WORKBENCH_GPU_POLL"):
         poll_interval()
+
+
+def test_gpu_history_reads_only_whole_samples_from_its_tail(tmp_path):
+    """The GPU panel's history file: its last samples per GPU, a torn last line and the cut first
+    line of the tail skipped (read with the one run-file reader's tail_jsonl)."""
+    from workbench.telemetry import open_backend, write_gpu_jsonl
+    from workbench.tui.widgets.gpu_panel import read_history
+
+    backend = open_backend("fake:2")
+    path = tmp_path / "gpu-history.jsonl"
+    while not path.exists() or path.stat().st_size < (1 << 20) + 4096:
+        write_gpu_jsonl(path, backend.sample())
+    with open(path, "a") as f:
+        f.write('{"index": 0, "name": "torn')
+    history = read_history(path, keep=5)
+    assert sorted(history) == [0, 1] and all(len(v) == 5 for v in history.values())
+    assert history[0][-1].time == max(s.time for s in history[0])

@@ -29,8 +29,22 @@ async def main():
         await pilot.press("m", "a", "escape", "2", "3", "4", "5")
         await pilot.pause(0.5)
         shown = type(app.screen).__name__
+        await pilot.press("1")
+        visited = []
+        for open_screen, keys in ((app.open_evaluate, ()), (app.open_eval_results, ("s",))):
+            open_screen("r1")               # the evaluation screens (form, results, samples)
+            await pilot.pause(0.5)
+            visited.append(type(app.screen).__name__)
+            for key in keys:
+                await pilot.press(key)
+                await pilot.pause(0.5)
+                visited.append(type(app.screen).__name__)
+            while len(app.screen_stack) > 1:
+                app.pop_screen()
+                await pilot.pause(0.1)
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[1].split(","))
-    print(json.dumps({"heavy": heavy, "runs": len(app.runs), "registry": app.registry is not None, "screen": shown}))
+    print(json.dumps({"heavy": heavy, "runs": len(app.runs), "registry": app.registry is not None, "screen": shown,
+                      "visited": visited}))
 
 asyncio.run(main())
 """
@@ -44,6 +58,7 @@ def test_app_start_and_use_imports_no_training_stack(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["runs"] == 1 and result["registry"], result
+    assert result["visited"] == ["EvaluateScreen", "EvalResultsScreen", "SamplesScreen"], result
     assert result["heavy"] == [], f"the TUI imported {result['heavy']}"
 
 

@@ -24,6 +24,17 @@ def test_numbers_keep_their_significant_digits():
     assert numbers.num(9.99996) == "10"
 
 
+
+def test_the_terminal_follower_writes_numbers_like_ls_and_the_tui():
+    """`run`/`logs -f`/`eval` progress lines used `:.4g` (2e-05, 1.235e+04) while ls/show/the TUI wrote 2e-5, 12.35k."""
+    from workbench.cli.follow import format_metrics, format_scores
+
+    line = format_metrics({"step": 3, "loss": 2.513492, "learning_rate": 2e-5, "tokens_per_second": 12345.6,
+                           "eval/contains/contains": 0.25}, 10)
+    assert line == "step 3/10  loss 2.513  lr 2e-5  tok/s 12.35k  eval/contains/contains 0.25"
+    assert format_scores({"perplexity/perplexity": 123456.0, "perplexity/rows": 8}) == \
+        "perplexity/perplexity 123.5k  perplexity/rows 8"
+
 def big_run(ws, run_id: str, *, step: int, total: int, loss: float, tps: float, status: str = "running", **extra):
     run_dir = make_run(ws, run_id, status=status, steps=total, logged=0, **extra)
     rows = [{"step": s, "time": 1000.0 + s, "kind": "train", "loss": loss, "tokens_per_second": tps,
@@ -35,9 +46,13 @@ def big_run(ws, run_id: str, *, step: int, total: int, loss: float, tps: float, 
 def test_ls_prints_a_tiny_loss_in_full_and_ids_uncut(workspace):
     rid = "20250101-000001-a-very-long-run-name-for-the-listing"
     big_run(workspace, rid, step=9447, total=20000, loss=3e-5, tps=1234.5, status="completed")
+    big_run(workspace, "20250101-000002-long", step=10, total=10, loss=2.0, tps=1.0, status="completed",
+            created=1000.0, started=1000.0, ended=4725.0)
     out = cli("ls").stdout
     assert "0.0000" not in out and "3e-5" in out
     assert rid in out and "9447/20000" in out
+    long_row = next(line for line in out.splitlines() if "-long" in line)
+    assert long_row.split()[-1] == "1h02m", out  # durations as the TUI writes them (was 1:02:05)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (60, 20)])

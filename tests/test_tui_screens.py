@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -135,7 +134,7 @@ def config_with_max_length(ws, max_length: int = 128):
     (ws / "configs").mkdir(exist_ok=True)
     text = (DATA.parent / "configs" / "sft.toml").read_text()
     path = ws / "configs" / "short.toml"
-    path.write_text(text + f"\n" if "max_length" in text else text)
+    path.write_text(text + "\n" if "max_length" in text else text)
     import tomllib
 
     data = tomllib.loads(path.read_text())

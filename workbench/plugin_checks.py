@@ -287,23 +287,36 @@ def _type_clash(default: Any, value: Any) -> str | None:
     return None
 
 
-def option_problems(path: str, options: Mapping[str, Any], skip: int = 0) -> list[tuple[str | None, str]]:
-    """(option or None, why) for each option the function at `path` cannot take. Empty when unknown or fine."""
+def option_problems(path: str, options: Mapping[str, Any], skip: int = 0,
+                    declared: tuple = ()) -> list[tuple[str | None, str]]:
+    """(option or None, why) for each option the function at `path` cannot take. Empty when unknown or fine.
+
+    declared: what a function taking **options accepts (a spec's `options`: names, or (name,
+    default) pairs); without it such a function takes anything."""
     sig = signature_of(path, skip=skip)
     if sig is None:
         return []
-    names = [p.name for p in sig.params]
+    params = {p.name: p for p in sig.params}
+    extra: dict[str, Any] = {}
+    for item in declared:
+        name, default = (item, None) if isinstance(item, str) else (item[0], item[1])
+        if name not in params:
+            extra[name] = default
+    names = [*params, *extra]
     out = []
     for key, value in options.items():
-        param = next((p for p in sig.params if p.name == key), None)
-        if param is None:
-            if not sig.var_keyword:
+        if key in params:
+            default = params[key].default
+        elif key in extra:
+            default = extra[key]
+        else:
+            if not sig.var_keyword or extra:
                 out.append((key, f"has no option '{key}'{did_you_mean(key, names)} "
                                  f"(options: {', '.join(names) or 'none'})"))
             continue
-        clash = _type_clash(param.default, value)
+        clash = _type_clash(default, value)
         if clash:
-            out.append((key, f"option '{key}': expected {clash} (default {param.default!r}), got "
+            out.append((key, f"option '{key}': expected {clash} (default {default!r}), got "
                              f"{type(value).__name__} {value!r}"))
     out += [(None, f"needs option '{p.name}'") for p in sig.params if p.required and p.name not in options]
     return out
@@ -365,7 +378,8 @@ def check_config_plugins(config: dict, registry: Any, where: Callable[[str], str
         if table == "evaluators":
             options = ((config.get("eval") or {}).get("options") or {}).get(name) or {}
             if isinstance(options, dict):
-                for option, problem in option_problems(spec.factory, options, skip=1):
+                for option, problem in option_problems(spec.factory, options, skip=1,
+                                                       declared=tuple(getattr(spec, "options", ()) or ())):
                     key = f"eval.options.{name}" + (f".{option}" if option else "")
                     raise PluginError(f"{key}: evaluator '{name}' (plugin {plugin}) {problem}", where=where(key))
 

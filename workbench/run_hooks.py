@@ -2,7 +2,7 @@
 
     hooks = RunHooks(run)
     hooks.started()                 # after the job was spawned: run_started
-    thread(target=hooks.follow, args=(done_event,))   # run_event for each new events.jsonl line
+    hooks.poll_events()             # from the supervisor's watcher, ~2 Hz: run_event for each new events.jsonl line
     hooks.finished()                # after the final status: run_finished
 
 Each hook goes through `workbench.plugin_manager.notify`, which never raises; what a
@@ -22,7 +22,6 @@ from typing import Any
 from workbench.runs.jsonl import JsonlFollower
 from workbench.specs import RunInfo
 
-FOLLOW_INTERVAL_S = 0.5
 OWN_EVENTS = ("plugin_error",)   # never fed back to run_event (a raising hook would loop)
 
 
@@ -107,8 +106,3 @@ class RunHooks:
             self.call("run_event", event=event)
             count += 1
         return count
-
-    def follow(self, done: threading.Event, interval: float = FOLLOW_INTERVAL_S) -> None:
-        """Thread body: poll events.jsonl until `done` is set."""
-        while not done.wait(interval):
-            self.poll_events()

@@ -18,16 +18,30 @@ TOKEN_SHAPES = re.compile(
     r"\b(?:hf_[A-Za-z0-9]{30,}|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}"
     r"|github_pat_[A-Za-z0-9_]{30,}|AKIA[0-9A-Z]{16}|xox[abprs]-[A-Za-z0-9-]{10,})\b")
 MASK = "***"
+SECRET_ENV = "WORKBENCH_SECRET_ENV"
+"""Comma-separated names of more variables whose values are secrets, whatever their names (e.g. those
+the settings read with "$env:NAME"); inherited by the supervisor, the job and its console writer."""
 
 
 def is_secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name))
 
 
-def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    """Values of secret-named variables (6+ characters), longest first, for redaction."""
+def declare_secret_env(names, env: dict[str, str] | None = None) -> None:
+    """Count the values of variables `names` as secrets in this process and every child it starts."""
     env = os.environ if env is None else env
-    vals = {v for k, v in env.items() if is_secret_name(k) and isinstance(v, str) and len(v) >= 6}
+    known = [n for n in env.get(SECRET_ENV, "").split(",") if n]
+    new = [n for n in names if n and n not in known]
+    if new:
+        env[SECRET_ENV] = ",".join(known + new)
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
+    """Values of secret-named (or declared) variables (6+ characters), longest first, for redaction."""
+    env = os.environ if env is None else env
+    declared = set(env.get(SECRET_ENV, "").split(","))
+    vals = {v for k, v in env.items()
+            if (is_secret_name(k) or k in declared) and isinstance(v, str) and len(v) >= 6}
     return sorted(vals, key=len, reverse=True)
 
 

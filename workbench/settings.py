@@ -81,6 +81,23 @@ class Settings:
     """[sources] paths: other tools' run folders (workbench.sources.added), as written."""
     files: tuple[Path, ...] = ()
 
+    def secret_env_names(self) -> list[str]:
+        """The variables [plugin.*] reads with "$env:NAME": their values are secrets, never written down."""
+        names: list[str] = []
+
+        def walk(value: Any) -> None:
+            if isinstance(value, str) and value.startswith(ENV_PREFIX):
+                names.append(value[len(ENV_PREFIX):])
+            elif isinstance(value, dict):
+                for v in value.values():
+                    walk(v)
+            elif isinstance(value, list):
+                for v in value:
+                    walk(v)
+
+        walk(self.plugin)
+        return names
+
     def plugin_settings(self, name: str) -> dict[str, Any]:
         """[plugin.NAME] with "$env:VAR" values read from the environment (a missing one is an error)."""
         return {k: _resolve_env(v, f"plugin.{name}.{k}") for k, v in self.plugin.get(name, {}).items()}
@@ -221,6 +238,9 @@ def load_settings(workspace: Path | None = None) -> Settings:
     if len(_CACHE) > 16:
         _CACHE.clear()
     _CACHE[key] = settings
+    from workbench.secrets import declare_secret_env
+
+    declare_secret_env(settings.secret_env_names())  # redacted here and in every process started from here
     return settings
 
 

@@ -116,6 +116,9 @@ class EvaluatorSpec:
     description: str = ""
     data_kinds: tuple[str, ...] = ()
     override: bool = False
+    options: tuple = ()
+    """What a factory taking **options accepts: names, or (name, default) pairs whose default's
+    type the value must have; checked before launch, with did-you-mean."""
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,8 @@ class Supervisor:
         self.took_run = False
         """True once status.json says this supervisor owns the run."""
         self.hooks: Any = None
+        self.visible_devices: str | None = os.environ.get("CUDA_VISIBLE_DEVICES")
+        """The job's CUDA_VISIBLE_DEVICES (launch.env, the GPU queue): the GPUs gpu.jsonl samples."""
 
     # --- the answer to spawn() --------------------------------------------------------------
     def say(self, word: str, message: str) -> None:
@@ -340,6 +342,7 @@ class Supervisor:
                 return 0
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        self.visible_devices = env.get("CUDA_VISIBLE_DEVICES")
         self._begin_attempt()
         try:
             if self.handle is not None:
@@ -394,6 +397,7 @@ class Supervisor:
         st = run.raw_status
         pgid = holder.get("pgid") or st.get("job_pgid")
         self.job = AdoptedJob(run, pgid)
+        self.visible_devices = st.get("cuda_visible_devices", self.visible_devices)
         run.update_status(status="stopping" if run.path(STOP_REQUEST).exists() else "running",
                           supervisor_pid=os.getpid(), supervisor_start=process_start_time(os.getpid()),
                           job_pgid=pgid, adopted=time.time(), reason=None)
@@ -488,8 +492,11 @@ class Supervisor:
             if self.stop_now.is_set():
                 self._kill_job()
                 return
-            if self.rank > 0 and (read_json(self.run.path(STOP_REQUEST)) or {}).get("now"):
-                self._kill_job()  # `stop --now` reached machine 0's supervisor; this one ends its part too
+            if (read_json(self.run.path(STOP_REQUEST)) or {}).get("now"):
+                # `stop --now` from another machine (it cannot signal us), or on machine K > 0: the
+                # request reached machine 0's supervisor, and this one ends its part too.
+                self.stop_now.set()
+                self._kill_job()
                 return
             if self.run.path(STOP_REQUEST).exists():
                 if stop_seen_at is None and not self.done.is_set():
@@ -514,8 +521,15 @@ class Supervisor:
             return
         if backend is None:
             return
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        indices = [int(i) for i in visible.split(",") if i.strip().isdigit()] if visible else None
+        indices = None
+        if self.visible_devices is not None:  # indices or GPU UUIDs, as CUDA reads them
+            from workbench.telemetry import parse_visible_devices
+
+            try:
+                found = parse_visible_devices(self.visible_devices, backend.sample())
+            except Exception:  # noqa: BLE001
+                found = None
+            indices = sorted(found) if found is not None else None
         path = self.run.path(per_machine("gpu.jsonl", self.rank))
         while not self.done.wait(GPU_SAMPLE_S):
             if not self.run.dir.is_dir():
@@ -576,6 +590,7 @@ class Supervisor:
         checkpoint = st.get("resume_checkpoint")
         if checkpoint:
             env["WORKBENCH_RESUME"] = checkpoint  # every machine resumes from machine 0's choice
+        self.visible_devices = env.get("CUDA_VISIBLE_DEVICES")
         self.took_run = True
         signal.signal(signal.SIGTERM, self._on_terminate)
         signal.signal(signal.SIGINT, self._on_terminate)
@@ -799,9 +814,11 @@ class Supervisor:
             _event(self.run, name, **data)
 
     def _append_console(self, text: str) -> None:
+        from workbench.secrets import redact
+
         try:
             with open(self.run.path(console_name(self.rank)), "a", encoding="utf-8") as f:
-                f.write(text)
+                f.write(redact(text))  # e.g. a job handle's error quoting its environment
         except OSError:
             pass
 
@@ -868,7 +885,21 @@ def spawn(run: Run, resume: bool = False, expect_attempt: int | None = None, wai
           machine_rank: int = 0) -> str:
     """Start a detached supervisor for `run` and return what it did ("started ...",
     "resumed ... from checkpoint-N", "adopted ...", "machine K joined ..."); RunError when it
-    refused the run. machine_rank K > 0: this machine's part of a multi-machine run."""
+    refused the run (a brand-new run then ends `failed` with that reason, not `lost` a minute
+    later). machine_rank K > 0: this machine's part of a multi-machine run."""
+    try:
+        return _spawn(run, resume, expect_attempt, wait_s, machine_rank)
+    except RunError as exc:
+        st = run.raw_status
+        if not resume and not machine_rank and st.get("status") == "queued" and not st.get("supervisor_pid"):
+            try:
+                run.update_status(status="failed", reason=exc.one_line(), ended=time.time())
+            except OSError:
+                pass
+        raise
+
+
+def _spawn(run: Run, resume: bool, expect_attempt: int | None, wait_s: float, machine_rank: int) -> str:
     read_end, write_end = os.pipe()
     argv = [sys.executable, "-m", "workbench.supervisor", str(run.dir), "--daemonize", "--ready-fd", str(write_end)]
     if resume:
@@ -877,12 +908,25 @@ def spawn(run: Run, resume: bool = False, expect_attempt: int | None = None, wai
         argv += ["--machine-rank", str(machine_rank)]
     if expect_attempt is not None:
         argv += ["--expect-attempt", str(expect_attempt)]
-    try:
-        # The intermediate process forks the real supervisor and exits at once, so no zombie stays with us.
-        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       start_new_session=True, check=True, pass_fds=(write_end,))
-    finally:
-        os.close(write_end)
+    import tempfile
+
+    # A file, not a pipe, for its stderr: the daemon inherits it until it redirects its output.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            # The intermediate process forks the real supervisor and exits at once, so no zombie stays with us.
+            started = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
+                                     start_new_session=True, pass_fds=(write_end,))
+        except OSError as exc:
+            os.close(read_end)
+            raise RunError(f"cannot start the supervisor of {run.id}: {exc.strerror or exc}") from None
+        finally:
+            os.close(write_end)
+        if started.returncode != 0:
+            os.close(read_end)
+            errors.seek(0)
+            tail = (errors.read().decode("utf-8", errors="replace").strip().splitlines() or [""])[-1]
+            raise RunError(f"the supervisor of {run.id} could not start (exit code {started.returncode})"
+                           + (f": {tail}" if tail else ""))
     answer = b""
     deadline = time.time() + wait_s
     try:
@@ -966,6 +1010,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--machine-rank", type=int, default=0)
     args = parser.parse_args(argv)
     run = Run(Path(args.run_dir).resolve())
+    try:  # the settings' "$env:NAME" secrets are redacted from supervisor.log, the job and its console too
+        from workbench.settings import load_settings
+
+        load_settings(run.dir.parent.parent)
+    except Exception:  # noqa: BLE001 - a broken settings file is the plugins' problem, reported where they load
+        pass
     if args.daemonize:
         if os.fork() > 0:
             os._exit(0)

@@ -28,7 +28,7 @@ from workbench.errors import DataError, PluginError
 __all__ = [
     "RunResult", "check_data_format", "check_plugin", "fake_run", "make_context", "open_run_panel", "open_tab",
     "registry_with", "run_job", "run_palette_command", "run_tui", "sample_data", "show_run_panel", "tiny_model_path",
-    "tui", "CANONICAL_FIELDS",
+    "tui", "wait_until", "CANONICAL_FIELDS",
 ]
 
 # The fields every row of a canonical data kind must have after conversion.
@@ -456,7 +456,8 @@ def fake_run(workspace: str | os.PathLike, run_id: str = "20250101-000000-test",
     return run_dir
 
 
-async def _wait(pilot: Any, predicate: Any, timeout: float, what: str) -> Any:
+async def wait_until(pilot: Any, predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    """Pause the Pilot until `predicate()` is truthy and return its value; AssertionError after `timeout` s."""
     import time
 
     deadline = time.monotonic() + timeout
@@ -486,7 +487,7 @@ class tui:  # noqa: N801 - used as `async with tui(...)`
         self.app = WorkbenchApp(workspace=self.workspace, runs_poll=self.runs_poll)
         self._ctx = self.app.run_test(size=self.size)
         pilot = await self._ctx.__aenter__()
-        await _wait(pilot, lambda: self.app.registry is not None and self.app._persist_theme, self.timeout,
+        await wait_until(pilot, lambda: self.app.registry is not None and self.app._persist_theme, self.timeout,
                     "the plugin registry")
         return pilot
 
@@ -509,7 +510,7 @@ async def open_run_panel(pilot: Any, run_id: str, panel: str, timeout: float = 1
         state = getattr(pilot.app.screen, "_plugin_panels", None)
         return state.shown.get(panel) if state is not None else None
 
-    widget = await _wait(pilot, shown, timeout, f"run panel '{panel}' in run detail of {run_id}")
+    widget = await wait_until(pilot, shown, timeout, f"run panel '{panel}' in run detail of {run_id}")
     pilot.app.screen.query_one(f"#{PLUGIN_PANEL_PREFIX}{panel}")
     await pilot.pause(0.1)
     return widget
@@ -520,7 +521,7 @@ async def run_palette_command(pilot: Any, title: str) -> None:
     from textual.command import CommandPalette
 
     await pilot.press("ctrl+p")
-    await _wait(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), 5.0, "the command palette")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), 5.0, "the command palette")
     await pilot.press(*title)
     await pilot.pause(0.3)
     await pilot.press("enter")
@@ -533,7 +534,7 @@ async def open_tab(pilot: Any, tab: str, timeout: float = 10.0):
 
     pilot.app.show_tab(f"{PLUGIN_TAB_PREFIX}{tab}")
     panel = pilot.app.main_screen.query_one(f"#{PLUGIN_TAB_PREFIX}{tab}")
-    widget = await _wait(pilot, lambda: panel.children[0] if panel.children else None, timeout, f"tab '{tab}'")
+    widget = await wait_until(pilot, lambda: panel.children[0] if panel.children else None, timeout, f"tab '{tab}'")
     await pilot.pause(0.1)
     return widget
 

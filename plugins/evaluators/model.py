@@ -56,7 +56,8 @@ def rows_for_eval(ctx: TrainContext, max_rows: int) -> tuple[Any, bool]:
     return ds.select(range(min(max_rows, len(ds)))), held_out
 
 
-def _is_chat(value: Any) -> bool:
+def is_chat(value: Any) -> bool:
+    """A list of message dicts (a conversation), not a plain text."""
     return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
 
 
@@ -66,11 +67,11 @@ def render(tokenizer, row: dict) -> str:
         return row["text"]
     if row.get("messages"):
         return tokenizer.apply_chat_template(row["messages"], tokenize=False)
-    prompt = row.get("prompt") or ([] if _is_chat(row.get("chosen") or row.get("completion")) else "")
+    prompt = row.get("prompt") or ([] if is_chat(row.get("chosen") or row.get("completion")) else "")
     answer = row.get("completion", row.get("chosen"))
     if answer is None:
-        answer = [] if _is_chat(prompt) else ""
-    if _is_chat(prompt) or _is_chat(answer):
+        answer = [] if is_chat(prompt) else ""
+    if is_chat(prompt) or is_chat(answer):
         return tokenizer.apply_chat_template(list(prompt) + list(answer), tokenize=False)
     return str(prompt) + str(answer)
 
@@ -85,7 +86,20 @@ def prompt_of(row: dict) -> tuple[Any, Any]:
         return msgs, reference
     if "prompt" in row:
         ref = row.get("answer", row.get("completion", row.get("chosen")))
-        if _is_chat(ref):
+        if is_chat(ref):
             ref = "".join(m.get("content") or "" for m in ref)
         return row["prompt"], ref
     return (row.get("text") or "")[:200], None
+
+
+def padded_batch(seqs: list[list[int]], pad: int):
+    """(input_ids, attention_mask) tensors of token id lists, right-padded with `pad`."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
+        mask[i, :len(s)] = 1
+    return ids, mask

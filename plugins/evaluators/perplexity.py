@@ -7,10 +7,13 @@ import math
 from workbench.errors import ConfigError
 from workbench.evaluation import EvalResult
 from workbench.training import TrainContext
-from workbench_plugins.evaluators.model import load_trained, prompt_of, render, rows_for_eval
+from workbench_plugins.evaluators.examples import check_options, positive_int
+from workbench_plugins.evaluators.model import load_trained, padded_batch, prompt_of, render, rows_for_eval
+
+NAME = "perplexity"
 
 
-def evaluate(ctx: TrainContext, max_rows: int = 64, batch_size: int = 8, max_length: int = 512) -> EvalResult:
+def evaluate(ctx: TrainContext, **options) -> EvalResult:
     """Perplexity of the trained model on data.eval (or the held-out slice, else the last train rows).
 
     Returns perplexity, loss (mean NLL per token), tokens, rows and held_out (1.0 when the
@@ -18,10 +21,11 @@ def evaluate(ctx: TrainContext, max_rows: int = 64, batch_size: int = 8, max_len
     """
     import torch
 
-    for name, value in (("max_rows", max_rows), ("batch_size", batch_size), ("max_length", max_length)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"must be a positive integer, got {value!r}", where=f"eval.options.perplexity.{name}")
-    model, tokenizer = load_trained(ctx, "perplexity")
+    check_options(NAME, options, ("max_rows", "batch_size", "max_length"))
+    max_rows = positive_int(NAME, "max_rows", options.get("max_rows", 64))
+    batch_size = positive_int(NAME, "batch_size", options.get("batch_size", 8))
+    max_length = positive_int(NAME, "max_length", options.get("max_length", 512))
+    model, tokenizer = load_trained(ctx, NAME)
     rows, held_out = rows_for_eval(ctx, max_rows)
     rows = [dict(r) for r in rows]
     texts = [render(tokenizer, r) for r in rows]
@@ -34,12 +38,7 @@ def evaluate(ctx: TrainContext, max_rows: int = 64, batch_size: int = 8, max_len
         with torch.no_grad():
             for start in range(0, len(texts), batch_size):
                 enc = [_encode(tokenizer, t, max_length) for t in texts[start:start + batch_size]]
-                width = max(len(e) for e in enc)
-                ids = torch.full((len(enc), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(enc), width), dtype=torch.long)
-                for i, e in enumerate(enc):
-                    ids[i, :len(e)] = torch.tensor(e, dtype=torch.long)
-                    mask[i, :len(e)] = 1
+                ids, mask = padded_batch(enc, pad)
                 ids, mask = ids.to(device), mask.to(device)
                 logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
                 target, keep = ids[:, 1:], mask[:, 1:].bool()

@@ -8,18 +8,14 @@ from workbench.errors import ConfigError, DataError
 from workbench.evaluation import EvalResult
 from workbench.training import TrainContext
 from workbench_plugins.evaluators.examples import check_options, positive_int
-from workbench_plugins.evaluators.model import load_trained, rows_for_eval
+from workbench_plugins.evaluators.model import is_chat, load_trained, padded_batch, rows_for_eval
 from workbench_plugins.evaluators.scoring import reference_text
 
 NAME = "preference_accuracy"
 
 
-def _is_chat(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
-
-
 def _as_messages(value: Any, role: str) -> list[dict[str, Any]]:
-    return list(value) if _is_chat(value) else [{"role": role, "content": str(value or "")}]
+    return list(value) if is_chat(value) else [{"role": role, "content": str(value or "")}]
 
 
 def _ids(tokenizer, text: str) -> list[int]:
@@ -43,13 +39,13 @@ def split_pair(tokenizer, row: dict[str, Any]) -> tuple[list[int], list[int], li
     """
     prompt, chosen, rejected = row.get("prompt"), row["chosen"], row["rejected"]
     if not prompt:
-        if _is_chat(chosen) and tokenizer.chat_template:
+        if is_chat(chosen) and tokenizer.chat_template:
             c, r = (_ids(tokenizer, tokenizer.apply_chat_template(m, tokenize=False)) for m in (chosen, rejected))
         else:
             c, r = _ids(tokenizer, reference_text(chosen)), _ids(tokenizer, reference_text(rejected))
         k = max(1, _common(c, r))
         return c[:k], c[k:], r[k:]
-    if tokenizer.chat_template and (_is_chat(prompt) or _is_chat(chosen)):
+    if tokenizer.chat_template and (is_chat(prompt) or is_chat(chosen)):
         messages = _as_messages(prompt, "user")
         p = _ids(tokenizer, tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
         fulls = [_ids(tokenizer, tokenizer.apply_chat_template(messages + _as_messages(x, "assistant"), tokenize=False))
@@ -71,13 +67,7 @@ def completion_logps(model, pairs: list[tuple[list[int], list[int]]], pad: int, 
     with torch.no_grad():
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start:start + batch_size]
-            seqs = [p + c for p, c in chunk]
-            width = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(seqs), width), dtype=torch.long)
-            for i, s in enumerate(seqs):
-                ids[i, :len(s)] = torch.tensor(s, dtype=torch.long)
-                mask[i, :len(s)] = 1
+            ids, mask = padded_batch([p + c for p, c in chunk], pad)
             logp = torch.log_softmax(model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float(), -1)
             for i, (p, c) in enumerate(chunk):
                 if not c:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import ConfigError
+from workbench.training.rewards import completion_text
 
 # Punctuation kept where it is part of a number: 3.14, 1,000, -8, +2.
 _NUMBER_PUNCT = re.compile(r"(?<=\d)[.,](?=\d)|(?<![\w])[-+\u2212](?=\d)")
@@ -44,16 +45,8 @@ def normalize(text: str | None) -> str:
 
 
 def reference_text(reference: Any) -> str:
-    """A reference as text (message lists: their contents joined)."""
-    if reference is None:
-        return ""
-    if isinstance(reference, str):
-        return reference
-    if isinstance(reference, dict):
-        return str(reference.get("content") or "")
-    if isinstance(reference, (list, tuple)):
-        return "".join(reference_text(r) for r in reference)
-    return str(reference)
+    """A reference as text (message lists: their contents joined), as reward functions read completions."""
+    return completion_text(reference)
 
 
 def exact_match(generation: str, reference: Any) -> Score:

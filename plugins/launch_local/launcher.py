@@ -7,6 +7,7 @@ goes through `accelerate launch --config_file accelerate.yaml`.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ class LocalLauncher:
         if can_run_direct(config["launch"]):
             import yaml
 
-            env = {**user_env, **direct_env(yaml.safe_load(files[ACCELERATE_YAML]))}
+            # From the environment the job starts in (launch.env included), as `accelerate launch` reads it.
+            env = {**user_env, **direct_env(yaml.safe_load(files[ACCELERATE_YAML]), {**os.environ, **user_env})}
             return LaunchPlan(argv=direct_argv(run_dir), env=env, files=files)
         return LaunchPlan(argv=accelerate_launch_argv(run_dir, config), env=user_env, files=files)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
 from workbench.runs.files import STOP_REQUEST
@@ -15,6 +16,10 @@ TEMPLATE = """#!/bin/bash
 set -u
 RUN_DIR={run_dir}
 cd "$RUN_DIR"
+# The job's output reaches console.log through the redacting writer, as a local job's does: no
+# secret it prints lands in the run directory (Slurm's own lines still come via --output).
+exec > >(exec {python} -m workbench.console_writer "$RUN_DIR/console.log") 2>&1
+WRITER=$!
 # Rendezvous from Slurm's environment: the first host of the allocation is machine 0, each node's
 # SLURM_NODEID is its machine rank; the port is fixed per job so every node agrees on it.
 MAIN_HOST=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)
@@ -37,6 +42,8 @@ while true; do
     rc=$?
     kill -0 "$JOB" 2>/dev/null || break   # a trapped signal ended the wait, not the job: keep waiting
 done
+exec >&- 2>&-   # the writer sees EOF: its last lines land before the step ends
+wait "$WRITER" 2>/dev/null
 exit $rc
 """
 
@@ -55,9 +62,9 @@ def sbatch_options(run_id: str, run_dir: Path, slurm: dict) -> list[str]:
     return opts
 
 
-def render(run_dir: Path, slurm: dict, accelerate: str, config_file: Path) -> str:
+def render(run_dir: Path, slurm: dict, accelerate: str, config_file: Path, python: str = sys.executable) -> str:
     return TEMPLATE.format(
         run_id=run_dir.name, script=shlex.quote(str(run_dir / "slurm.sbatch")),
         sbatch="\n".join(f"#SBATCH {opt}" for opt in sbatch_options(run_dir.name, run_dir, slurm)),
-        run_dir=shlex.quote(str(run_dir)), accelerate=shlex.quote(accelerate),
+        run_dir=shlex.quote(str(run_dir)), accelerate=shlex.quote(accelerate), python=shlex.quote(python),
         config_file=shlex.quote(str(config_file)), stop=STOP_REQUEST, mark=TIME_LIMIT_MARK)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
+from workbench import numbers
 from workbench.runs.jsonl import JsonlFollower
 from workbench.runs.store import FINAL, Run
 
@@ -33,9 +34,14 @@ def format_metrics(row: dict, max_steps: int | None) -> str:
                        ("grad_norm", "grad_norm"), ("tokens_per_second", "tok/s")):
         value = row.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            parts.append(f"{label} {value:.4g}")
-    parts += [f"{k} {v:.4g}" for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))]
+            parts.append(f"{label} {numbers.num(value)}")
+    parts += [f"{k} {numbers.num(v)}" for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))]
     return "  ".join(parts)
+
+
+def format_scores(scores: dict) -> str:
+    """`name value` pairs of evaluator scores, numbers through the one formatter."""
+    return "  ".join(f"{k} {numbers.num(v) if isinstance(v, float) else v}" for k, v in scores.items())
 
 
 def _row_key(row: dict) -> tuple:
@@ -94,7 +100,7 @@ def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = N
             step = row.get("step", 0)
             if row.get("kind") == "evaluation":  # post-training evaluator scores
                 scores = {k: v for k, v in row.items() if k.startswith("eval/")}
-                emit("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items()))
+                emit(format_scores(scores))
             elif row.get("kind") == "eval":
                 emit(format_metrics(row, max_steps))
             elif interactive:
@@ -115,6 +121,11 @@ def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = N
         print(file=out)
     if warned_damage:
         print(f"warning: {warned_damage} damaged lines in metrics.jsonl", file=out)
+    return print_final(status, out)
+
+
+def print_final(status: dict, out=sys.stdout) -> int:
+    """Print a finished run's last line (`failed signal 9: reason`); return the exit code for its status."""
     detail = status.get("reason") or ""
     sig = f" signal {status['signal']}" if status.get("signal") else ""
     print(f"{status['status']}{sig}" + (f": {detail}" if detail else ""), file=out)

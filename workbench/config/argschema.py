@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from workbench.runs.files import write_json_atomic
 from workbench.specs import load_object
 
 
@@ -24,12 +25,17 @@ def cache_dir() -> Path:
     return Path(base) / "argschema"
 
 
-def _package_version(class_path: str) -> str | None:
-    top = class_path.split(":")[0].split(".")[0]
+def installed_version(distribution: str) -> str | None:
     try:
-        return metadata.version(top)
+        return metadata.version(distribution)
     except metadata.PackageNotFoundError:
-        return None  # a local plugin module: no stable version, never cached
+        return None
+
+
+def package_version(class_path: str) -> str | None:
+    """The installed version of the package `class_path` lives in; None for a local plugin module
+    (no stable version: never cached)."""
+    return installed_version(class_path.split(":")[0].split(".")[0])
 
 
 def _jsonable(value: Any) -> Any:
@@ -88,7 +94,7 @@ def fields_of(cls: type) -> dict[str, dict[str, Any]]:
 
 
 def _cache_path(class_path: str) -> Path | None:
-    version = _package_version(class_path)
+    version = package_version(class_path)
     if not version:
         return None
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", class_path)
@@ -107,17 +113,19 @@ def cached_fields(class_path: str) -> dict[str, dict[str, Any]] | None:
     return fields if isinstance(fields, dict) else None
 
 
-def store_fields(class_path: str, fields: dict[str, dict[str, Any]]) -> None:
-    path = _cache_path(class_path)
-    if path is None:
-        return
+def write_cache_file(path: Path, data: dict[str, Any]) -> None:
+    """Write a cache entry atomically; a read-only or full cache only costs speed."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(fields), encoding="utf-8")
-        os.replace(tmp, path)
+        write_json_atomic(path, data)
     except OSError:
-        pass  # a read-only home only costs speed
+        pass
+
+
+def store_fields(class_path: str, fields: dict[str, dict[str, Any]]) -> None:
+    path = _cache_path(class_path)
+    if path is not None:
+        write_cache_file(path, fields)
 
 
 def _fields_in_child(class_path: str) -> dict[str, dict[str, Any]]:
@@ -147,7 +155,7 @@ def trainer_fields(class_path: str, in_process: bool = False) -> dict[str, dict[
     fields = cached_fields(class_path)
     if fields is not None:
         return fields
-    if in_process or _package_version(class_path) is None:
+    if in_process or package_version(class_path) is None:
         fields = fields_of(load_object(class_path))
     else:
         fields = _fields_in_child(class_path)

@@ -18,10 +18,10 @@ else:  # pragma: no cover
 from workbench.config import realargs
 from workbench.config.argranges import first_bad_number
 from workbench.config.argschema import cached_fields, trainer_fields
-from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, Key
+from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, check_value
 from workbench.errors import ConfigError, DataError, PluginError
 from workbench.evaluation.settings import check_eval_settings
-from workbench.secrets import is_secret_name
+from workbench.secrets import TOKEN_SHAPES, is_secret_name
 
 # Fields of a trainer's config class that the workbench sets itself.
 MANAGED_ARGS = {"output_dir": "the run's checkpoints/ folder", "logging_dir": "the run directory"}
@@ -116,24 +116,6 @@ def _set(data: dict, parts: list[str], value: Any) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"--set {'.'.join(parts)}: '{p}' is not a table")
     node[parts[-1]] = value
-
-
-def _type_ok(key: Key, value: Any) -> bool:
-    t = key.type
-    if t.endswith("?"):
-        if value is None:
-            return True
-        t = t[:-1]
-    checks = {
-        "str": lambda v: isinstance(v, str),
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        "bool": lambda v: isinstance(v, bool),
-        "list": lambda v: isinstance(v, list),
-        "dict": lambda v: isinstance(v, dict),
-        "str|list": lambda v: isinstance(v, (str, list)),
-    }
-    return checks[t](value)
 
 
 def _did_you_mean(name: str, known) -> str:
@@ -284,18 +266,7 @@ def validate_sections(data: dict, where) -> dict:
                     resolved[name] = value
                     continue
                 raise ConfigError(f"{keypath}: unknown key{_did_you_mean(name, keys)}", where=where(keypath))
-            key = keys[name]
-            if not _type_ok(key, value):
-                raise ConfigError(f"{keypath}: expected {key.type.rstrip('?')}, got {type(value).__name__} {value!r}",
-                                  where=where(keypath))
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and (
-                    (key.low is not None and value < key.low) or (key.below is not None and value >= key.below)):
-                bounds = " and ".join(filter(None, [f">= {key.low}" if key.low is not None else "",
-                                                    f"< {key.below}" if key.below is not None else ""]))
-                raise ConfigError(f"{keypath}: {value!r} out of range (must be {bounds})", where=where(keypath))
-            if key.choices and value not in key.choices:
-                raise ConfigError(f"{keypath}: {value!r} is not one of {', '.join(map(repr, key.choices))}",
-                                  where=where(keypath))
+            check_value(keys[name], value, keypath, where)
             resolved[name] = value
         for name, key in keys.items():
             if name in resolved:
@@ -365,6 +336,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         if not isinstance(value, (str, int, float, bool)):
             raise ConfigError(f"launch.env.{name}: expected a string or number, got {type(value).__name__} {value!r}",
                               where=loc.where(f"launch.env.{name}"))
+        if isinstance(value, str) and TOKEN_SHAPES.search(value):
+            raise ConfigError(f"launch.env.{name}: the value looks like an access token; export it in your shell "
+                              "instead (the config is copied into the run directory)", where=loc.where(f"launch.env.{name}"))
 
     if registry is None:
         from workbench.plugin_manager import get_registry

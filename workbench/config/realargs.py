@@ -23,23 +23,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from workbench.config.argschema import cache_dir, store_fields
+from workbench.config.argschema import cache_dir, installed_version, package_version, store_fields, write_cache_file
 
 CHILD_TIMEOUT = 300.0
 _LIBRARIES = ("torch", "transformers", "trl", "accelerate", "peft")
 _DEVICE_ENV = ("CUDA_VISIBLE_DEVICES", "ACCELERATE_USE_CPU", "ACCELERATE_MIXED_PRECISION", "HIP_VISIBLE_DEVICES")
 _BUILDER_FILES = ("training/models.py", "config/realargs.py")
-
-
-def _version(name: str) -> str | None:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def has_eval(config: dict) -> bool:
@@ -59,13 +51,13 @@ def verdict_key(request: dict) -> str | None:
     """Cache key of a request, or None when it cannot be cached (a class from no installed package)."""
     import workbench
 
-    top = request["config_class"].split(":")[0].split(".")[0]
-    own = _version(top)
+    own = package_version(request["config_class"])
     if own is None:
         return None
+    top = request["config_class"].split(":")[0].split(".")[0]
     here = Path(workbench.__file__).parent
     builder = hashlib.sha256(b"".join((here / f).read_bytes() for f in _BUILDER_FILES if (here / f).is_file()))
-    material = {"request": request, "package": [top, own], "libraries": {n: _version(n) for n in _LIBRARIES},
+    material = {"request": request, "package": [top, own], "libraries": {n: installed_version(n) for n in _LIBRARIES},
                 "workbench": workbench.__version__, "builder": builder.hexdigest(), "host": socket.gethostname(),
                 "env": {k: os.environ.get(k) for k in _DEVICE_ENV}, "python": sys.version.split()[0]}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:32]
@@ -86,16 +78,8 @@ def cached_verdict(key: str | None) -> dict | None:
 
 
 def _store_verdict(key: str | None, verdict: dict) -> None:
-    if key is None or verdict.get("crashed"):
-        return
-    path = _verdict_path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(verdict), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs speed
+    if key is not None and not verdict.get("crashed"):
+        write_cache_file(_verdict_path(key), verdict)
 
 
 def probe(request: dict, want_fields: bool) -> dict:
@@ -174,7 +158,6 @@ def _build(request: dict, in_process: bool = False) -> dict:
     from types import SimpleNamespace
 
     from workbench.errors import WorkbenchError
-    from workbench.specs import load_object
 
     config = json.loads(json.dumps(request["config"]))
     args = config["trainer"].get("args", {})

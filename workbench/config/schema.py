@@ -7,7 +7,9 @@ config class (e.g. TRL's SFTConfig), so it never drifts from the library.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+from workbench.errors import ConfigError
 
 REQUIRED = object()
 
@@ -25,6 +27,39 @@ class Key:
     def required(self) -> bool:
         return self.default is REQUIRED
 
+
+
+_TYPE_CHECKS = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "list": lambda v: isinstance(v, list),
+    "dict": lambda v: isinstance(v, dict),
+    "str|list": lambda v: isinstance(v, (str, list)),
+}
+
+
+def type_ok(key: Key, value: Any) -> bool:
+    """Whether `value` has the key's type (None only for an optional `T?` key)."""
+    if value is None:
+        return key.type.endswith("?")
+    return _TYPE_CHECKS[key.type.rstrip("?")](value)
+
+
+def check_value(key: Key, value: Any, keypath: str, where: Callable[[str], str]) -> None:
+    """A one-line ConfigError naming `keypath` when `value` does not fit `key`: its type, range or choices."""
+    if not type_ok(key, value):
+        raise ConfigError(f"{keypath}: expected {key.type.rstrip('?')}, got {type(value).__name__} {value!r}",
+                          where=where(keypath))
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            (key.low is not None and value < key.low) or (key.below is not None and value >= key.below)):
+        bounds = " and ".join(filter(None, [f">= {key.low}" if key.low is not None else "",
+                                            f"< {key.below}" if key.below is not None else ""]))
+        raise ConfigError(f"{keypath}: {value!r} out of range (must be {bounds})", where=where(keypath))
+    if key.choices and value is not None and value not in key.choices:
+        raise ConfigError(f"{keypath}: {value!r} is not one of {', '.join(map(repr, key.choices))}",
+                          where=where(keypath))
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "run": {

@@ -152,8 +152,13 @@ class Entry:
     def exists(self) -> bool:
         return (self.path / META).is_file()
 
-    def meta(self) -> dict:
-        return json.loads((self.path / META).read_text(encoding="utf-8"))
+    def meta(self) -> dict | None:
+        """workbench-cache.json, or None when it is missing or damaged (the entry is then a miss)."""
+        try:
+            meta = json.loads((self.path / META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return meta if isinstance(meta, dict) else None
 
     def load(self):
         """The cached dataset, memory-mapped."""
@@ -162,12 +167,14 @@ class Entry:
         return load_from_disk(str(self.path))
 
     def store(self, dataset, meta: dict, extra: Callable[[Path], None] | None = None) -> bool:
-        """Write `dataset` (and `meta`) atomically; False when another writer got there first."""
+        """Write `dataset` (and `meta`) atomically; False when another writer got there first, or when
+        the cache cannot be written (full, another user's folder): the cache only costs speed."""
         import datasets
 
         staging = self.path.parent / f".staging-{self.path.name}-{uuid.uuid4().hex[:8]}"
         bars = datasets.is_progress_bar_enabled()
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             datasets.disable_progress_bars()  # no "Saving the dataset" bar in console.log
             dataset.save_to_disk(str(staging))
             if bars:
@@ -176,21 +183,35 @@ class Entry:
                 extra(staging)
             (staging / META).write_text(json.dumps({**meta, "format": CACHE_FORMAT, "created": time.time()},
                                                    default=str), encoding="utf-8")
-            try:
-                os.rename(staging, self.path)
-            except OSError:  # an entry is already there (another rank or run wrote it)
-                return False
-            return True
+            return install(staging, self)
+        except OSError:
+            return False
         finally:
             if bars:
                 datasets.enable_progress_bars()
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def install(staging: Path, target: Entry) -> bool:
+    """Rename a complete staging folder into place; False when a sound entry is already there (another
+    rank or run wrote it). A damaged one (no readable workbench-cache.json) is replaced: entries are
+    renamed in whole, so one without it is never another writer's half-written entry."""
+    try:
+        os.rename(staging, target.path)
+        return True
+    except OSError:
+        if not target.path.is_dir() or target.meta() is not None:
+            return False
+    shutil.rmtree(target.path, ignore_errors=True)
+    try:
+        os.rename(staging, target.path)
+    except OSError:
+        return False
+    return True
+
+
 def entry(stage: str, key: str, root: Path | None = None) -> Entry:
-    base = root or cache_root()
-    base.mkdir(parents=True, exist_ok=True)
-    return Entry(base / f"{stage}-{key}")
+    return Entry((root or cache_root()) / f"{stage}-{key}")
 
 
 def keyed(dataset, key: str):
@@ -247,15 +268,17 @@ def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", 
     key = rows_key(source, data_cfg, formats, split, max_rows) if enabled() else None
     if key is not None:
         e = entry("rows", key, root)
-        if e.exists():
-            meta = e.meta()
-            if meta.get("format_name") in formats:
+        meta = e.meta() if e.exists() else None
+        if meta is not None and meta.get("format_name") in formats:
+            try:
                 bad_path = e.path / BAD_ROWS
                 bad = [BadRow(b["location"], b["row"], b["field"], b["reason"]) for b in
                        (json.loads(line) for line in bad_path.read_text(encoding="utf-8").splitlines())] \
                     if bad_path.exists() else []
                 return Rows(keyed(e.load(), key), formats[meta["format_name"]], bad, meta["total"], True, key,
                             time.perf_counter() - started)
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # a damaged entry is a miss: converted again below
     prepared = prepare(source, data_cfg, formats, split, max_rows)
     dataset = Dataset.from_list(prepared.rows)
     if key is None:
@@ -268,10 +291,15 @@ def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", 
                                                    for b in prepared.bad), encoding="utf-8")
 
     e = entry("rows", key, root)
-    e.store(dataset, {"stage": "rows", "source": str(source), "format_name": prepared.format.name,
-                      "total": prepared.total, "bad": len(prepared.bad)}, extra=write_bad)
-    del dataset, prepared.rows[:]
-    return Rows(keyed(e.load(), key), prepared.format, prepared.bad, prepared.total, False, key,
+    stored = e.store(dataset, {"stage": "rows", "source": str(source), "format_name": prepared.format.name,
+                               "total": prepared.total, "bad": len(prepared.bad)}, extra=write_bad)
+    if stored:  # else another writer's entry, or none: the rows converted here serve
+        try:
+            dataset = e.load()  # memory-mapped, and exactly what a later hit reads
+        except (OSError, ValueError):
+            pass
+    prepared.rows.clear()
+    return Rows(keyed(dataset, key), prepared.format, prepared.bad, prepared.total, False, key,
                 time.perf_counter() - started)
 
 
@@ -369,7 +397,7 @@ def with_preparation_cache(trainer_cls: type, reporter=None, root: Path | None =
             return prepare(dataset, processing_class, args, *rest)
         started = time.perf_counter()
         e = entry("tokenized", key, root)
-        hit = _all_ranks_agree(e.exists())
+        hit = _all_ranks_agree(e.exists() and e.meta() is not None)
         if hit:
             out = e.load()
         else:

@@ -223,10 +223,13 @@ def compute_stats(settings: StatsSettings, *, progress: Progress | None = None,
     tok = tokenizer_for(settings)
     key = stats_key(settings, formats, tok) if use_cache else None
     entry = cache.entry("stats", key, cache_root) if key else None
-    if entry is not None and entry.exists():
-        meta = entry.meta()
-        if meta.get("format_name") in formats:
+    meta = entry.meta() if entry is not None and entry.exists() else None
+    if meta is not None and meta.get("format_name") in formats:
+        try:
             stats = _stats_from_entry(entry, meta, settings, progress, should_stop)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged entry is a miss: computed again below
+        else:
             fmt = formats[meta["format_name"]]
             return StatsReport(settings, stats, fmt.name, fmt.kind, True, time.perf_counter() - started)
     stats, fmt = _stream_stats(settings, formats, tok, entry, progress, should_stop)
@@ -247,7 +250,10 @@ def _stream_stats(settings: StatsSettings, formats: dict, tok, entry, progress, 
     fmt = detection.format
     total_lines = _line_count(settings.source) if progress else None
     stats = TokenStats(max_length=settings.max_length)
-    writer = _EntryWriter(entry) if entry is not None else None
+    try:
+        writer = _EntryWriter(entry) if entry is not None else None
+    except OSError:  # the cache cannot be written (full, another user's folder): it only costs speed
+        writer = None
     try:
         rows = iter_rows(settings.source, settings.split, limit=settings.max_rows)
         for i, (row, converted, problem) in enumerate(convert_rows(rows, fmt, settings.columns or None), start=1):
@@ -259,15 +265,22 @@ def _stream_stats(settings: StatsSettings, formats: dict, tok, entry, progress, 
                     runs = mask_runs(enc.mask)
                     stats.add(len(enc.ids), runs)
                     if writer:
-                        writer.add(row.number, k, len(enc.ids), runs)
+                        try:
+                            writer.add(row.number, k, len(enc.ids), runs)
+                        except OSError:
+                            writer.discard()
+                            writer = None
             if i % PROGRESS_EVERY == 0:
                 _check_stop(should_stop)
                 if progress:
                     progress(i, min(1.0, row.number / total_lines) if total_lines else None)
         stats.finish()
         if writer:
-            writer.commit({"stage": "stats", "source": settings.source, "format_name": fmt.name,
-                           "rows": stats.rows, "errors": stats.errors})
+            try:
+                writer.commit({"stage": "stats", "source": settings.source, "format_name": fmt.name,
+                               "rows": stats.rows, "errors": stats.errors})
+            except OSError:
+                pass
     finally:
         if writer:
             writer.discard()
@@ -346,19 +359,15 @@ class _EntryWriter:
 
     def commit(self, meta: dict) -> None:
         import json
-        import os
 
-        from workbench.data.cache import CACHE_FORMAT, META
+        from workbench.data.cache import CACHE_FORMAT, META, install
 
         self._flush()
         for f in self.files.values():
             f.close()
         (self.staging / META).write_text(json.dumps({**meta, "format": CACHE_FORMAT, "created": time.time()}),
                                          encoding="utf-8")
-        try:
-            os.rename(self.staging, self.entry.path)
-        except OSError:
-            pass  # another process stored the same entry first
+        install(self.staging, self.entry)  # False: another process stored the same entry first
 
     def discard(self) -> None:
         import shutil

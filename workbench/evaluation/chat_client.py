@@ -75,13 +75,23 @@ class ChatProcess:
         except json.JSONDecodeError:
             raise ChatError(f"unexpected output from the chat process: {line[:120]!r}") from None
 
+    async def _read_or_end(self, timeout: float) -> dict[str, Any]:
+        """The next reply; on a timeout or garbled output the child is ended: its late answer must
+        never be read as the answer to the next request."""
+        try:
+            return await self._read(timeout)
+        except ChatError:
+            if self.alive:
+                await self.close()
+            raise
+
     async def start(self, timeout: float = LOAD_TIMEOUT_S) -> str:
         """Start the child and wait for its model; returns what it loaded."""
         env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
         self.proc = await asyncio.create_subprocess_exec(
             self.python, "-m", "workbench.evaluation.chat", json.dumps(self.config),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._stderr, env=env)
-        reply = await self._read(timeout)
+        reply = await self._read_or_end(timeout)
         if "error" in reply:
             await self.close()
             raise ChatError(reply["error"])
@@ -94,7 +104,7 @@ class ChatProcess:
             raise ChatError("the chat process is not running")
         self.proc.stdin.write((json.dumps({"messages": messages}, ensure_ascii=False) + "\n").encode())
         await self.proc.stdin.drain()
-        reply = await self._read(timeout)
+        reply = await self._read_or_end(timeout)
         if "error" in reply:
             raise ChatError(reply["error"])
         return str(reply.get("reply", ""))

@@ -12,7 +12,14 @@ from workbench.errors import ConfigError
 from workbench.evaluation.generation import SHARED_KEYS, settings_from
 
 EARLY_STOPPING_KEYS = ("metric", "patience", "threshold", "mode")
-LOWER_IS_BETTER = ("loss", "perplexity", "nll")
+LOWER_IS_BETTER = ("loss", "perplexity", "nll", "rejected_logp", "logp_rejected", "reward_std", "error")
+"""Words of metric names whose lower values are better; any other metric is better higher (as
+transformers' greater_is_better assumes for a metric that is not a loss)."""
+
+
+def lower_is_better(metric: str) -> bool:
+    """Which way a metric improves: early stopping's default mode, the results table's and run table's best."""
+    return any(word in metric.lower() for word in LOWER_IS_BETTER)
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ def early_stopping_of(config: dict[str, Any]) -> EarlyStopping | None:
     if not given:
         return None
     metric = metric_key(given["metric"])
-    mode = given.get("mode") or ("min" if any(w in metric.lower() for w in LOWER_IS_BETTER) else "max")
+    mode = given.get("mode") or ("min" if lower_is_better(metric) else "max")
     return EarlyStopping(metric, int(given.get("patience", 3)), float(given.get("threshold", 0.0)), mode)
 
 

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from workbench.config.schema import Key
+from workbench.config.schema import Key, check_value
 from workbench.errors import ConfigError
 
 Where = Callable[[str], str]
@@ -71,15 +71,6 @@ DDP_TRAINER_ARGS = {"find_unused_parameters": "ddp_find_unused_parameters", "buc
                     "broadcast_buffers": "ddp_broadcast_buffers", "timeout": "ddp_timeout", "backend": "ddp_backend"}
 
 
-def _type_ok(key: Key, value: Any) -> bool:
-    t = key.type.rstrip("?")
-    if value is None:
-        return key.type.endswith("?")
-    if t == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, {"str": str, "bool": bool, "list": list, "dict": dict}[t])
-
-
 def check_table(table: Any, keys: dict[str, Key], prefix: str, where: Where) -> dict[str, Any]:
     """Check one sub-table key by key; return it with defaults filled in."""
     if not isinstance(table, dict):
@@ -91,15 +82,7 @@ def check_table(table: Any, keys: dict[str, Key], prefix: str, where: Where) -> 
             close = difflib.get_close_matches(name, list(keys), n=1, cutoff=0.6)
             raise ConfigError(f"{keypath}: unknown key" + (f"; did you mean '{close[0]}'?" if close else
                                                            f" (known: {', '.join(keys)})"), where=where(keypath))
-        key = keys[name]
-        if not _type_ok(key, value):
-            raise ConfigError(f"{keypath}: expected {key.type.rstrip('?')}, got {type(value).__name__} {value!r}",
-                              where=where(keypath))
-        if key.choices and value is not None and value not in key.choices:
-            raise ConfigError(f"{keypath}: {value!r} is not one of {', '.join(map(repr, key.choices))}",
-                              where=where(keypath))
-        if key.low is not None and isinstance(value, int) and value < key.low:
-            raise ConfigError(f"{keypath}: {value!r} out of range (must be >= {key.low})", where=where(keypath))
+        check_value(keys[name], value, keypath, where)
         out[name] = value
     for name, key in keys.items():
         out.setdefault(name, key.default if not isinstance(key.default, (list, dict)) else type(key.default)())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 from workbench.errors import RunError
 from workbench.runs.store import ACTIVE, Run
@@ -23,9 +24,15 @@ def request_stop(run: Run, now: bool = False) -> str:
         raise RunError(f"run {run.id} is {st['status']}, not running")
     refused = run.write_stop_request(now)
     if now:
+        host = st.get("host") or socket.gethostname()
+        if host != socket.gethostname():  # its pid means nothing here: the stop request ({"now": true}) tells it
+            if refused:
+                raise RunError(f"cannot ask {run.id} to stop: the run directory refuses the stop request "
+                               f"({refused})", where=str(run.dir), hint=f"run workbench stop --now on {host}")
+            return f"terminating {run.id} (its supervisor runs on {host})"
         try:
             os.kill(st["supervisor_pid"], signal.SIGTERM)
-        except (ProcessLookupError, KeyError, TypeError):
+        except (ProcessLookupError, PermissionError, KeyError, TypeError):
             pass
         return f"terminating {run.id}"
     if refused:

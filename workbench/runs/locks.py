@@ -71,14 +71,3 @@ class RunLock:
             os.close(self.fd)
             self.fd = None
 
-
-def is_held(path: Path) -> bool:
-    """True when someone holds the lock at `path` (takes and drops it when free: only for
-    callers that would start the holder's work themselves, never for mere viewers)."""
-    lock = RunLock(path)
-    if not Path(path).exists():
-        return False
-    if lock.acquire():
-        lock.release()
-        return False
-    return True

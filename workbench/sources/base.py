@@ -7,7 +7,11 @@ other tools' logs are all sources, so `watch`, the CLI and the TUI show them ali
 
 from __future__ import annotations
 
+<<<<<<< HEAD
 import os
+=======
+import time
+>>>>>>> main
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Protocol
@@ -51,6 +55,7 @@ class RunSource(Protocol):
     def config(self) -> dict[str, Any]: ...
 
 
+<<<<<<< HEAD
 def stat_stamp(paths: Iterable[Path]) -> tuple:
     """(path, mtime_ns, size, inode) of each path that exists: what a source's `stamp()` returns."""
     out = []
@@ -74,3 +79,35 @@ def source_stamp(source: Any, path: Path) -> Hashable:
     except OSError:
         inside = []
     return stat_stamp([path, *inside])
+=======
+ACTIVE_WINDOW_S = 300.0
+"""A read-only source whose files changed this recently counts as `running`, else `idle`."""
+
+
+class ReadOnlySource:
+    """Defaults of a source the workbench only reads (another tool's logs): no controls, console or config."""
+
+    controllable = False
+    id: str
+    dir: Path
+
+    def console_path(self) -> Path | None:
+        return None
+
+    def console_lines(self) -> list[str]:
+        return []
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def activity(last_change: float) -> str:
+        """`running` when the files changed within ACTIVE_WINDOW_S, else `idle`."""
+        return "running" if time.time() - last_change < ACTIVE_WINDOW_S else "idle"
+
+    def summary(self, status: str, trainer: str, **fields: Any) -> dict[str, Any]:
+        """A status dict shaped like `Run.summary()`: the given fields over empty defaults."""
+        return {"id": self.id, "dir": str(self.dir), "status": status, "trainer": trainer, "step": 0,
+                "max_steps": None, "loss": None, "epoch": None, "elapsed": None, "eta": None,
+                "exit_code": None, "signal": None, "reason": None, **fields}
+>>>>>>> main

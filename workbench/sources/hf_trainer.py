@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
+<<<<<<< HEAD
 from workbench.sources.base import Update, stat_stamp
+=======
+from workbench.sources.base import ReadOnlySource, Update
+>>>>>>> main
 
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos")
-ACTIVE_WINDOW_S = 300.0
-"""A dir whose newest state file changed this recently counts as `running`."""
 
 
 def _checkpoint_step(path: Path) -> int:
@@ -82,10 +83,8 @@ def rows_from_log_history(history: list[dict[str, Any]]) -> tuple[list[dict[str,
     return rows, summaries
 
 
-class TrainerDirSource:
+class TrainerDirSource(ReadOnlySource):
     """A Trainer output dir polled for new log rows and checkpoints (read-only)."""
-
-    controllable = False
 
     def __init__(self, output_dir: str | os.PathLike[str]):
         self.dir = Path(output_dir).resolve()
@@ -147,23 +146,9 @@ class TrainerDirSource:
             state = "waiting"
         elif self._summaries:
             state = "completed"
-        elif time.time() - self._state_mtime < ACTIVE_WINDOW_S:
-            state = "running"
         else:
-            state = "idle"
-        return {
-            "id": self.id, "dir": str(self.dir), "status": state, "trainer": "hf-trainer",
-            "step": int(data.get("global_step") or 0), "max_steps": data.get("max_steps"),
-            "loss": train[-1]["loss"] if train else None, "epoch": data.get("epoch"),
-            "elapsed": None, "eta": None, "exit_code": None, "signal": None,
-            "reason": None if data else "no trainer_state.json yet (the Trainer writes one at each checkpoint)",
-        }
-
-    def console_path(self) -> Path | None:
-        return None
-
-    def console_lines(self) -> list[str]:
-        return []
-
-    def config(self) -> dict[str, Any]:
-        return {}
+            state = self.activity(self._state_mtime)
+        return self.summary(
+            state, "hf-trainer", step=int(data.get("global_step") or 0), max_steps=data.get("max_steps"),
+            loss=train[-1]["loss"] if train else None, epoch=data.get("epoch"),
+            reason=None if data else "no trainer_state.json yet (the Trainer writes one at each checkpoint)")

@@ -8,16 +8,18 @@ with the one JSONL reader (`workbench.runs.jsonl`). Read-only.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
 from workbench.runs.jsonl import JsonlFollower
+<<<<<<< HEAD
 from workbench.sources.base import Update, stat_stamp
+=======
+from workbench.sources.base import ReadOnlySource, Update
+>>>>>>> main
 
 LOG = "trainer_log.jsonl"
-ACTIVE_WINDOW_S = 300.0
 PROGRESS = ("current_steps", "total_steps", "percentage", "elapsed_time", "remaining_time")
 RENAMES = {"lr": "learning_rate", "throughput": "tokens_per_second", "total_tokens": "num_tokens"}
 
@@ -59,10 +61,8 @@ def metric_row(line: dict[str, Any]) -> dict[str, Any] | None:
     return row
 
 
-class LlamaFactorySource:
+class LlamaFactorySource(ReadOnlySource):
     """A LLaMA-Factory output folder, followed as trainer_log.jsonl grows."""
-
-    controllable = False
 
     def __init__(self, path: str | Path):
         path = Path(path).resolve()
@@ -102,18 +102,8 @@ class LlamaFactorySource:
         elif total and step >= total:
             state = "completed"
         else:
-            state = "running" if time.time() - mtime < ACTIVE_WINDOW_S else "idle"
-        return {"id": self.id, "dir": str(self.dir), "status": state, "trainer": "llamafactory", "step": step,
-                "max_steps": total or None, "loss": self._loss, "epoch": None,
-                "elapsed": seconds(self._last.get("elapsed_time")),
-                "eta": seconds(self._last.get("remaining_time")) if state == "running" else None,
-                "exit_code": None, "signal": None, "reason": None if self._last else f"no {LOG} lines yet"}
-
-    def console_path(self) -> Path | None:
-        return None
-
-    def console_lines(self) -> list[str]:
-        return []
-
-    def config(self) -> dict[str, Any]:
-        return {}
+            state = self.activity(mtime)
+        return self.summary(state, "llamafactory", step=step, max_steps=total or None, loss=self._loss,
+                            elapsed=seconds(self._last.get("elapsed_time")),
+                            eta=seconds(self._last.get("remaining_time")) if state == "running" else None,
+                            reason=None if self._last else f"no {LOG} lines yet")

@@ -8,16 +8,18 @@ rows, with transformers' `train/` and `eval/` tags turned back into workbench na
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
+<<<<<<< HEAD
 from workbench.sources.base import Update, stat_stamp
+=======
+from workbench.sources.base import ReadOnlySource, Update
+>>>>>>> main
 from workbench.sources.hfkeys import rows_from_scalars, workbench_key
 
 PATTERN = "events.out.tfevents.*"
-ACTIVE_WINDOW_S = 300.0
 MAX_DEPTH = 3
 
 
@@ -52,10 +54,8 @@ def _scalar(value) -> float | None:
     return None
 
 
-class TfEventsSource:
+class TfEventsSource(ReadOnlySource):
     """A TensorBoard log folder, polled for new scalars (read-only)."""
-
-    controllable = False
 
     def __init__(self, folder: str | Path):
         self.dir = Path(folder).resolve()
@@ -121,19 +121,11 @@ class TfEventsSource:
         train = [(s, p) for (s, k), p in self._points.items() if k == "train" and "loss" in p]
         step = max((s for s, _ in self._points), default=0)
         loss = max(train)[1]["loss"] if train else None
-        state = "waiting" if not self._points else (
-            "running" if time.time() - self._last_change < ACTIVE_WINDOW_S else "idle")
-        return {"id": self.id, "dir": str(self.dir), "status": state, "trainer": "tensorboard", "step": step,
-                "max_steps": self._args.get("max_steps") if (self._args.get("max_steps") or 0) > 0 else None,
-                "loss": loss, "epoch": None, "elapsed": None,
-                "eta": None, "exit_code": None, "signal": None,
-                "reason": None if self._points else "no scalars in the event files yet"}
-
-    def console_path(self) -> Path | None:
-        return None
-
-    def console_lines(self) -> list[str]:
-        return []
+        state = "waiting" if not self._points else self.activity(self._last_change)
+        return self.summary(
+            state, "tensorboard", step=step, loss=loss,
+            max_steps=self._args.get("max_steps") if (self._args.get("max_steps") or 0) > 0 else None,
+            reason=None if self._points else "no scalars in the event files yet")
 
     def config(self) -> dict[str, Any]:
         return {"trainer": {"args": self._args}} if self._args else {}

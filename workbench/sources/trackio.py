@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
+<<<<<<< HEAD
 from workbench.sources.base import Update, stat_stamp
+=======
+from workbench.sources.base import ReadOnlySource, Update
+>>>>>>> main
 from workbench.sources.hfkeys import STEP_KEYS, workbench_key
-
-ACTIVE_WINDOW_S = 300.0
 
 
 def project_files(path: Path) -> list[Path]:
@@ -60,13 +62,11 @@ def _time(stamp: Any) -> float | None:
         return None
 
 
-class TrackioSource:
+class TrackioSource(ReadOnlySource):
     """One run of a trackio project (default: the project's newest run), polled for new rows."""
 
-    controllable = False
-
     def __init__(self, path: str | Path, run: str | None = None):
-        self.path = Path(path).resolve()
+        self.path = self.dir = Path(path).resolve()
         dbs = [db for db in project_files(self.path) if is_project(db)]
         if not dbs:
             raise RunError("no trackio project (.db with a metrics table) here", where=str(self.path))
@@ -145,17 +145,10 @@ class TrackioSource:
         except ValueError:
             mtime = 0.0
         max_steps = self._config.get("max_steps")
-        state = "waiting" if not self._last_id else ("running" if time.time() - mtime < ACTIVE_WINDOW_S else "idle")
-        return {"id": self.id, "dir": str(self.path), "status": state, "trainer": "trackio",
-                "step": self._status["step"], "max_steps": max_steps if isinstance(max_steps, int) and max_steps > 0
-                else None, "loss": self._status["loss"], "epoch": None, "elapsed": None, "eta": None,
-                "exit_code": None, "signal": None, "reason": None if self._last_id else "no rows logged yet"}
-
-    def console_path(self) -> Path | None:
-        return None
-
-    def console_lines(self) -> list[str]:
-        return []
+        state = "waiting" if not self._last_id else self.activity(mtime)
+        return self.summary(state, "trackio", step=self._status["step"], loss=self._status["loss"],
+                            max_steps=max_steps if isinstance(max_steps, int) and max_steps > 0 else None,
+                            reason=None if self._last_id else "no rows logged yet")
 
     def config(self) -> dict[str, Any]:
         return {"trainer": {"args": self._config}} if self._config else {}

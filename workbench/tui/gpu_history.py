@@ -8,7 +8,6 @@ comes free, so two TUIs on one workspace never write each sample twice.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import deque
 from pathlib import Path
@@ -22,20 +21,13 @@ READ_BACK_BYTES = 1 << 20
 
 def read_history(path: Path, keep: int) -> dict[int, list[Any]]:
     """The last `keep` samples per GPU from a gpu.jsonl (its tail only)."""
+    from workbench.runs.jsonl import tail_jsonl
     from workbench.telemetry.samples import GpuSample
 
     out: dict[int, deque] = {}
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            f.seek(max(0, size - READ_BACK_BYTES))
-            data = f.read()
-    except OSError:
-        return {}
-    lines = data.split(b"\n")[1:] if size > READ_BACK_BYTES else data.split(b"\n")
-    for raw in lines:
+    for row in tail_jsonl(path, READ_BACK_BYTES):
         try:
-            s = GpuSample.from_json(json.loads(raw))
+            s = GpuSample.from_json(row)
         except (ValueError, KeyError, TypeError):
             continue
         out.setdefault(s.index, deque(maxlen=keep)).append(s)

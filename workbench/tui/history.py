@@ -16,7 +16,6 @@ chunk, not per line) and fed to `MetricTable.add_bulk` (vectorised columns).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,21 +42,6 @@ def _rows(lines: list[bytes]) -> list[dict[str, Any]]:
             except ValueError:
                 continue
     return [r for r in rows if isinstance(r, dict)]
-
-
-def read_tail(path: Path, max_bytes: int | None = None) -> tuple[list[dict[str, Any]], int, int]:
-    """(rows of the last complete lines, byte offset where they start, byte offset where they end)."""
-    max_bytes = TAIL_BYTES if max_bytes is None else max_bytes
-    size = os.path.getsize(path)
-    start = max(0, size - max_bytes)
-    with open(path, "rb") as f:
-        f.seek(start)
-        data = f.read(size - start)
-    if start > 0:
-        cut = data.find(b"\n") + 1
-        data, start = data[cut:], start + cut
-    end = data.rfind(b"\n") + 1
-    return _rows(data[:end].split(b"\n")), start, start + end
 
 
 def skeleton(path: Path, end: int, lines: int | None = None) -> list[dict[str, Any]]:

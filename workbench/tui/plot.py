@@ -261,11 +261,6 @@ def legend_rows(lines: Sequence[PlotLine], width: int, glyphs: Glyphs, max_rows:
     return rows
 
 
-def legend_runs(lines: Sequence[PlotLine], width: int, glyphs: Glyphs) -> list[Run]:
-    """The legend as one row."""
-    return legend_rows(lines, width, glyphs, 1)[0]
-
-
 def _message_row(text: str, width: int) -> list[Run]:
     text = text[:width]
     pad = width - len(text)

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.evaluation.settings import lower_is_better
 from workbench.paths import runs_dir
 from workbench.runs.store import ACTIVE, Run
 
 BEST_SCAN_BYTES = 8 << 20
 """Most bytes of one run's metrics.jsonl scanned for eval metrics per poll."""
-HIGHER_IS_BETTER = ("accuracy", "acc", "reward", "score", "f1", "exact_match", "rouge", "bleu", "win_rate")
 
 
 @dataclass
@@ -33,11 +33,6 @@ class RunsSnapshot:
     """{"id", "pids", "cuda_visible_devices"} per active run (for GPU process mapping)."""
     changed: bool = True
     """False when no summary differs from the previous poll's (the view has nothing to do)."""
-
-
-def higher_is_better(metric: str) -> bool:
-    name = metric.removeprefix("eval_").lower()
-    return any(word in name for word in HIGHER_IS_BETTER)
 
 
 @dataclass
@@ -79,7 +74,7 @@ class BestEval:
                         and math.isfinite(value) and key not in ("eval_runtime", "eval_samples_per_second",
                                                                  "eval_steps_per_second"):
                     old = self.best.get(key)
-                    better = old is None or (value > old if higher_is_better(key) else value < old)
+                    better = old is None or (value < old if lower_is_better(key) else value > old)
                     if better:
                         self.best[key] = float(value)
 

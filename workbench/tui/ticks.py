@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time as _time
 
+from workbench.numbers import decimals_for
+
 X_MODES = ("step", "epoch", "time", "tokens", "fraction")
 """What a chart's x axis can be; fraction (of each run: step / max_steps) is compare's, shown as percent."""
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
@@ -62,29 +64,20 @@ def log_ticks(lo: float, hi: float, target: int) -> list[float]:
     return [v for v in vals if v > 0]
 
 
-def _decimals(step: float, cap: int) -> int:
-    """Fewest decimals that write multiples of `step` exactly (0.25 -> 2, 500 -> 0)."""
-    for d in range(cap + 1):
-        scaled = step * 10**d
-        if abs(scaled - round(scaled)) < 1e-6 * max(1.0, scaled):
-            return d
-    return cap
-
-
 def compact(v: float, step: float | None = None) -> str:
     """Short number: 1.5k, 12M, 0.25, 3e-05."""
     a = abs(v)
     if a >= 1000:
         for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
             if a >= div:
-                decimals = _decimals(step / div, 2) if step else (1 if a < 10 * div else 0)
+                decimals = decimals_for(step / div, 2) if step else (1 if a < 10 * div else 0)
                 return f"{v / div:.{decimals}f}{suffix}"
     if a == 0:
         return "0"
     if a < 1e-3:
         return f"{v:.1e}".replace("e-0", "e-")
     if step is not None and step > 0:
-        return f"{v:.{_decimals(step, 6)}f}"
+        return f"{v:.{decimals_for(step, 6)}f}"
     return f"{v:.4g}"
 
 
@@ -104,7 +97,7 @@ def duration(seconds: float) -> str:
 
 def percent(v: float, step: float | None = None) -> str:
     """A fraction as percent: 0.25 -> '25%', with the decimals a tick step needs (0.025 -> '2.5%')."""
-    decimals = _decimals(step * 100, 3) if step else (0 if abs(v * 100 - round(v * 100)) < 1e-9 else 1)
+    decimals = decimals_for(step * 100, 3) if step else (0 if abs(v * 100 - round(v * 100)) < 1e-9 else 1)
     return f"{v * 100:.{decimals}f}%"
 
 

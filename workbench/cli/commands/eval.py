@@ -84,7 +84,7 @@ def resolve(target: str, data: str | None = None, evaluators: list[str] | None =
 
 def follow_evaluation(run, out=sys.stdout, poll_s: float = 0.25) -> int:
     """Print the evaluation's events (start, each evaluator's scores, errors); exit code of its final status."""
-    from workbench.cli.follow import EXIT_CODES
+    from workbench.cli.follow import print_final
     from workbench.runs.jsonl import JsonlFollower
     from workbench.runs.store import FINAL
 
@@ -100,17 +100,12 @@ def follow_evaluation(run, out=sys.stdout, poll_s: float = 0.25) -> int:
         if status["status"] in FINAL:
             break
         time.sleep(poll_s)
-    detail = status.get("reason") or ""
-    sig = f" signal {status['signal']}" if status.get("signal") else ""
-    print(f"{status['status']}{sig}" + (f": {detail}" if detail else ""), file=out)
-    return EXIT_CODES.get(status["status"], 1)
-
-
-def format_scores(scores: dict) -> str:
-    return "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in scores.items())
+    return print_final(status, out)
 
 
 def _print_event(event: dict, out) -> None:
+    from workbench.cli.follow import format_scores
+
     kind = event.get("event")
     if kind == "evaluation_begin":
         model = event.get("model") + (f" + adapter {event['adapter']}" if event.get("adapter") else "")

@@ -11,15 +11,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 def run(args) -> int:
     from workbench.runs.files import json_safe
     from workbench.runs.store import list_runs
@@ -32,11 +23,11 @@ def run(args) -> int:
     if not rows:
         print("no runs yet: workbench run CONFIG, or workbench demo")
         return 0
-    from workbench.numbers import num
+    from workbench.numbers import duration, num
 
     table = [(r["id"], r["status"] or "?", r["trainer"] or "?",
               f"{r['step']}/{r['max_steps']}" if r["max_steps"] else str(r["step"]),
-              num(r["loss"]) if isinstance(r["loss"], (int, float)) else "-", fmt_duration(r["elapsed"]))
+              num(r["loss"]) if isinstance(r["loss"], (int, float)) else "-", duration(r["elapsed"]))
              for r in rows]
     head = ("ID", "STATUS", "TRAINER", "STEP", "LOSS", "ELAPSED")
     w = [max(len(str(c)) for c in col) for col in zip(head, *table)]  # sized from every value: nothing cut

@@ -16,7 +16,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from workbench import queue
+    from workbench import numbers, queue
     from workbench.errors import RunError
     from workbench.runs.store import find_run
 
@@ -30,9 +30,9 @@ def run(args) -> int:
             return 0
         print(f"{'#':>2}  {'run':<32} {'gpus':<8} {'waiting':>8}")
         for row in rows:
-            waited = time.time() - (row["queued_since"] or time.time())
+            waited = numbers.duration(time.time() - (row["queued_since"] or time.time()))
             mark = "  (cancelling)" if row["cancelling"] else ""
-            print(f"{row['position']:>2}  {row['id']:<32} {row['gpus']:<8} {waited:>7.0f}s{mark}")
+            print(f"{row['position']:>2}  {row['id']:<32} {row['gpus']:<8} {waited:>8}{mark}")
         return 0
     if not args.run:
         raise RunError(f"workbench queue {args.action} needs a run id")

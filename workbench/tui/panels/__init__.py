@@ -17,6 +17,8 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from workbench import numbers
+
 PANELS = {
     "datasets": ("workbench.tui.panels.datasets", "DatasetsPanel"),
     "configs": ("workbench.tui.panels.configs", "ConfigsPanel"),
@@ -94,7 +96,7 @@ class WorkspaceFiles(Widget):
                 st = p.stat()
             except OSError:
                 continue
-            rows.append((str(p.relative_to(self.workspace)), _size(st.st_size),
+            rows.append((str(p.relative_to(self.workspace)), numbers.size(st.st_size),
                          time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))))
         try:
             self.app.call_from_thread(self._show, rows)
@@ -108,11 +110,3 @@ class WorkspaceFiles(Widget):
         if not rows:
             self.query_one(".panel-note", Static).update(
                 f"No {self.kind} files in {self.workspace} yet." + (f"\npanel unavailable: {self.note}" if self.note else ""))
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "K", "M", "G"):
-        if n < 1024 or unit == "G":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024
-    return str(n)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,18 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from workbench import numbers
 from workbench.evaluation.compare import ResultRow, metric_columns, result_rows
 from workbench.evaluation.files import EVAL_JSON
+from workbench.evaluation.settings import lower_is_better
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.widgets.bars import TitleBar
 
-LOWER_IS_BETTER = ("loss", "perplexity", "logp_rejected", "reward_std")
-
-
-def lower_is_better(metric: str) -> bool:
-    return any(word in metric for word in LOWER_IS_BETTER)
-
-
 def format_value(value: Any) -> str:
+    """A metric cell: the one number formatter; '–' where the model has no such number."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return "–"
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.4g}"
+    return numbers.num(value)
 
 
 def best_rows(rows: list[ResultRow], metric: str) -> set[int]:

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from workbench import numbers
 from workbench.evaluation.compare import PromptSamples, prompt_text, samples_by_prompt
 from workbench.evaluation.files import SAMPLES
 from workbench.tui.polling import ThreadPoll
@@ -23,7 +24,7 @@ def score_lines(sample: dict[str, Any]) -> list[str]:
     details = sample.get("details") or {}
     out = []
     for name, value in (sample.get("scores") or {}).items():
-        text = f"{value:.4g}" if isinstance(value, (int, float)) else str(value)
+        text = numbers.num(value) if isinstance(value, (int, float)) else str(value)
         mark = "✗" if name in failed else ("✓" if value == 1 else " ")
         why = details.get(name) if name in failed and isinstance(details.get(name), str) else ""
         out.append(f"{mark} {name} {text}" + (f"  ({why})" if why else ""))

@@ -4,8 +4,8 @@ memory, CPU, host memory and the run it belongs to; `x`/`X` stop that run.
 
 Eight GPUs fit in 80x24 with their history. Samples are appended to the workspace's
 `.workbench/gpu.jsonl` (by one TUI of the workspace: workbench.tui.gpu_history), and the
-history is read back from it when the panel opens, so it survives closing the TUI. Without NVML the panel says why and shows this machine's
-CPU and RAM.
+history is read back from it when the panel opens, so it survives closing the TUI.
+Without NVML the panel says why and shows this machine's CPU and RAM.
 """
 
 from __future__ import annotations
