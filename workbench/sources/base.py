@@ -7,11 +7,8 @@ other tools' logs are all sources, so `watch`, the CLI and the TUI show them ali
 
 from __future__ import annotations
 
-<<<<<<< HEAD
 import os
-=======
 import time
->>>>>>> main
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Hashable, Iterable, Protocol
@@ -55,31 +52,6 @@ class RunSource(Protocol):
     def config(self) -> dict[str, Any]: ...
 
 
-<<<<<<< HEAD
-def stat_stamp(paths: Iterable[Path]) -> tuple:
-    """(path, mtime_ns, size, inode) of each path that exists: what a source's `stamp()` returns."""
-    out = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        out.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
-    return tuple(out)
-
-
-def source_stamp(source: Any, path: Path) -> Hashable:
-    """The source's own `stamp()`, else the stat of `path` and of the files right inside it."""
-    stamp = getattr(source, "stamp", None)
-    if callable(stamp):
-        return stamp()
-    path = Path(path)
-    try:
-        inside = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
-    except OSError:
-        inside = []
-    return stat_stamp([path, *inside])
-=======
 ACTIVE_WINDOW_S = 300.0
 """A read-only source whose files changed this recently counts as `running`, else `idle`."""
 
@@ -110,4 +82,28 @@ class ReadOnlySource:
         return {"id": self.id, "dir": str(self.dir), "status": status, "trainer": trainer, "step": 0,
                 "max_steps": None, "loss": None, "epoch": None, "elapsed": None, "eta": None,
                 "exit_code": None, "signal": None, "reason": None, **fields}
->>>>>>> main
+
+
+def stat_stamp(paths: Iterable[Path]) -> tuple:
+    """(path, mtime_ns, size, inode) of each path that exists: what a source's `stamp()` returns."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
+def source_stamp(source: Any, path: Path) -> Hashable:
+    """The source's own `stamp()`, else the stat of `path` and of the files right inside it."""
+    stamp = getattr(source, "stamp", None)
+    if callable(stamp):
+        return stamp()
+    path = Path(path)
+    try:
+        inside = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+    except OSError:
+        inside = []
+    return stat_stamp([path, *inside])

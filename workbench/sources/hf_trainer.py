@@ -16,11 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-<<<<<<< HEAD
-from workbench.sources.base import Update, stat_stamp
-=======
-from workbench.sources.base import ReadOnlySource, Update
->>>>>>> main
+from workbench.sources.base import ReadOnlySource, Update, stat_stamp
 
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos")
 

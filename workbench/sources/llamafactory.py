@@ -13,11 +13,7 @@ from typing import Any
 
 from workbench.errors import RunError
 from workbench.runs.jsonl import JsonlFollower
-<<<<<<< HEAD
-from workbench.sources.base import Update, stat_stamp
-=======
-from workbench.sources.base import ReadOnlySource, Update
->>>>>>> main
+from workbench.sources.base import ReadOnlySource, Update, stat_stamp
 
 LOG = "trainer_log.jsonl"
 PROGRESS = ("current_steps", "total_steps", "percentage", "elapsed_time", "remaining_time")

@@ -12,11 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-<<<<<<< HEAD
-from workbench.sources.base import Update, stat_stamp
-=======
-from workbench.sources.base import ReadOnlySource, Update
->>>>>>> main
+from workbench.sources.base import ReadOnlySource, Update, stat_stamp
 from workbench.sources.hfkeys import rows_from_scalars, workbench_key
 
 PATTERN = "events.out.tfevents.*"

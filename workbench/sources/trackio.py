@@ -15,11 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-<<<<<<< HEAD
-from workbench.sources.base import Update, stat_stamp
-=======
-from workbench.sources.base import ReadOnlySource, Update
->>>>>>> main
+from workbench.sources.base import ReadOnlySource, Update, stat_stamp
 from workbench.sources.hfkeys import STEP_KEYS, workbench_key
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.tui.runs_poll import higher_is_better
+from workbench.tui.runs_poll import BestEval
 
 RECHECK_S = 60.0
 """A running (or not yet readable) source is polled at least this often, files changed or not."""
@@ -43,7 +43,7 @@ class _Entry:
     polled_at: float = -math.inf
     created: float | None = None
     existed: bool = False
-    best: dict[str, float] = field(default_factory=dict)
+    best: BestEval = field(default_factory=BestEval)
 
 
 class AddedRunsPoller:
@@ -125,23 +125,14 @@ class AddedRunsPoller:
                                           "reason": f"cannot read: {type(exc).__name__}: {exc}"})
         self.reads += 1
         if update.metrics_reset:
-            entry.best = {}
+            entry.best = BestEval()
         for row in update.metrics:
-            for name, value in row.items():
-                if name.startswith("eval_") and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                        and math.isfinite(value) and name not in ("eval_runtime", "eval_samples_per_second",
-                                                                  "eval_steps_per_second"):
-                    old = entry.best.get(name)
-                    if old is None or (value > old if higher_is_better(name) else value < old):
-                        entry.best[name] = float(value)
+            entry.best.add(row)
         return self._set(entry, key, dict(update.status))
 
     def _set(self, entry: _Entry, key: str, status: dict[str, Any]) -> bool:
         name = status.get("id") or getattr(entry.source, "id", None) or entry.path.name
-        best = None
-        if entry.best:
-            metric = "eval_loss" if "eval_loss" in entry.best else sorted(entry.best)[0]
-            best = (metric, entry.best[metric])
+        best = entry.best.headline()
         summary = {**status, "id": key, "name": str(name), "source": entry.kind or "?", "trainer": entry.kind or "?",
                    "path": str(entry.path), "dir": str(entry.path), "written": entry.written, "read_only": True,
                    "created": entry.created, "tags": [], "best_eval": best}
