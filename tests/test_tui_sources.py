@@ -171,9 +171,17 @@ async def test_a_folder_that_goes_away_is_a_row_that_says_so(ws, tmp_path_factor
         await wait_until(pilot, lambda: table.row_count == 1)
         row = table.row_text(f"src:{lf}")
         assert row["status"] == "✗ unreadable"
+        assert "no run source reads this folder" in str(app.screen.query_one("#run-info").render())
         await pilot.press("enter")  # opening it says why instead of a traceback
         assert app.screen is app.screen_stack[0]
         assert any("no run source reads this folder" in n for n in notices(app)), notices(app)
+        # the palette's "Remove source": gone from the table and the settings, files untouched
+        remove = next(run for name, _, run in app.palette_commands() if name == f"Remove source {lf}")
+        remove()
+        await wait_until(pilot, lambda: table.row_count == 0, what="the row removed")
+        from workbench.settings import load_settings
+
+        assert load_settings(ws).sources == () and (lf / "moved.jsonl").exists()
 
 
 def test_watch_add_remove_list_from_the_cli(ws):
@@ -208,7 +216,7 @@ def test_sources_paths_are_checked(ws):
         load_settings(ws)
 
 
-async def test_keys_typed_right_after_z_or_slash_land_in_the_new_prompt(ws):
+async def test_keys_typed_right_after_z_slash_or_a_land_in_the_new_prompt(ws):
     """A burst (keys queued before the prompt has mounted) goes to the prompt, not to run detail behind it."""
     from textual import events
 
@@ -232,6 +240,12 @@ async def test_keys_typed_right_after_z_or_slash_land_in_the_new_prompt(ws):
         burst(["slash", *"grad", "enter"])
         await wait_until(pilot, lambda: app.screen is detail and detail.metric == "grad_norm", what="the metric")
         assert detail.window == ("range", 100.0, 200.0)  # "0" of the burst never reached the chart
+        # `a` in the Runs tab: the path typed at once goes into its prompt (not to the table: `s`, `a`, `v`...)
+        write_llamafactory(ws / "saves" / "llama", total=20, every=10)
+        await pilot.press("escape")
+        burst(["a", *"saves/llama", "enter"])
+        await wait_until(pilot, lambda: table_of(app).row_count == 2, what="the added row")
+        assert app.screen is app.screen_stack[0] and table_of(app).sort_key == "created"
 
 
 def test_one_tui_writes_the_gpu_history(tmp_path):
