@@ -265,3 +265,18 @@ def test_one_tui_writes_the_gpu_history(tmp_path):
     assert [len(h) for h in read_history(path, 100).values()] == [4, 4]
     assert not first.append(backend.sample())  # closed: a sample still in flight is dropped
     second.close()
+
+
+def test_a_broken_settings_file_keeps_the_rows_and_says_why(ws):
+    from workbench.sources.added import add_path
+    from workbench.tui.added_poll import AddedRunsPoller
+
+    write_llamafactory(ws / "saves" / "llama", total=20, every=10)
+    add_path(ws, ws / "saves" / "llama")
+    poller = AddedRunsPoller(ws)
+    rows, changed = poller.poll()
+    assert changed and [r["id"] for r in rows] == ["src:saves/llama"] and rows[0]["step"] == 20
+    (ws / ".workbench" / "settings.toml").write_text("[sources]\npaths = [\n")  # being edited, half written
+    again, changed = poller.poll()
+    assert not changed and again == rows and "settings.toml" in poller.error
+    assert poller.reads == 1  # nothing changed in the folder: not read again

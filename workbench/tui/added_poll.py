@@ -23,8 +23,6 @@ from workbench.tui.runs_poll import BestEval
 RECHECK_S = 60.0
 """A running (or not yet readable) source is polled at least this often, files changed or not."""
 ID_PREFIX = "src:"
-MARKS = {"tensorboard": "tensorboard", "trackio": "trackio", "llamafactory": "llamafactory",
-         "hf-trainer": "hf-trainer"}
 
 
 def is_added_id(run_id: str | None) -> bool:
@@ -69,7 +67,7 @@ class AddedRunsPoller:
             self.error = None
         except WorkbenchError as exc:
             self.error = exc.one_line()
-            written = list(self._order)
+            written = [k[len(ID_PREFIX):] for k in self._order]
         keys = [ID_PREFIX + w for w in dict.fromkeys(written)]
         changed = keys != self._order
         for key in set(self._entries) - set(keys):
@@ -82,11 +80,6 @@ class AddedRunsPoller:
             changed |= self._check(key, entry)
         self._order = keys
         return [self._entries[k].summary for k in keys], changed
-
-    def source_of(self, run_id: str) -> tuple[str | None, Path] | None:
-        """(kind, path) of an added row, or None when the id is not one."""
-        entry = self._entries.get(run_id)
-        return (entry.kind, entry.path) if entry is not None else None
 
     def _check(self, key: str, entry: _Entry) -> bool:
         """Poll one source if its files changed; True when its summary changed."""
