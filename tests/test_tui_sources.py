@@ -280,3 +280,14 @@ def test_a_broken_settings_file_keeps_the_rows_and_says_why(ws):
     again, changed = poller.poll()
     assert not changed and again == rows and "settings.toml" in poller.error
     assert poller.reads == 1  # nothing changed in the folder: not read again
+
+
+def test_a_narrow_run_column_keeps_the_kind_of_another_tools_run():
+    from workbench.tui.widgets.runs_table import RunsTable
+
+    table = RunsTable()
+    s = {"read_only": True, "source": "tensorboard"}
+    assert table._cell("run", "sft-lora 01/11:49 (tensorboard)", "idle", 40, s) == "sft-lora 01/11:49 (tensorboard)"
+    assert table._cell("run", "sft-lora 01/11:49 (tensorboard)", "idle", 22, s) == "sft-lora 01/11:49 (tb)"
+    assert table._cell("run", "sft-lora 01/11:49 (tensorboard)", "idle", 14, s) == "sft-lora… (tb)"
+    assert table._cell("run", "sft-lora 01/11:49", "idle", 14, {}) == "sft-lora 01/1…"

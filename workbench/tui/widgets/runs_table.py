@@ -53,6 +53,8 @@ COLUMNS = (
 """Display order; `priority` decides what goes first when the table is narrow."""
 BY_KEY = {c.key: c for c in COLUMNS}
 RUN_MIN = 12
+SHORT_KINDS = {"tensorboard": "tb", "trackio": "tk", "llamafactory": "lf", "hf-trainer": "hf"}
+"""The marker of another tool's run where the run column is too narrow for its full kind."""
 
 
 def run_label(s: dict[str, Any]) -> str:
@@ -232,6 +234,9 @@ class RunsTable(DataTable):
     def _cell(self, key: str, text: str, status: str | None, width: int, s: dict[str, Any] | None = None) -> Any:
         if key == "run":
             marker = f" ({s.get('source') or '?'})" if s and s.get("read_only") else ""
+            if marker and cell_len(text) > width:  # cut: the short kind leaves the name more room ('qwen (tb)')
+                short = f" ({SHORT_KINDS.get(s.get('source') or '', (s.get('source') or '?')[:4])})"
+                text, marker = text[: len(text) - len(marker)] + short, short
             text = ellipsize(text, width, keep_tail=len(marker))
         if BY_KEY[key].right:
             return Text(text, justify="right")
