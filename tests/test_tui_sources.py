@@ -291,3 +291,41 @@ def test_a_narrow_run_column_keeps_the_kind_of_another_tools_run():
     assert table._cell("run", "sft-lora 01/11:49 (tensorboard)", "idle", 22, s) == "sft-lora 01/11:49 (tb)"
     assert table._cell("run", "sft-lora 01/11:49 (tensorboard)", "idle", 14, s) == "sft-lora… (tb)"
     assert table._cell("run", "sft-lora 01/11:49", "idle", 14, {}) == "sft-lora 01/1…"
+
+
+TRACKIO_WRITER = """
+import sys, trackio
+trackio.init(project="demo", name="run-a", config={"max_steps": 30})
+for s in range(1, 31):
+    trackio.log({"train/loss": 3 - s / 20, "train/global_step": s})
+trackio.finish()
+"""
+
+
+async def test_a_trackio_project_opens_in_detail(ws, tmp_path_factory):
+    """trackio's own writer; the source's `run` is a run name there, not a workbench Run (detail crashed on it)."""
+    import subprocess
+    import sys
+
+    store = tmp_path_factory.mktemp("trackio")
+    done = subprocess.run([sys.executable, "-c", TRACKIO_WRITER], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "TRACKIO_DIR": str(store)}, cwd=store)
+    assert done.returncode == 0, done.stderr
+    from workbench.sources.added import add_path
+
+    assert add_path(ws, store).kind == "trackio"
+    app = app_for(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        row = table.row_text(f"src:{store}")
+        assert row["run"] == "run-a (trackio)" and row["step"] == "30/30" and row["loss"] == numbers.num(1.5)
+        from workbench.tui.screens.detail import RunDetailScreen
+
+        await pilot.press("enter")
+        detail = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await wait_until(pilot, lambda: len(detail.chart.series("loss") or []) == 30, what="the trackio curve")
+        assert list(detail.chart.series("loss").raw.values) == [3 - s / 20 for s in range(1, 31)]
+        await pilot.press("x")
+        assert app.screen is detail and any("read-only view" in n for n in notices(app))
+        assert app.api.selected_run() is None  # not a workbench run: plugins see none

@@ -33,7 +33,9 @@ FRACTION = "fraction"
 
 def source_name(source: RunSource) -> str:
     """A workbench run's name (else its id); another tool's run: 'id (kind)'."""
-    run = getattr(source, "run", None)
+    from workbench.sources.rundir import run_of
+
+    run = run_of(source)
     if run is not None:
         return str(run.raw_status.get("name") or run.id)
     from workbench.tui.widgets.runs_table import split_run_id
