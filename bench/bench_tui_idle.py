@@ -6,11 +6,13 @@ psutil measures the app process's CPU time over the same window. Cases run
 interleaved (A B C ... A B C ...) so machine load hits all alike; each prints
 min/median/max over `--rounds` and its ratio to the bare Textual app.
 
-    python bench/bench_tui_idle.py [--seconds 30] [--rounds 2] [--cases bare,detail,runs50,runs1000,live]
+    python bench/bench_tui_idle.py [--seconds 30] [--rounds 2] [--cases bare,detail,runs50,runs1000,live,sources]
 
 Goals (issue 10): 0 B/s and < 0.5% of a core while nothing changes (detail of a
 finished run, Runs tab with 50 and with 1,000 finished runs); a live run's detail
 < 2 KB/s per logged step and < 2% of a core (a writer logs one step a second).
+`sources`: the 50 runs plus three other tools' runs added to the workspace (a
+TensorBoard log, a LLaMA-Factory log, a Trainer output dir), idle (issue 14 item 5).
 """
 
 from __future__ import annotations
@@ -71,6 +73,21 @@ def make_workspace(root: Path, finished: int, live: bool) -> Path:
         st["supervisor_pid"] = None  # filled in by the case
         (run_dir / "status.json").write_text(json.dumps(st))
     (ws / "runs").mkdir(parents=True, exist_ok=True)
+    return ws
+
+
+def add_sources(ws: Path) -> Path:
+    """Three other tools' finished runs, added to the workspace's Runs tab."""
+    from tests.test_tui_sources import write_llamafactory, write_tfevents
+    from tests.test_watch import hist, write_state
+    from workbench.sources.added import add_path
+
+    write_tfevents(ws / "other" / "tb", 500, evals=range(50, 501, 50))
+    write_llamafactory(ws / "other" / "lf", total=3000, every=10)
+    write_state(ws / "other" / "hf", 30, hist(1, 30) + [{"step": 30, "train_runtime": 12.0, "train_loss": 2.1}],
+                name="")
+    for name in ("tb", "lf", "hf"):
+        add_path(ws, ws / "other" / name)
     return ws
 
 
@@ -151,7 +168,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--cases", default="bare,detail,runs50,runs1000,live")
+    ap.add_argument("--cases", default="bare,detail,runs50,runs1000,live,sources")
     args = ap.parse_args()
     if shutil.which("tmux") is None:
         print("needs tmux")
@@ -160,6 +177,7 @@ def main() -> int:
     py = sys.executable
     (root / "bare.py").write_text(BARE)
     ws50, ws1000, wslive = make_workspace(root, 50, False), make_workspace(root, 1000, False), make_workspace(root, 3, True)
+    wssrc = add_sources(make_workspace(root / "src", 50, False))
     base_env = {"OMP_NUM_THREADS": "1", "TERM": "xterm-256color"}
     tui = f"{py} -m workbench tui"
     cases = {
@@ -167,6 +185,8 @@ def main() -> int:
         "detail": Case("detail", f"{tui} 20250101-000049-run49", {**base_env, "WORKBENCH_WORKSPACE": str(ws50)}),
         "runs50": Case("runs50", tui, {**base_env, "WORKBENCH_WORKSPACE": str(ws50)}),
         "runs1000": Case("runs1000", tui, {**base_env, "WORKBENCH_WORKSPACE": str(ws1000)}),
+        "sources": Case("sources", tui, {**base_env, "WORKBENCH_WORKSPACE": str(wssrc),
+                                         "WORKBENCH_CONFIG_DIR": str(root / "user-config")}),
         "live": Case("live", f"{tui} 20250102-000000-live", {**base_env, "WORKBENCH_WORKSPACE": str(wslive)},
                      writer_dir=wslive / "runs" / "20250102-000000-live"),
     }

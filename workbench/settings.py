@@ -16,6 +16,8 @@
     [keys]                            # palette command names or app actions -> keys
     team-dashboard = "ctrl+d"
     help = "f1"
+    [sources]                         # other tools' run folders shown in the Runs tab (workbench watch --add)
+    paths = ["/data/tb-logs/qwen", "saves/llama-lora"]   # relative: to the workspace
     [plugin.slack]                    # a plugin's own section: plugin_settings("slack")
     webhook = "$env:SLACK_WEBHOOK"    # read from the environment when asked for, never stored
 
@@ -38,7 +40,7 @@ from workbench.errors import ConfigError, PluginError
 CONFIG_DIR_ENV = "WORKBENCH_CONFIG_DIR"
 FILE_NAME = "settings.toml"
 ENV_PREFIX = "$env:"
-KEYS = ("theme", "runs_folder", "refresh", "plugins", "keys", "plugin")
+KEYS = ("theme", "runs_folder", "refresh", "plugins", "keys", "sources", "plugin")
 REFRESH_KEYS = {"runs": 0.5, "gpu": 1.0, "detail": 0.5}
 
 
@@ -75,6 +77,8 @@ class Settings:
     plugins: PluginFilter = field(default_factory=PluginFilter)
     keys: dict[str, str] = field(default_factory=dict)
     plugin: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    """[sources] paths: other tools' run folders (workbench.sources.added), as written."""
     files: tuple[Path, ...] = ()
 
     def secret_env_names(self) -> list[str]:
@@ -154,7 +158,7 @@ def _check(data: dict[str, Any], text: str, path: Path) -> None:
     if isinstance(data.get("runs_folder"), str) and not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", data["runs_folder"]):
         raise err("runs_folder", f"expected one folder name inside the workspace (no '/' or '..'), got "
                                  f"{data['runs_folder']!r}")
-    for section in ("refresh", "plugins", "keys", "plugin"):
+    for section in ("refresh", "plugins", "keys", "sources", "plugin"):
         if section in data and not isinstance(data[section], dict):
             raise err(section, f"expected a table [{section}], got {type(data[section]).__name__}")
     for key, value in data.get("refresh", {}).items():
@@ -170,9 +174,23 @@ def _check(data: dict[str, Any], text: str, path: Path) -> None:
     for key, value in data.get("keys", {}).items():
         if not isinstance(value, str) or not value:
             raise err(f"keys.{key}", f"expected a key such as 'ctrl+k', got {value!r}")
+    for key, value in data.get("sources", {}).items():
+        if key != "paths":
+            raise err(f"sources.{key}", "unknown; known: paths")
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise err("sources.paths", f"expected a list of folder paths, got {value!r}")
     for key, value in data.get("plugin", {}).items():
         if not isinstance(value, dict):
             raise err(f"plugin.{key}", "expected a table [plugin.NAME] of that plugin's settings")
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """One settings file as checked TOML data ({} when it does not exist); ConfigError naming file:line."""
+    if not Path(path).is_file():
+        return {}
+    data, text = _read(Path(path))
+    _check(data, text, Path(path))
+    return data
 
 
 _CACHE: dict[tuple, Settings] = {}
@@ -215,7 +233,8 @@ def load_settings(workspace: Path | None = None) -> Settings:
         theme=merged.get("theme"), runs_folder=merged.get("runs_folder", "runs"),
         refresh={**REFRESH_KEYS, **{k: float(v) for k, v in merged.get("refresh", {}).items()}},
         plugins=PluginFilter(plugins.get("allow"), list(plugins.get("deny", []))),
-        keys=dict(merged.get("keys", {})), plugin=dict(merged.get("plugin", {})), files=tuple(used))
+        keys=dict(merged.get("keys", {})), plugin=dict(merged.get("plugin", {})),
+        sources=tuple(merged.get("sources", {}).get("paths", ())), files=tuple(used))
     if len(_CACHE) > 16:
         _CACHE.clear()
     _CACHE[key] = settings
@@ -232,9 +251,18 @@ def plugin_settings(name: str, workspace: Path | None = None) -> dict[str, Any]:
 
 def save_user_setting(key: str, value: Any) -> Path:
     """Set one top-level or dotted key (e.g. "theme", "refresh.runs") in the user file, keeping its comments."""
+    return save_setting(user_settings_path(), key, value)
+
+
+def save_workspace_setting(workspace: Path, key: str, value: Any) -> Path:
+    """Set one key (e.g. "sources.paths") in <workspace>/.workbench/settings.toml, keeping its comments."""
+    return save_setting(workspace_settings_path(workspace), key, value)
+
+
+def save_setting(path: Path, key: str, value: Any) -> Path:
+    """Set one top-level or dotted key in the settings file `path`; checked before it replaces the file."""
     import tomlkit
 
-    path = user_settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.is_file() else tomlkit.document()
     parts = key.split(".")

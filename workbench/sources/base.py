@@ -7,10 +7,11 @@ other tools' logs are all sources, so `watch`, the CLI and the TUI show them ali
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Hashable, Iterable, Protocol
 
 
 @dataclass
@@ -30,7 +31,12 @@ class Update:
 
 
 class RunSource(Protocol):
-    """What the run detail screen reads."""
+    """What the run detail screen reads.
+
+    A source may also have `stamp() -> Hashable`: a few `stat`s that change whenever
+    `poll()` could return something new. The Runs tab polls a source only when its stamp
+    moved (`source_stamp` falls back to the folder's own stat for sources without one).
+    """
 
     id: str
     title: str
@@ -76,3 +82,28 @@ class ReadOnlySource:
         return {"id": self.id, "dir": str(self.dir), "status": status, "trainer": trainer, "step": 0,
                 "max_steps": None, "loss": None, "epoch": None, "elapsed": None, "eta": None,
                 "exit_code": None, "signal": None, "reason": None, **fields}
+
+
+def stat_stamp(paths: Iterable[Path]) -> tuple:
+    """(path, mtime_ns, size, inode) of each path that exists: what a source's `stamp()` returns."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
+def source_stamp(source: Any, path: Path) -> Hashable:
+    """The source's own `stamp()`, else the stat of `path` and of the files right inside it."""
+    stamp = getattr(source, "stamp", None)
+    if callable(stamp):
+        return stamp()
+    path = Path(path)
+    try:
+        inside = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+    except OSError:
+        inside = []
+    return stat_stamp([path, *inside])

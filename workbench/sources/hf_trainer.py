@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-from workbench.sources.base import ReadOnlySource, Update
+from workbench.sources.base import ReadOnlySource, Update, stat_stamp
 
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "total_flos")
 
@@ -94,6 +94,10 @@ class TrainerDirSource(ReadOnlySource):
         self._state: dict[str, Any] = {}
         self._state_mtime = 0.0
         self._summaries: list[dict[str, Any]] = []
+
+    def stamp(self) -> tuple:
+        """The dir (a checkpoint-N/ appears) and every trainer_state.json (one is written)."""
+        return stat_stamp([self.dir, *sorted(state_files(self.dir))])
 
     def poll(self) -> Update:
         update = Update(status={})

@@ -13,7 +13,7 @@ from typing import Any
 
 from workbench.errors import RunError
 from workbench.runs.jsonl import JsonlFollower
-from workbench.sources.base import ReadOnlySource, Update
+from workbench.sources.base import ReadOnlySource, Update, stat_stamp
 
 LOG = "trainer_log.jsonl"
 PROGRESS = ("current_steps", "total_steps", "percentage", "elapsed_time", "remaining_time")
@@ -70,6 +70,9 @@ class LlamaFactorySource(ReadOnlySource):
         self._follower = JsonlFollower(self.dir / LOG)
         self._last: dict[str, Any] = {}
         self._loss = None
+
+    def stamp(self) -> tuple:
+        return stat_stamp([self.dir / LOG])
 
     def poll(self) -> Update:
         batch = self._follower.read()

@@ -52,3 +52,9 @@ class RunDirSource:
             return self.run.config()
         except (OSError, ValueError):
             return {}
+
+
+def run_of(source: Any) -> Run | None:
+    """The workbench run a source reads, or None (another tool's source may have a `run` that is a name)."""
+    run = getattr(source, "run", None)
+    return run if isinstance(run, Run) else None

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-from workbench.sources.base import ReadOnlySource, Update
+from workbench.sources.base import ReadOnlySource, Update, stat_stamp
 from workbench.sources.hfkeys import rows_from_scalars, workbench_key
 
 PATTERN = "events.out.tfevents.*"
@@ -98,6 +98,10 @@ class TfEventsSource(ReadOnlySource):
             except OSError:
                 pass
         return touched
+
+    def stamp(self) -> tuple:
+        """The event files and their sizes (what poll() would read more of)."""
+        return stat_stamp(self._files())
 
     def poll(self) -> Update:
         touched = self._read()

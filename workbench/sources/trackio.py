@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-from workbench.sources.base import ReadOnlySource, Update
+from workbench.sources.base import ReadOnlySource, Update, stat_stamp
 from workbench.sources.hfkeys import STEP_KEYS, workbench_key
 
 
@@ -97,6 +97,10 @@ class TrackioSource(ReadOnlySource):
                     except (TypeError, json.JSONDecodeError):
                         self._config = {}
         return rows
+
+    def stamp(self) -> tuple:
+        """The project database and its write-ahead log (trackio writes in WAL mode)."""
+        return stat_stamp([self.db, self.db.with_name(self.db.name + "-wal")])
 
     def poll(self) -> Update:
         try:

@@ -19,6 +19,7 @@ from workbench.errors import WorkbenchError
 from workbench.paths import runs_dir
 from workbench.paths import workspace as default_workspace
 from workbench.runs.store import ACTIVE, Run
+from workbench.tui.added_poll import is_added_id
 from workbench.tui.commands import WorkbenchCommands, tab_command
 from workbench.tui.extensions import ExtensionsMixin  # settings, themes, plugin commands/tabs/panels
 from workbench.tui.polling import ThreadPoll
@@ -55,12 +56,16 @@ class WorkbenchApp(ExtensionsMixin, App):
         self.active_runs: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
         self._runs_shown = False
-        self._runs_pending: RunsSnapshot | None = None
+        self._runs_pending: bool | None = None
         self.registry: Any = None
         self.registry_error: str | None = None
         self.plugin_commands: list[tuple[str, str, Any]] = []
         self.runs_poller = RunsPoller(self.workspace)
         self.runs_poll: ThreadPoll[RunsSnapshot] | None = None
+        self.added_runs: list[dict[str, Any]] = []
+        """Rows of other tools' runs added to the workspace (workbench.tui.added_poll), in the order added."""
+        self.added_poller: Any = None
+        self._added_error: str | None = None
         self.setup_extensions()  # settings, themes (workbench.tui.extensions)
         self.runs_poll_s = float(runs_poll or os.environ.get(RUNS_POLL_ENV) or self.refresh_seconds("runs"))
         self.gpu_poll = gpu_poll or self.refresh_seconds("gpu")
@@ -76,7 +81,7 @@ class WorkbenchApp(ExtensionsMixin, App):
         return MainScreen()
 
     def on_mount(self) -> None:
-        self.runs_poll = ThreadPoll(self, self.runs_poller.poll, self._runs_updated, self.runs_poll_s, "runs",
+        self.runs_poll = ThreadPoll(self, self._poll_runs, self._runs_updated, self.runs_poll_s, "runs",
                                     on_error=self._poll_failed, gate=self._runs_gate).start()
         if self.watch_path is not None:
             self.open_source(self.watch_path)
@@ -101,25 +106,46 @@ class WorkbenchApp(ExtensionsMixin, App):
             main.load_panel("plugins")
 
     # -- live data ------------------------------------------------------------------------
-    def _runs_updated(self, snap: RunsSnapshot) -> None:
+    def _poll_runs(self) -> tuple[RunsSnapshot, tuple[list[dict[str, Any]], bool] | None]:
+        """The workspace's runs and the added sources, in one worker round (worker thread)."""
+        snap = self.runs_poller.poll()
+        added = self.added_poller  # set once the plugin registry is built
+        return snap, (added.poll() if added is not None else None)
+
+    def _runs_updated(self, result: tuple[RunsSnapshot, tuple[list[dict[str, Any]], bool] | None]) -> None:
+        snap, added = result
         self.active_runs = snap.active
-        main = self.main_screen
-        if main is None or (not snap.changed and self._runs_shown):
-            return  # nothing changed: not one cell to repaint
+        changed = snap.changed or not self._runs_shown
         self.runs = snap.summaries
+        if added is not None:
+            error = self.added_poller.error
+            if error and error != self._added_error:
+                self.notify(f"cannot read the added sources: {error}", severity="error", timeout=5)
+            self._added_error = error
+            if added[1]:
+                self.added_runs, changed = added[0], True
+        if self.main_screen is not None and changed:
+            self._show_rows()  # else nothing changed: not one cell to repaint
+
+    def _show_rows(self) -> None:
+        """Put the workspace's runs and the added sources in the table (later, when it is hidden)."""
+        main = self.main_screen
+        if main is None:
+            return
         if self.screen is not main and self._runs_shown:
-            self._runs_pending = snap  # painted when the tabs come back (a hidden table must not repaint)
+            self._runs_pending = True  # painted when the tabs come back (a hidden table must not repaint)
             return
         self._runs_shown = True
         self._runs_pending = None
+        rows = self.runs + self.added_runs
         table = main.query_one(RunsTable)
-        table.update_runs(snap.summaries)
+        table.update_runs(rows)
         empty = main.query_one("#runs-empty")
-        if empty.display != (not snap.summaries):
-            empty.display = not snap.summaries
-        if not snap.summaries:
+        if empty.display != (not rows):
+            empty.display = not rows
+        if not rows:
             empty.update(f"No runs in {runs_dir(self.workspace)} yet.\n"
-                         "Start one: workbench run CONFIG   (or: workbench demo)")
+                         "Start one: workbench run CONFIG   (or: workbench demo); `a` adds another tool's run folder")
         main.query_one(RunsPane).show_info()
 
     def _runs_gate(self, tick: int) -> bool:
@@ -131,9 +157,9 @@ class WorkbenchApp(ExtensionsMixin, App):
 
     def show_pending_runs(self) -> None:
         """The tabs screen is back on top: show what the run list polled meanwhile."""
-        snap, self._runs_pending = self._runs_pending, None
-        if snap is not None:
-            self._runs_updated(snap)
+        pending, self._runs_pending = self._runs_pending, None
+        if pending:
+            self._show_rows()
 
     def _poll_failed(self, exc: BaseException) -> None:
         self.notify(f"cannot list runs: {type(exc).__name__}: {exc}", severity="error", timeout=3)
@@ -141,6 +167,14 @@ class WorkbenchApp(ExtensionsMixin, App):
     def refresh_runs(self) -> None:
         if self.runs_poll:
             self.runs_poll.kick()
+
+    def _start_added_poll(self, registry: Any) -> None:
+        """Poll the added sources with the runs (once the registry is built: it says which source reads a folder)."""
+        from workbench.tui.added_poll import AddedRunsPoller
+
+        if self.added_poller is None:
+            self.added_poller = AddedRunsPoller(self.workspace, registry)
+            self.refresh_runs()
 
     def _start_registry(self) -> None:
         self.run_worker(self._build_registry, thread=True, group="registry", exit_on_error=False)
@@ -166,6 +200,7 @@ class WorkbenchApp(ExtensionsMixin, App):
             for pane in main.query(PluginsPane):
                 pane.show(registry, error)
         self.extensions_ready(registry)  # plugin themes, tabs, keys (workbench.tui.extensions)
+        self._start_added_poll(registry)
 
     # -- navigation ---------------------------------------------------------------------------
     def show_tab(self, tab: str) -> None:
@@ -175,7 +210,14 @@ class WorkbenchApp(ExtensionsMixin, App):
             self.main_screen.show_tab(tab)
 
     def open_run(self, run_id: str) -> None:
-        """Push the detail screen of a run of this workspace."""
+        """Push the detail screen of a run of this workspace (or of an added source's row)."""
+        if is_added_id(run_id):
+            source = self._added_source(run_id)
+            if source is not None:
+                from workbench.tui.screens.detail import RunDetailScreen
+
+                self.push_screen(RunDetailScreen(source))
+            return
         path = runs_dir(self.workspace) / run_id
         if not (path / "status.json").exists():
             self.notify(f"no run {run_id} in {runs_dir(self.workspace)}", severity="error")
@@ -223,7 +265,7 @@ class WorkbenchApp(ExtensionsMixin, App):
         if main is None:
             return
         table = main.query_one(RunsTable)
-        ids = [s["id"] for s in reversed(self.runs) if s["id"] in table.marked]
+        ids = [s["id"] for s in reversed(self.runs + self.added_runs) if s["id"] in table.marked]
         current = table.current_id
         if len(ids) == 1 and current and current not in ids:
             ids.append(current)
@@ -233,17 +275,94 @@ class WorkbenchApp(ExtensionsMixin, App):
         self.compare(ids)
 
     def compare(self, run_ids: list[str]) -> None:
+        """Compare runs of the workspace and added sources (any RunSource) on one chart."""
+        from workbench.sources.rundir import RunDirSource
         from workbench.tui.screens.compare import CompareScreen
 
         root = runs_dir(self.workspace)
-        self.push_screen(CompareScreen([Run(root / rid) for rid in run_ids]))
+        sources = []
+        for rid in run_ids:
+            source = self._added_source(rid) if is_added_id(rid) else RunDirSource(Run(root / rid))
+            if source is None:
+                return
+            sources.append(source)
+        self.push_screen(CompareScreen(sources))
+
+    # -- other tools' runs added to the workspace ([sources] paths; workbench.sources.added) --
+    def added_summary(self, run_id: str) -> dict[str, Any] | None:
+        return next((s for s in self.added_runs if s["id"] == run_id), None)
+
+    def _added_source(self, run_id: str) -> Any:
+        """A fresh read-only source for an added row (its detail and compare read from the start); None: notified why."""
+        from workbench.sources.added import open_added
+
+        s = self.added_summary(run_id)
+        if s is None:
+            self.notify(f"no added source {run_id}", severity="error")
+            return None
+        try:
+            kind, source = open_added(Path(s["path"]), self.registry)
+        except WorkbenchError as exc:
+            self.notify(exc.one_line(), severity="error")
+            return None
+        except Exception as exc:  # noqa: BLE001 - a plugin's source must not take the app down
+            self.notify(f"cannot open {s['path']}: {type(exc).__name__}: {exc}", severity="error")
+            return None
+        source.kind = kind
+        return source
+
+    def read_only_notice(self, run_id: str, what: str) -> None:
+        """Say why `what` (stop, resume, ...) does not apply to an added source's row."""
+        s = self.added_summary(run_id) or {}
+        self.notify(f"{s.get('name', run_id)} is a read-only {s.get('source', 'other tool')} run: {what} applies "
+                    "to workbench runs only", severity="warning")
+
+    async def action_add_source(self) -> None:
+        """Ask for a folder of another tool's run and add it to the workspace's settings."""
+        from workbench.tui.screens.prompt import TextPrompt, push_and_focus
+
+        def answered(text: str | None) -> None:
+            if text and text.strip():
+                self.run_worker(lambda: self._add_source(text.strip()), thread=True, group="sources",
+                                exit_on_error=False)
+
+        await push_and_focus(self, TextPrompt("Add another tool's run folder (TensorBoard logs, trackio project, "
+                                              "LLaMA-Factory or HF Trainer output); relative to the workspace:"),
+                             answered)
+
+    def _add_source(self, text: str) -> None:
+        from workbench.sources.added import add_path
+
+        path = Path(text).expanduser()
+        path = path if path.is_absolute() else self.workspace / path
+        try:
+            added = add_path(self.workspace, path, self.registry)
+            message, severity = f"added {added.written} ({added.kind}): it is listed in the Runs tab", "information"
+        except WorkbenchError as exc:
+            message, severity = exc.one_line(), "error"
+        self.call_from_thread(self.notify, message, severity=severity)
+        self.call_from_thread(self.refresh_runs)
+
+    def remove_source(self, written: str) -> None:
+        from workbench.sources.added import remove_path
+
+        try:
+            gone = remove_path(self.workspace, written)
+            self.notify(f"removed {gone.written} from the Runs tab (its files are untouched)")
+        except WorkbenchError as exc:
+            self.notify(exc.one_line(), severity="error")
+        self.refresh_runs()
 
     # -- evaluation (screens in tui/screens/evaluate.py, eval_results.py, samples.py, chat.py) --
     def open_evaluate(self, run_id: str | None = None) -> None:
         """The Evaluate form, on `run_id` (default: the run under the cursor)."""
         from workbench.tui.screens.evaluate import EvaluateScreen
 
-        self.push_screen(EvaluateScreen(self.workspace, run_id or self._current_run_id()))
+        run_id = run_id or self._current_run_id()
+        if is_added_id(run_id):
+            self.read_only_notice(run_id, "evaluation")
+            return
+        self.push_screen(EvaluateScreen(self.workspace, run_id))
 
     def open_eval_results(self, run_id: str | None = None) -> None:
         """Results of a run and of the evaluation runs made of it (default: the run under the cursor)."""
@@ -253,6 +372,9 @@ class WorkbenchApp(ExtensionsMixin, App):
         run_id = run_id or self._current_run_id()
         if run_id is None:
             self.notify("no run selected", severity="warning")
+            return
+        if is_added_id(run_id):
+            self.read_only_notice(run_id, "evaluation")
             return
         self.push_screen(EvalResultsScreen(results_dirs(Run(runs_dir(self.workspace) / run_id), self.workspace)))
 
@@ -268,6 +390,12 @@ class WorkbenchApp(ExtensionsMixin, App):
 
     # -- run actions ------------------------------------------------------------------------
     def do_run_action(self, what: str, run_id: str) -> None:
+        if is_added_id(run_id):
+            if what == "logs":
+                self.notify("another tool's run: the workbench has no console log of it", severity="warning")
+            else:
+                self.read_only_notice(run_id, {"stop_now": "stop", "duplicate": "duplicate config"}.get(what, what))
+            return
         run = Run(runs_dir(self.workspace) / run_id)
         if what == "stop":
             self.stop_run(run, now=False)
@@ -353,6 +481,12 @@ class WorkbenchApp(ExtensionsMixin, App):
                 run = Run(Path(s["dir"]))
                 cmds.append((f"Stop run {s['id']}", "graceful stop: checkpoint, then exit",
                              partial(self.stop_run, run, False)))
+        cmds.append(("Add another tool's run folder", "TensorBoard, trackio, LLaMA-Factory, HF Trainer: listed "
+                     "in the Runs tab, read-only (a)", self.action_add_source))
+        for s in self.added_runs:
+            cmds.append((f"Open {s['name']} ({s['source']})", s["path"], partial(self.open_run, s["id"])))
+            cmds.append((f"Remove source {s['written']}", "from the Runs tab (its files are untouched)",
+                         partial(self.remove_source, s["written"])))
         from workbench.tui.screens.evaluate import palette_entries
 
         cmds += palette_entries(self)

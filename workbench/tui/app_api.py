@@ -74,7 +74,9 @@ class AppAPI:
 
     def selected_run(self) -> RunRef | None:
         screen = self._app.screen
-        run = getattr(getattr(screen, "source", None), "run", None)
+        from workbench.sources.rundir import run_of
+
+        run = run_of(getattr(screen, "source", None))
         if run is not None:
             st = run.raw_status or {}
             return RunRef(run.id, Path(run.dir), str(st.get("status", "")), str(st.get("trainer", "") or ""))

@@ -289,7 +289,9 @@ def _add_panel(screen: Any, state: _PanelState, registry: Any, name: str, spec: 
     from textual.widgets import TabbedContent, TabPane
 
     source = screen.source
-    run = getattr(source, "run", None)
+    from workbench.sources.rundir import run_of
+
+    run = run_of(source)
     ref = RunRef(getattr(source, "id", getattr(run, "id", "")), Path(getattr(run, "dir", "") or ""),
                  str(status.get("status", "")), trainer, tags)
     plugin = registry.owner_of("run_panels", name)

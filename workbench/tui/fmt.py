@@ -32,7 +32,7 @@ def progress(step: int | None, total: int | None, width: int = 8) -> str:
 STATUS_MARKS = {
     "queued": "… queued", "starting": "… starting", "running": "▶ running", "stopping": "■ stopping",
     "completed": "✓ completed", "failed": "✗ failed", "stopped": "■ stopped", "lost": "? lost",
-    "idle": "· idle", "waiting": "… waiting",
+    "idle": "· idle", "waiting": "… waiting", "missing": "? missing", "unreadable": "✗ unreadable",
 }
 
 

@@ -67,16 +67,19 @@ class BestEval:
                 row = json.loads(line)
             except ValueError:
                 continue
-            if not isinstance(row, dict):
-                continue
-            for key, value in row.items():
-                if key.startswith("eval_") and isinstance(value, (int, float)) and not isinstance(value, bool) \
-                        and math.isfinite(value) and key not in ("eval_runtime", "eval_samples_per_second",
-                                                                 "eval_steps_per_second"):
-                    old = self.best.get(key)
-                    better = old is None or (value < old if lower_is_better(key) else value > old)
-                    if better:
-                        self.best[key] = float(value)
+            if isinstance(row, dict):
+                self.add(row)
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Take the eval metrics of one metric row."""
+        for key, value in row.items():
+            if key.startswith("eval_") and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and math.isfinite(value) and key not in ("eval_runtime", "eval_samples_per_second",
+                                                             "eval_steps_per_second"):
+                old = self.best.get(key)
+                better = old is None or (value < old if lower_is_better(key) else value > old)
+                if better:
+                    self.best[key] = float(value)
 
     def headline(self) -> tuple[str, float] | None:
         """eval_loss when logged, else the first eval metric by name."""

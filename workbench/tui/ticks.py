@@ -7,7 +7,8 @@ import time as _time
 
 from workbench.numbers import decimals_for
 
-X_MODES = ("step", "epoch", "time", "tokens")
+X_MODES = ("step", "epoch", "time", "tokens", "fraction")
+"""What a chart's x axis can be; fraction (of each run: step / max_steps) is compare's, shown as percent."""
 _TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800,
                21600, 43200, 86400, 172800, 604800)
 _ABSOLUTE_TIME = 1e9  # x above this (2001+) is a Unix time stamp, not elapsed seconds
@@ -94,12 +95,20 @@ def duration(seconds: float) -> str:
     return f"{sign}{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
+def percent(v: float, step: float | None = None) -> str:
+    """A fraction as percent: 0.25 -> '25%', with the decimals a tick step needs (0.025 -> '2.5%')."""
+    decimals = decimals_for(step * 100, 3) if step else (0 if abs(v * 100 - round(v * 100)) < 1e-9 else 1)
+    return f"{v * 100:.{decimals}f}%"
+
+
 def format_x(v: float, mode: str, step: float) -> str:
     """An x tick label for the given axis mode."""
     if mode == "time":
         if v > _ABSOLUTE_TIME:
             return _time.strftime("%H:%M:%S" if step < 60 else "%H:%M", _time.localtime(v))
         return duration(v)
+    if mode == "fraction":
+        return percent(v, step)
     if mode == "step":  # steps are counted exactly: 1050, not 1.05k (until six digits)
         return compact(v, max(step, 1.0)) if abs(v) >= 100_000 else str(int(round(v)))
     return compact(v, step)

@@ -127,6 +127,9 @@ class PathPrompt(ModalScreen[Path | None]):
             yield Input(self._initial, id="prompt-input")
             yield Static("", id="prompt-error")
 
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#prompt-input", Input))  # now: a burst typed after f2 lands here
+
     @on(Input.Submitted, "#prompt-input")
     def _submit(self, event: Input.Submitted) -> None:
         raw = event.value.strip()
@@ -158,6 +161,9 @@ class PresetPicker(ModalScreen[str | None]):
         with Vertical():
             yield Label("New config from preset (Enter picks, Esc cancels)")
             yield OptionList(*[Option(f"{n}  {d}", id=n) for n, d in self._presets], id="preset-options")
+
+    def on_mount(self) -> None:
+        self.set_focus(self.query_one("#preset-options", OptionList))
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -718,7 +724,7 @@ class ConfigsPanel(Widget):
         if target:
             self.notify(f"saved {self._short(target)}")
 
-    def action_save_as(self) -> None:
+    async def action_save_as(self) -> None:
         if self.form is None:
             return
         from workbench.config.presets import unique_path
@@ -731,7 +737,10 @@ class ConfigsPanel(Widget):
                 self.save(path)
                 self.notify(f"saved as {self._short(path)}")
 
-        self.app.push_screen(PathPrompt("Save as (Enter saves, Esc cancels):", suggestion, self.workspace), done)
+        from workbench.tui.screens.prompt import push_and_focus
+
+        await push_and_focus(self.app, PathPrompt("Save as (Enter saves, Esc cancels):", suggestion, self.workspace),
+                             done)
 
     def action_duplicate(self) -> None:
         """Save a copy next to the current file and continue editing the copy."""
@@ -744,7 +753,7 @@ class ConfigsPanel(Widget):
         self.save(target)
         self.notify(f"duplicated to {self._short(target)}")
 
-    def action_new_from_preset(self) -> None:
+    async def action_new_from_preset(self) -> None:
         if not self.registry:
             return
         items = [(n, s.description) for n, s in sorted(self.registry.presets.items())]
@@ -753,7 +762,9 @@ class ConfigsPanel(Widget):
             if name:
                 self.open_preset(name)
 
-        self.app.push_screen(PresetPicker(items), done)
+        from workbench.tui.screens.prompt import push_and_focus
+
+        await push_and_focus(self.app, PresetPicker(items), done)
 
     # -- launch --------------------------------------------------------------------------
     def action_launch(self) -> None:

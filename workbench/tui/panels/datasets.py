@@ -186,7 +186,8 @@ class DatasetsPanel(Widget):
         Binding("v", "validate", "validate", tooltip="validate every row (bad rows listed; enter jumps to one)"),
         Binding("m", "mask", "loss mask", tooltip="loss mask of the highlighted row (trained tokens highlighted)"),
         Binding("s", "stats", "stats", tooltip="token statistics of the whole file (with progress)"),
-        Binding("c", "pick_config", "config", tooltip="tokenizer, chat template and max_length from a config"),
+        Binding("c", "pick_config", "config", priority=True,
+                tooltip="tokenizer, chat template and max_length from a config"),
         Binding("x", "cancel_job", "cancel", show=False, tooltip="cancel the running statistics job"),
         Binding("w", "view_row", "row", show=False, tooltip="the highlighted row in full (pretty JSON, wrapped)"),
     ]
@@ -462,9 +463,10 @@ class DatasetsPanel(Widget):
 
     # ------------------------------------------------------------- tokenizer from a config
 
-    def action_pick_config(self) -> None:
+    async def action_pick_config(self) -> None:
         from workbench.tui.panels.configs import find_configs
         from workbench.tui.screens.pickers import ListPicker
+        from workbench.tui.screens.prompt import push_and_focus
 
         ws = self.app.workspace if hasattr(self.app, "workspace") else Path.cwd()
         configs = find_configs(Path(ws))
@@ -478,7 +480,8 @@ class DatasetsPanel(Widget):
             if path:
                 self._load_choice(path)
 
-        self.app.push_screen(ListPicker("Tokenizer, chat template and max_length from config:", labels), picked)
+        await push_and_focus(self.app, ListPicker("Tokenizer, chat template and max_length from config:", labels),
+                             picked)
 
     @work(thread=True, exclusive=True, group="tokenizer-choice")
     def _load_choice(self, path: str) -> None:

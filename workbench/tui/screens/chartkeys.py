@@ -24,33 +24,48 @@ Window = tuple[str, float, float] | None
 """None (all), ("last", span, 0) or ("range", x0, x1)."""
 
 
+def _number(text: str) -> float:
+    """'200', '1.5k', '50%' (= 0.5: a fraction of the run)."""
+    text = text.strip()
+    if text.endswith("%"):
+        return float(text[:-1]) / 100
+    return float(text.replace("k", "e3"))
+
+
 def parse_window(text: str) -> Window:
-    """'all', 'last 200' / '200' (the last 200), '100:500', '100:' (from 100), ':500' (up to 500)."""
+    """'all', 'last 200' / '200' (the last 200), '100:500', '100:' (from 100), ':500' (up to 500); '0:50%' too."""
     t = text.strip().lower().replace("..", ":")
     if t in ("", "all", "0"):
         return None
     if t.startswith("last"):
         t = t[4:].strip()
     if ":" not in t:
-        span = float(t.replace("k", "e3"))
+        span = _number(t)
         if span <= 0:
             raise ValueError("the last N must be positive")
         return ("last", span, 0.0)
     a, b = (p.strip() for p in t.split(":", 1))
-    x0 = float(a.replace("k", "e3")) if a else float("-inf")
-    x1 = float(b.replace("k", "e3")) if b else float("inf")
+    x0 = _number(a) if a else float("-inf")
+    x1 = _number(b) if b else float("inf")
     if x1 <= x0:
         raise ValueError("the range must end after it starts")
     return ("range", x0, x1)
 
 
 class ChartKeys:
-    """Mixin for a Screen with `charts()` (LineCharts), `metric_choices()` and `reload_chart()`."""
+    """Mixin for a Screen with `charts()` (LineCharts), `metric_choices()` and `reload_chart()`.
+
+    The keys that open a picker or prompt (`/`, `z`) are priority bindings whose actions
+    wait for the new screen to mount: a non-priority binding runs only after the key has
+    bubbled through the screen, by which time the keys typed after it are already queued
+    for the screen behind (this screen takes no focus, so nothing here types text).
+    """
 
     CHART_BINDINGS = [
         Binding("m", "metric(1)", "Metric", tooltip="next metric"),
         Binding("M", "metric(-1)", "Prev metric", show=False, tooltip="previous metric"),
-        Binding("slash", "pick_metric", "Find metric", show=False, tooltip="pick a metric by name (type to filter)"),
+        Binding("slash", "pick_metric", "Find metric", show=False, priority=True,
+                tooltip="pick a metric by name (type to filter)"),
         Binding("a", "x_axis", "X axis", show=False, tooltip="x axis: step, epoch, time, tokens"),
         Binding("s", "smooth", "Smooth", show=False, tooltip="EMA smoothing on / off (raw and smoothed both drawn)"),
         Binding("left_square_bracket", "strength(-1)", "Less smooth", show=False, tooltip="less smoothing"),
@@ -62,7 +77,7 @@ class ChartKeys:
         Binding("less_than_sign,comma", "pan(-1)", "Pan left", show=False, tooltip="pan the window left"),
         Binding("greater_than_sign,full_stop", "pan(1)", "Pan right", show=False, tooltip="pan the window right"),
         Binding("0", "whole", "All", show=False, tooltip="the whole run (reset zoom, hide the cursor)"),
-        Binding("z", "window_prompt", "Range", show=False,
+        Binding("z", "window_prompt", "Range", show=False, priority=True,
                 tooltip="x range: 'last 200', '100:500', '100:', ':500', 'all'"),
         Binding("left", "cursor(-1)", "Cursor", show=False, tooltip="cursor: read the values at a step (←)"),
         Binding("right", "cursor(1)", "Cursor", show=False, tooltip="cursor: read the values at a step (→)"),
@@ -106,8 +121,9 @@ class ChartKeys:
         self.metric = name
         self.reload_chart()
 
-    def action_pick_metric(self) -> None:
+    async def action_pick_metric(self) -> None:
         from workbench.tui.screens.pickers import ListPicker
+        from workbench.tui.screens.prompt import push_and_focus
 
         choices = self.metric_choices()
         if not choices:
@@ -118,7 +134,7 @@ class ChartKeys:
             if name:
                 self.set_metric(name)
 
-        self.app.push_screen(ListPicker("Metric:", [(c, c) for c in choices], current=self.metric), picked)
+        await push_and_focus(self.app, ListPicker("Metric:", [(c, c) for c in choices], current=self.metric), picked)
 
     # -- axes and smoothing -----------------------------------------------------------------
     def action_x_axis(self) -> None:
@@ -223,8 +239,8 @@ class ChartKeys:
         self.apply_window()
         self.show_chart_state()
 
-    def action_window_prompt(self) -> None:
-        from workbench.tui.screens.prompt import TextPrompt
+    async def action_window_prompt(self) -> None:
+        from workbench.tui.screens.prompt import TextPrompt, push_and_focus
 
         def answered(text: str | None) -> None:
             if text is None:
@@ -237,17 +253,26 @@ class ChartKeys:
             self.apply_window()
             self.show_chart_state()
 
-        self.app.push_screen(TextPrompt(f"x range in {self.x_mode}s: last 200 · 100:500 · 100: · :500 · all",
-                                        self.window_text()), answered)
+        question = (f"x range in {self.x_mode}s: last 200 · 100:500 · 100: · :500 · all" if self.x_mode != "fraction"
+                    else "x range as a fraction of each run: 0:50% · 0.5:1 · last 25% · all")
+        await push_and_focus(self.app, TextPrompt(question, self.window_text()), answered)
+
+    def x_text(self, x: float) -> str:
+        """An x value as the axis reads it (fraction: percent of the run)."""
+        if self.x_mode == "fraction":
+            from workbench.tui.ticks import percent
+
+            return percent(x)
+        return numbers.num(x)
 
     def window_text(self) -> str:
         if self.window is None:
             return "all"
         kind, a, b = self.window
         if kind == "last":
-            return f"last {numbers.num(a)}"
-        left = "" if a == float("-inf") else numbers.num(a)
-        right = "" if b == float("inf") else numbers.num(b)
+            return f"last {self.x_text(a)}"
+        left = "" if a == float("-inf") else self.x_text(a)
+        right = "" if b == float("inf") else self.x_text(b)
         return f"{left}:{right}"
 
     # -- cursor -----------------------------------------------------------------------------
@@ -275,7 +300,7 @@ class ChartKeys:
             at = x if at is None else max(at, x)
             value = numbers.num(raw) + (f" (ema {numbers.num(smooth)})" if smooth is not None else "")
             parts.append(f"{label} {value}")
-        where = f"{self.x_mode} {numbers.num(at if at is not None else self.cursor_x)}"
+        where = f"{self.x_mode} {self.x_text(at if at is not None else self.cursor_x)}"
         return f"{where}: " + (" · ".join(parts) if parts else "no point yet")
 
     def chart_state_text(self, what: str) -> str:

@@ -25,6 +25,7 @@ from workbench.tui.metrics import MetricTable, pair
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
 from workbench.sources.base import RunSource, Update
+from workbench.sources.rundir import run_of
 from workbench.tui.textset import set_text
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.chart import LineChart
@@ -150,7 +151,7 @@ class RunDetailScreen(ChartKeys, Screen):
         self.history_state = "none"
         """none | skeleton (tail + decimated rows shown, the rest loading) | full."""
         self._since_tail: list[dict[str, Any]] | None = None
-        run = getattr(self.source, "run", None)
+        run = run_of(self.source)
         path = run.path("metrics.jsonl") if run is not None else None
         try:
             big = path is not None and path.stat().st_size > history.BIG
@@ -367,7 +368,7 @@ class RunDetailScreen(ChartKeys, Screen):
 
     # -- actions ------------------------------------------------------------------------
     def _run(self):
-        run = getattr(self.source, "run", None)
+        run = run_of(self.source)
         if run is None or not self.source.controllable:
             self.notify("read-only view: this is not a workbench run", severity="warning")
         return run

@@ -35,6 +35,8 @@ class RunsPane(Vertical):
         Binding("r", "run_action('resume')", "Resume", show=False, tooltip="resume a stopped/failed run from its last checkpoint"),
         Binding("d", "run_action('duplicate')", "Dup config", show=False, tooltip="copy the run's config into configs/"),
         Binding("o", "run_action('logs')", "Logs", show=False, tooltip="the run's full console log"),
+        Binding("a", "add_source", "Add source", show=False, priority=True,
+                tooltip="add another tool's run folder (TensorBoard, trackio, LLaMA-Factory, HF Trainer): read-only rows"),
         Binding("e", "app.open_evaluate", "Evaluate", show=False, tooltip="evaluate the run's checkpoints"),
         Binding("E", "app.open_eval_results", "Eval results", show=False, tooltip="compare evaluation results"),
     ]
@@ -71,9 +73,12 @@ class RunsPane(Vertical):
 
     # -- filter and sort -------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "filter" and isinstance(self.screen.focused, Input):
-            return False  # a "/" typed into an input
+        if action in ("filter", "add_source") and isinstance(self.screen.focused, Input):
+            return False  # a "/" or "a" typed into an input
         return True
+
+    async def action_add_source(self) -> None:
+        await self.app.action_add_source()
 
     def action_filter(self) -> None:
         filt = self.query_one("#runs-filter", Input)
@@ -116,6 +121,9 @@ class RunsPane(Vertical):
             return head + " · enter open · space mark · / filter · ? keys"
         status = s.get("status")
         line = f"{head} · {run_label(s)}"
+        if s.get("read_only"):  # another tool's run, added to the workspace
+            why = f": {s['reason']}" if s.get("reason") and status not in ("running", "completed") else ""
+            return f"{line}: read-only{why} · {s.get('path')}"
         if status in ("failed", "lost", "stopped"):
             from workbench.tui.failure import why_text
 

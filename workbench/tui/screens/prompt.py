@@ -1,6 +1,8 @@
-"""A one-line text prompt: enter answers, escape cancels."""
+"""A one-line text prompt: enter answers, escape cancels; `push_and_focus` opens such screens."""
 
 from __future__ import annotations
+
+from typing import Any, Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -34,3 +36,13 @@ class TextPrompt(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+async def push_and_focus(app: Any, screen: Any, callback: Callable[[Any], Any] | None = None) -> None:
+    """Push a screen that takes typing (a prompt, a picker) and return once it is mounted.
+
+    Its on_mount moves focus to its input; awaited from the action that opens it, the
+    app handles the next queued key only after that, so a burst typed right after the
+    opening key (`z 1 0 : 2 0`) lands in the new screen's input, never on the one behind.
+    """
+    await app.push_screen(screen, callback)

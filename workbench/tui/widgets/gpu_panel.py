@@ -3,9 +3,9 @@ thresholds), per-GPU history below, and every GPU process with its user, command
 memory, CPU, host memory and the run it belongs to; `x`/`X` stop that run.
 
 Eight GPUs fit in 80x24 with their history. Samples are appended to the workspace's
-`.workbench/gpu.jsonl`, and the history is read back from it when the panel opens, so
-it survives closing the TUI. Without NVML the panel says why and shows this machine's
-CPU and RAM.
+`.workbench/gpu.jsonl` (by one TUI of the workspace: workbench.tui.gpu_history), and the
+history is read back from it when the panel opens, so it survives closing the TUI.
+Without NVML the panel says why and shows this machine's CPU and RAM.
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ from textual.widgets import DataTable, Static
 
 from workbench import numbers
 from workbench.tui import fmt
+from workbench.tui.gpu_history import HISTORY_FILE, HistoryWriter, read_history
 from workbench.tui.polling import ThreadPoll
 
 POLL_ENV = "WORKBENCH_GPU_POLL"
 DEFAULT_POLL_S = 1.0
 HISTORY = 300
-HISTORY_FILE = Path(".workbench") / "gpu.jsonl"
-HISTORY_MAX_BYTES = 4 << 20
-"""The history file is cut to its newer half when it grows past this."""
 
 TEMP_WARN, TEMP_CRIT = 80.0, 87.0
 POWER_WARN, POWER_CRIT = 0.90, 0.98
@@ -144,43 +142,6 @@ class ProcessInfo:
             del self._procs[pid]
 
 
-def read_history(path: Path, keep: int) -> dict[int, list[Any]]:
-    """The last `keep` samples per GPU from a gpu.jsonl (its tail only)."""
-    from workbench.runs.jsonl import tail_jsonl
-    from workbench.telemetry.samples import GpuSample
-
-    out: dict[int, deque] = {}
-    for row in tail_jsonl(path, 1 << 20):
-        try:
-            s = GpuSample.from_json(row)
-        except (ValueError, KeyError, TypeError):
-            continue
-        out.setdefault(s.index, deque(maxlen=keep)).append(s)
-    return {i: list(d) for i, d in out.items()}
-
-
-def append_history(path: Path, samples: list[Any]) -> None:
-    """Append samples (without processes) to the history file; keep it bounded."""
-    from workbench.telemetry.jsonl import write_gpu_jsonl
-    from workbench.telemetry.samples import GpuSample
-
-    if not samples:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_gpu_jsonl(path, [GpuSample(**{**s.__dict__, "processes": None}) for s in samples])
-        if path.stat().st_size > HISTORY_MAX_BYTES:
-            with open(path, "rb") as f:
-                f.seek(HISTORY_MAX_BYTES // 2)
-                f.readline()
-                rest = f.read()
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(rest)
-            os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only workspace: history stays in memory
-
-
 class GpuPanel(Widget):
     """Live GPU (or host) telemetry; sampling runs in a daemon thread, rendering on a timer."""
 
@@ -209,6 +170,7 @@ class GpuPanel(Widget):
         self.history: dict[int, deque] = {}
         self._procinfo = ProcessInfo()
         self._shown: dict[str, str] = {}
+        self.writer: HistoryWriter | None = None
 
     @property
     def history_path(self) -> Path | None:
@@ -259,6 +221,8 @@ class GpuPanel(Widget):
     def on_unmount(self) -> None:
         if self._poll:
             self._poll.stop()
+        if self.writer is not None:
+            self.writer.close()
         if self.poller is not None:
             self.poller.stop(timeout=2)
         if self.backend is not None:
@@ -272,7 +236,9 @@ class GpuPanel(Widget):
             self._written_polls = snap.polls
             path = self.history_path
             if path is not None:
-                append_history(path, snap.latest)
+                if self.writer is None:
+                    self.writer = HistoryWriter(path)
+                self.writer.append(snap.latest)
         active = getattr(self.app, "active_runs", [])
         has_procs = any(s.processes for s in snap.latest)
         matches = map_processes_to_runs(snap.latest, active) if has_procs else []

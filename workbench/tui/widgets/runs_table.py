@@ -53,16 +53,27 @@ COLUMNS = (
 """Display order; `priority` decides what goes first when the table is narrow."""
 BY_KEY = {c.key: c for c in COLUMNS}
 RUN_MIN = 12
+SHORT_KINDS = {"tensorboard": "tb", "trackio": "tk", "llamafactory": "lf", "hf-trainer": "hf"}
+"""The marker of another tool's run where the run column is too narrow for its full kind."""
 
 
 def run_label(s: dict[str, Any]) -> str:
-    """Name first (the id's date prefix would eat an 80-column table), then the start time."""
-    rid = s["id"]
+    """Name first (the id's date prefix would eat an 80-column table), then the start time.
+
+    Another tool's run (an added source) reads 'name (tensorboard)': the kind marks it read-only.
+    """
+    if s.get("read_only"):
+        return f"{run_label({'id': str(s.get('name') or s['id'])})} ({s.get('source') or '?'})"
+    name, when = split_run_id(s["id"])
+    return f"{name} {when}" if when else name
+
+
+def split_run_id(rid: str) -> tuple[str, str | None]:
+    """'20250101-093000-sft-lora' -> ('sft-lora', '01/09:30'); an id of another form -> (id, None)."""
     parts = rid.split("-", 2)
-    if len(parts) == 3 and parts[0].isdigit() and len(parts[1]) == 6 and parts[1].isdigit():
-        when = f"{parts[0][6:8]}/{parts[1][:2]}:{parts[1][2:4]}"
-        return f"{parts[2]} {when}"
-    return rid
+    if len(parts) == 3 and parts[0].isdigit() and len(parts[0]) == 8 and len(parts[1]) == 6 and parts[1].isdigit():
+        return parts[2], f"{parts[0][6:8]}/{parts[1][:2]}:{parts[1][2:4]}"
+    return rid, None
 
 
 def best_text(s: dict[str, Any]) -> str:
@@ -114,15 +125,20 @@ def choose_columns(widths: dict[str, int], available: int) -> tuple[list[str], i
     return [c.key for c in COLUMNS if c.key in chosen], run_w
 
 
-def ellipsize(text: str, width: int) -> str:
+def ellipsize(text: str, width: int, keep_tail: int = 0) -> str:
+    """`text` cut to `width` cells with an ellipsis; the last `keep_tail` characters always stay."""
     if cell_len(text) <= width:
         return text
+    tail = text[len(text) - keep_tail:] if keep_tail else ""
+    room = width - cell_len(tail)
+    if room < 2:
+        tail, room = "", width
     out = ""
-    for ch in text:
-        if cell_len(out + ch) > width - 1:
+    for ch in text[: len(text) - len(tail)]:
+        if cell_len(out + ch) > room - 1:
             break
         out += ch
-    return out + "…"
+    return out + "…" + tail
 
 
 class RunsTable(DataTable):
@@ -152,6 +168,15 @@ class RunsTable(DataTable):
         self._texts: dict[str, dict[str, str]] = {}
         self._layout: tuple[tuple[str, ...], tuple[int, ...]] | None = None
         self._shown: dict[str, dict[str, str]] = {}
+        self.follow_top = True
+        """Until the cursor is moved off the first row, it stays on the first row (the newest run) as rows
+        come: rows that arrive after the first paint (other tools' runs) do not push it down."""
+        self._rebuilding = False
+
+    def watch_cursor_coordinate(self, old: Any, new: Any) -> None:
+        super().watch_cursor_coordinate(old, new)
+        if not self._rebuilding and new.row != 0:
+            self.follow_top = False
 
     # -- what the table holds -----------------------------------------------------------
     @property
@@ -206,9 +231,13 @@ class RunsTable(DataTable):
         if self.summaries:
             self._refill()
 
-    def _cell(self, key: str, text: str, status: str | None, width: int) -> Any:
+    def _cell(self, key: str, text: str, status: str | None, width: int, s: dict[str, Any] | None = None) -> Any:
         if key == "run":
-            text = ellipsize(text, width)
+            marker = f" ({s.get('source') or '?'})" if s and s.get("read_only") else ""
+            if marker and cell_len(text) > width:  # cut: the short kind leaves the name more room ('qwen (tb)')
+                short = f" ({SHORT_KINDS.get(s.get('source') or '', (s.get('source') or '?')[:4])})"
+                text, marker = text[: len(text) - len(marker)] + short, short
+            text = ellipsize(text, width, keep_tail=len(marker))
         if BY_KEY[key].right:
             return Text(text, justify="right")
         if key == "status" and status in self.STATUS_CLASSES:
@@ -216,8 +245,8 @@ class RunsTable(DataTable):
         return text
 
     def _row(self, rid: str, layout: tuple[tuple[str, ...], tuple[int, ...]]) -> list[Any]:
-        status = self.summaries[rid].get("status")
-        return [self._cell(k, self._texts[rid][k], status, w) for k, w in zip(*layout)]
+        s = self.summaries[rid]
+        return [self._cell(k, self._texts[rid][k], s.get("status"), w, s) for k, w in zip(*layout)]
 
     # -- updates ----------------------------------------------------------------------------
     def notify_style_update(self) -> None:
@@ -249,7 +278,8 @@ class RunsTable(DataTable):
                 texts, shown = self._texts[rid], self._shown.get(rid, {})
                 for key, width in zip(keys, widths):
                     if shown.get(key) != texts[key]:
-                        self.update_cell(rid, key, self._cell(key, texts[key], self.summaries[rid].get("status"), width))
+                        s = self.summaries[rid]
+                        self.update_cell(rid, key, self._cell(key, texts[key], s.get("status"), width, s))
                 self._shown[rid] = dict(texts)
 
     def _rebuild(self, visible: list[str], layout: tuple[tuple[str, ...], tuple[int, ...]], current: str | None) -> None:
@@ -263,12 +293,18 @@ class RunsTable(DataTable):
         else:
             self.clear()
         self._layout = layout
-        for rid in visible:
-            self.add_row(*self._row(rid, layout), key=rid)
-        self._shown = {rid: dict(self._texts[rid]) for rid in visible}
-        self.shown_ids = visible
-        if current in self._shown:
-            self.move_cursor(row=visible.index(current), animate=False)
+        self._rebuilding = True
+        try:
+            for rid in visible:
+                self.add_row(*self._row(rid, layout), key=rid)
+            self._shown = {rid: dict(self._texts[rid]) for rid in visible}
+            self.shown_ids = visible
+            if current in self._shown and not self.follow_top:
+                self.move_cursor(row=visible.index(current), animate=False)
+            elif visible:
+                self.move_cursor(row=0, animate=False)
+        finally:
+            self._rebuilding = False
         self.post_message(self.Shown())
 
     def row_text(self, rid: str) -> dict[str, str]:
@@ -288,6 +324,7 @@ class RunsTable(DataTable):
         self._shown.setdefault(rid, {})["mark"] = mark
         self.update_cell(rid, "mark", mark)
         self.post_message(self.MarksChanged(frozenset(self.marked)))
+        self.follow_top = False
         if self.cursor_row < self.row_count - 1:
             self.move_cursor(row=self.cursor_row + 1)
 
