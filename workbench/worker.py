@@ -152,6 +152,34 @@ def write_result(run_dir: Path, outcome: str, reason: str | None, started: float
         pass
 
 
+CONSOLE_FLUSH_SECONDS = 0.5
+
+
+def buffer_console(interval: float = CONSOLE_FLUSH_SECONDS) -> None:
+    """Block-buffer stdout and flush it every `interval` seconds from a daemon thread.
+
+    The supervisor starts jobs with PYTHONUNBUFFERED (so a script's output reaches console.log at
+    once), but the Trainer prints every logged step: one pipe write and one wake-up of the console
+    writer per step cost a short job ~5% of its steps/s on two cores. stderr stays line-buffered,
+    so a traceback is never held back; exit_now() flushes what is left."""
+    import threading
+
+    try:
+        sys.stdout.reconfigure(line_buffering=False, write_through=False)
+    except (AttributeError, ValueError, OSError):  # not a TextIOWrapper (a test's capture): leave it
+        return
+
+    def flush_forever() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                sys.stdout.flush()
+            except (OSError, ValueError):
+                return
+
+    threading.Thread(target=flush_forever, name="workbench-console-flush", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     from workbench.runs.diskspace import disk_full_message
     from workbench.training.reporter import RunDirectoryGone
@@ -229,4 +257,5 @@ def exit_now(code: int) -> None:
 
 
 if __name__ == "__main__":
+    buffer_console()
     exit_now(main())
