@@ -289,14 +289,13 @@ def _mutations(seeds: list[str], n: int, seed: int):
         yield bytes(raw)
 
 
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="re has possessive quantifiers from Python 3.11")
 @pytest.mark.parametrize("name", ["messages", "text", "prompt_completion"])
 def test_possessive_and_spaced_grammars_agree_with_the_backtracking_one(name):
     """Possessive repeats must not change a verdict; a fixed-spacing variant only narrows it."""
     import re
 
     pattern = FORMATS[name].convert.arrow_check.line_pattern
-    assert b"*+" in pattern.pattern  # Python >= 3.11 (the skipif): the fast grammar is the possessive one
+    assert b"*+" in pattern.pattern  # the fast grammar is the possessive one
     greedy = re.compile(pattern.pattern.replace(b"*+", b"*").replace(b"?+", b"?"))
     assert greedy.pattern != pattern.pattern
     spaced = [spacing_variant(pattern, comma, colon) for comma, colon in SPACINGS]

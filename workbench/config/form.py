@@ -10,15 +10,10 @@ thread of the TUI; `schema_fields` is cheap.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from workbench.config.document import ConfigDocument, KeyPath, same_value
 from workbench.config.schema import OPTIONAL_SECTIONS, REQUIRED, SCHEMA, Key

@@ -5,15 +5,10 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from workbench.config import realargs
 from workbench.config.argranges import first_bad_number

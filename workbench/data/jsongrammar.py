@@ -13,15 +13,13 @@ the block's bytes once (see `utf8_valid`).
 from __future__ import annotations
 
 import re
-import sys
 
-# Possessive quantifiers (Python >= 3.11) keep no backtracking state, which makes matching
+# Possessive quantifiers keep no backtracking state, which makes matching
 # much faster. They are used only where the grammar never needs to give anything back: a
 # repeat whose items can never start what follows it (whitespace before a non-space token,
 # a string body before its quote, a run of members before one that the run excludes).
-_POSSESSIVE = sys.version_info >= (3, 11)
-STAR = rb"*+" if _POSSESSIVE else rb"*"
-OPT = rb"?+" if _POSSESSIVE else rb"?"
+STAR = rb"*+"
+OPT = rb"?+"
 
 WS = rb"[ \t\r]" + STAR                # JSON whitespace that can occur inside one line
 _BODY = rb'[^"\\\x00-\x1f]' + STAR      # string characters up to the next quote or escape

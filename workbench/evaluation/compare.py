@@ -5,7 +5,6 @@ Reads eval.json and samples.jsonl only (no torch); the TUI's results and samples
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -53,10 +52,8 @@ def metric_columns(rows: list[ResultRow], everything: bool = False) -> list[str]
 
 
 def _read_tags(run_dir: Path) -> list[str]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
+    import tomllib
+
     try:
         tags = tomllib.loads((run_dir / "job.toml").read_text(encoding="utf-8")).get("run", {}).get("tags") or []
     except (OSError, ValueError):

@@ -134,12 +134,8 @@ class Run:
         return st
 
     def config(self) -> dict[str, Any]:
-        import sys
+        import tomllib
 
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover
-            import tomli as tomllib
         return tomllib.loads((self.dir / "job.toml").read_text(encoding="utf-8"))
 
     def metrics(self) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from workbench.runs.locks import RunLock
+
 HISTORY_FILE = Path(".workbench") / "gpu.jsonl"
 HISTORY_MAX_BYTES = 4 << 20
 """The history file is cut to its newer half when it grows past this."""
@@ -61,39 +63,26 @@ class HistoryWriter:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._fd: int | None = None
+        self._lock = RunLock(self.path.with_name(self.path.name + ".lock"))
         self.closed = False
         self.written = 0
         """Samples this writer appended."""
 
     @property
     def holds(self) -> bool:
-        return self._fd is not None
+        return self._lock.fd is not None
 
     def acquire(self) -> bool:
         """Take the lock if it is free (never waits); True while this writer holds it."""
-        if self._fd is not None:
+        if self.holds:
             return True
         if self.closed:
             return False  # a sample still in flight after its view closed: not ours to write
         try:
-            import fcntl
-        except ImportError:  # no flock (Windows): every TUI writes, as before
-            self._fd = -1
-            return True
-        try:
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self._lock.acquire()
         except OSError:
             return False  # a read-only workspace: nobody writes
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
 
     def append(self, samples: list[Any]) -> bool:
         """Append `samples` if this TUI is (or now becomes) the writer; True when it wrote."""
@@ -106,6 +95,4 @@ class HistoryWriter:
     def close(self) -> None:
         """Give the lock up for good (another TUI takes over at its next sample)."""
         self.closed = True
-        if self._fd is not None and self._fd >= 0:
-            os.close(self._fd)  # closing the descriptor releases the flock
-        self._fd = None
+        self._lock.release()  # closing the descriptor releases the flock

@@ -9,7 +9,7 @@ start-up path imports no torch/transformers/TRL. After a launch the panel posts
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,6 @@ from workbench.config.document import ConfigDocument
 from workbench.config.form import ConfigForm, FieldSpec, FieldValueError, build_form, check_text, load_trainer_fields
 from workbench.config.schema import OPTIONAL_SECTIONS
 from workbench.errors import WorkbenchError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 VALIDATE_DELAY_S = 0.4
 FILTER_DELAY_S = 0.2
