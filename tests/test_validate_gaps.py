@@ -94,6 +94,8 @@ CASES = [
      ["trainer.args.load_best_model_at_end", "SFTConfig refuses it", "save and eval strategy"]),
     ("lora-targets-nothing", lambda t: ['peft.target_modules=["q_projj"]'],
      ["peft.target_modules", "LoRA would train nothing"]),
+    ("eval_strategy-without-eval-rows", lambda t: ['trainer.args.eval_strategy="steps"'],
+     ["trainer.args.eval_strategy", "the Trainer refuses it", "set data.eval or data.eval_fraction"]),
 ]
 
 
@@ -260,6 +262,8 @@ JOB_FAILURES = [
     ("report_to-typo", lambda t, d: d["trainer"]["args"].update(report_to="tensorbord"), "tensorbord"),
     ("four-bad-rows", lambda t, d: d["data"].update(train=str(four_bad_rows(t))), "4 of 20 rows are invalid"),
     ("model-with-empty-weights", lambda t, d: d["model"].update(path=str(empty_weights_model(t))), "model.safetensors"),
+    ("eval_strategy-without-eval-rows", lambda t, d: d["trainer"]["args"].update(eval_strategy="steps"),
+     "didn't pass an `eval_dataset`"),
 ]
 
 

@@ -202,6 +202,7 @@ def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings:
     """
     local = launcher == "local"
     cls_name = config_class.rsplit(":", 1)[-1]
+    refuser = verdict.get("refused_by") or cls_name  # the class itself, or the Trainer built from it
     if verdict.get("import_error"):
         raise PluginError(f"cannot import trainer config class {config_class}: {verdict['error']}")
     if verdict.get("crashed"):
@@ -222,10 +223,10 @@ def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings:
         managed = [source for k, source in MANAGED_SOURCES.items() if k not in args and named(k)]
         keypath = f"trainer.args.{given[0]}" if given else managed[0] if managed else "trainer.args"
     if not local:  # checked on this machine, but the job runs elsewhere (other devices)
-        warnings.append(f"{where(keypath)}: {keypath}: {cls_name} refuses it on this machine: {error} "
+        warnings.append(f"{where(keypath)}: {keypath}: {refuser} refuses it on this machine: {error} "
                         f"(the job runs through launcher '{launcher}', on other hardware perhaps)")
         return
-    raise ConfigError(f"{keypath}: {cls_name} refuses it: {error}", where=where(keypath))
+    raise ConfigError(f"{keypath}: {refuser} refuses it: {error}", where=where(keypath))
 
 
 def check_report_to(value: Any, job_env: dict, where) -> None:

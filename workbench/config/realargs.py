@@ -298,6 +298,18 @@ def _is_training_arguments(cls: type) -> bool:
     return any(c.__name__ == "TrainingArguments" for c in getattr(cls, "__mro__", ()))
 
 
+def _trainer_refusal(args: Any, has_eval: bool) -> dict | None:
+    """What transformers' Trainer itself refuses at construction (not the config class): an
+    eval_strategy other than "no" without an eval_dataset, which the job passes only when the
+    config has evaluation rows."""
+    strategy = str(getattr(getattr(args, "eval_strategy", None), "value", getattr(args, "eval_strategy", None)))
+    if has_eval or strategy in ("None", "no"):
+        return None
+    return {"where": "trainer.args.eval_strategy", "refused_by": "the Trainer",
+            "error": f"eval_strategy = '{strategy}' needs an eval_dataset, and the config has no evaluation rows: "
+                     "set data.eval or data.eval_fraction, or eval_strategy = \"no\""}
+
+
 def _build(request: dict, in_process: bool = False) -> dict:
     """Build the object as the worker would; the verdict as JSON-able data.
 
@@ -338,7 +350,9 @@ def _build(request: dict, in_process: bool = False) -> dict:
             warnings.simplefilter("always")
             try:
                 if _is_training_arguments(cls):  # built by the factories through ctx.training_args(cls)
-                    build_training_args(ctx, cls)
+                    refusal = _trainer_refusal(build_training_args(ctx, cls), request["has_eval"])
+                    if refusal:
+                        return {"ok": False, **refusal}
                 else:  # a plain dataclass (PPO, evaluate): built from the args, as their factories do
                     names = {f.name for f in dataclasses.fields(cls)}
                     extra = {"output_dir": str(ctx.output_dir)} if "output_dir" in names else {}
