@@ -171,6 +171,20 @@ def test_overrides_are_validated_too(tmp_path):
     assert "run.seed: expected int, got str 'abc'" in str(exc)
 
 
+def test_an_error_in_a_set_value_names_the_override_not_a_line_of_the_file(tmp_path):
+    """The file's line 'max_steps = 40' is fine: pointing at it for a --set value misleads."""
+    path = write(tmp_path, BASE + "\n[trainer.args]\nmax_steps = 40\n")
+    for override, key in (("trainer.args.max_steps=-5", "trainer.args.max_steps"),
+                          ("trainer.args.max_step=3", "trainer.args.max_step")):
+        exc = error_of(path, [override])
+        assert str(exc).startswith(f"{path} (--set): {key}: "), str(exc)
+    exc = error_of(path, ["trainer.args.learning_rate=1e-3", "trainer.args.max_steps=-5"])
+    assert str(exc).startswith(f"{path} (--set): trainer.args.max_steps: ")
+    spoiled = write(tmp_path, (BASE + "\n[trainer.args]\nmax_steps = -5\n"))
+    exc = error_of(spoiled, ["trainer.args.learning_rate=1e-3"])  # the mistake is in the file: its line
+    assert str(exc).startswith(f"{spoiled}:{line_of(spoiled, 'max_steps = -5')}: trainer.args.max_steps: ")
+
+
 def test_parse_overrides_needs_equals():
     assert parse_overrides(["a.b=1", "c=x y"]) == [(["a", "b"], 1), (["c"], "x y")]
     with pytest.raises(ConfigError, match="--set needs key.path=value"):

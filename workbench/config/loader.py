@@ -46,9 +46,12 @@ class _Locator:
 
     def __init__(self, path: Path | None, text: str):
         self.path, self.lines = path, text.splitlines()
+        self.overridden: set[str] = set()  # key paths given by --set: their value is not on any line of the file
 
     def where(self, keypath: str) -> str:
         name = self.path.name if self.path else "<config>"
+        if any(keypath == key or keypath.startswith(key + ".") for key in self.overridden):
+            return f"{self.path or name} (--set)"
         line = self._line(keypath.split("."))
         return f"{self.path or name}:{line}" if line else str(self.path or name)
 
@@ -305,6 +308,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
                           where=f"{src or '<config>'}:{m.group(1)}" if m else str(src)) from None
     for parts, value in parse_overrides(overrides):
         _set(raw, parts, value)
+        loc.overridden.add(".".join(parts))
     bad = first_bad_number(raw, "")
     if bad:
         keypath = bad[0].lstrip(".")
