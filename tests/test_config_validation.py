@@ -148,6 +148,21 @@ def test_ordinary_env_allowed(tmp_path):
     assert cfg["launch"]["env"] == {"CUDA_LAUNCH_BLOCKING": "1", "NCCL_DEBUG": "INFO"}
 
 
+def test_special_token_arguments_are_not_secrets_and_must_be_in_the_vocabulary(tmp_path):
+    """Was: pad_token / eos_token (SFTConfig fields) were refused as secrets, so no config could set them;
+    a token the tokenizer lacks made SFTTrainer refuse it as the job started."""
+    path = write(tmp_path, BASE + '\n[trainer.args]\npad_token = "<|pad|>"\neos_token = "<|end|>"\n')
+    cfg = load_config(path, deep=False)
+    assert cfg["trainer"]["args"]["pad_token"] == "<|pad|>"
+    path = write(tmp_path, BASE + '\n[trainer.args]\npad_token = "<pad>"\n')
+    exc = error_of(path)
+    assert str(exc).startswith(f"{path}:{line_of(path, 'pad_token =')}: trainer.args.pad_token: '<pad>' is not a "
+                               "token of the tokenizer"), str(exc)
+    assert "<|pad|>" in str(exc)  # what it could have been
+    exc = error_of(write(tmp_path, BASE + '\n[trainer.args]\nhub_token = "abc"\n'))
+    assert "trainer.args.hub_token: a secret in the config" in str(exc)
+
+
 def test_tokenizers_parallelism_is_not_a_secret(tmp_path):
     cfg = load_config(write(tmp_path, BASE + '\n[launch]\nenv = {TOKENIZERS_PARALLELISM = "false"}\n'))
     assert cfg["launch"]["env"] == {"TOKENIZERS_PARALLELISM": "false"}

@@ -23,8 +23,12 @@ SECRET_ENV = "WORKBENCH_SECRET_ENV"
 the settings read with "$env:NAME"); inherited by the supervisor, the job and its console writer."""
 
 
+# A tokenizer's special tokens (TRL's pad_token / eos_token arguments, ...): names with TOKEN in them, not secrets.
+SPECIAL_TOKEN_NAME = re.compile(r"^(?:pad|eos|bos|unk|sep|cls|mask)_token(?:_id)?$", re.I)
+
+
 def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    return bool(SECRET_NAME.search(name)) and not SPECIAL_TOKEN_NAME.match(name)
 
 
 def declare_secret_env(names, env: dict[str, str] | None = None) -> None:

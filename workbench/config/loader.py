@@ -368,6 +368,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
                               where=loc.where(f"trainer.{name}"))
     if spec.config_class:
         check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where, data["launch"]["env"])
+        check_special_tokens(data, loc.where)
     check_reward_functions(data["trainer"], spec, registry, loc.where)
     for name in data.get("eval", {}).get("evaluators", []):
         try:
@@ -413,6 +414,25 @@ def check_model_paths(model: dict, where) -> None:
     for key, problem in problems.items():
         if problem:
             raise ConfigError(f"model.{key}: {problem}", where=where(f"model.{key}"))
+
+
+def check_special_tokens(data: dict, where) -> None:
+    """trainer.args.pad_token / eos_token must be tokens of the model's tokenizer (TRL refuses others as it starts)."""
+    from workbench.config.model_files import looks_local, tokenizer_vocabulary
+
+    folder = data["model"].get("tokenizer") or data["model"]["path"]
+    args = data["trainer"]["args"]
+    vocabulary = None
+    for name in ("pad_token", "eos_token"):
+        token = args.get(name)
+        if not isinstance(token, str) or not token or not looks_local(folder):
+            continue
+        vocabulary = vocabulary if vocabulary is not None else tokenizer_vocabulary(Path(folder))
+        if vocabulary is not None and token not in vocabulary:
+            special = sorted(t for t in vocabulary if t.startswith("<") and t.endswith(">"))[:8]
+            raise ConfigError(f"trainer.args.{name}: {token!r} is not a token of the tokenizer in {folder}"
+                              + (f" (its special tokens: {', '.join(special)})" if special else ""),
+                              where=where(f"trainer.args.{name}"))
 
 
 def check_reward_functions(trainer: dict, spec, registry, where) -> None:
