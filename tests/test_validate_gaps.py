@@ -94,6 +94,8 @@ CASES = [
      ["trainer.args.load_best_model_at_end", "SFTConfig refuses it", "save and eval strategy"]),
     ("lora-targets-nothing", lambda t: ['peft.target_modules=["q_projj"]'],
      ["peft.target_modules", "LoRA would train nothing"]),
+    ("padding_free-without-packing", lambda t: ["trainer.args.padding_free=true"],
+     ["trainer.args.padding_free", "SFTTrainer refuses it", "set packing = true"]),
     ("pad_token-not-in-vocabulary", lambda t: ['trainer.args.pad_token="<pad>"'],
      ["trainer.args.pad_token", "'<pad>' is not a token of the tokenizer"]),
     ("eval_strategy-without-eval-rows", lambda t: ['trainer.args.eval_strategy="steps"'],
@@ -266,6 +268,8 @@ JOB_FAILURES = [
     ("model-with-empty-weights", lambda t, d: d["model"].update(path=str(empty_weights_model(t))), "model.safetensors"),
     ("eval_strategy-without-eval-rows", lambda t, d: d["trainer"]["args"].update(eval_strategy="steps"),
      "didn't pass an `eval_dataset`"),
+    ("padding_free-without-packing", lambda t, d: d["trainer"]["args"].update(padding_free=True),
+     "`max_length` is not enforced"),
     ("pad_token-not-in-vocabulary", lambda t, d: d["trainer"]["args"].update(pad_token="<pad>"),
      "is not found in the vocabulary"),
 ]

@@ -299,15 +299,20 @@ def _is_training_arguments(cls: type) -> bool:
 
 
 def _trainer_refusal(args: Any, has_eval: bool) -> dict | None:
-    """What transformers' Trainer itself refuses at construction (not the config class): an
-    eval_strategy other than "no" without an eval_dataset, which the job passes only when the
-    config has evaluation rows."""
+    """What the trainer refuses when it is built from `args` (not the config class itself): transformers'
+    Trainer an eval_strategy other than "no" without an eval_dataset (the job passes one only when the
+    config has evaluation rows), TRL's SFTTrainer padding_free without packing."""
     strategy = str(getattr(getattr(args, "eval_strategy", None), "value", getattr(args, "eval_strategy", None)))
-    if has_eval or strategy in ("None", "no"):
-        return None
-    return {"where": "trainer.args.eval_strategy", "refused_by": "the Trainer",
-            "error": f"eval_strategy = '{strategy}' needs an eval_dataset, and the config has no evaluation rows: "
-                     "set data.eval or data.eval_fraction, or eval_strategy = \"no\""}
+    if not has_eval and strategy not in ("None", "no"):
+        return {"where": "trainer.args.eval_strategy", "refused_by": "the Trainer",
+                "error": f"eval_strategy = '{strategy}' needs an eval_dataset, and the config has no evaluation rows: "
+                         "set data.eval or data.eval_fraction, or eval_strategy = \"no\""}
+    sft = any(c.__name__ == "SFTConfig" for c in type(args).__mro__)
+    if sft and getattr(args, "padding_free", False) and not args.packing and args.max_length is not None:
+        return {"where": "trainer.args.padding_free", "refused_by": "SFTTrainer",
+                "error": "padding_free = true without packing would not enforce max_length: set packing = true "
+                         "as well, or padding_free = false"}
+    return None
 
 
 def _build(request: dict, in_process: bool = False) -> dict:
