@@ -440,8 +440,10 @@ def check_reward_functions(trainer: dict, spec, registry, where) -> None:
     from workbench.training.rewards import build_reward_function, build_reward_functions
 
     try:
-        if "reward_functions" in spec.options and trainer.get("reward_functions"):
-            build_reward_functions(trainer["reward_functions"], trainer.get("reward_options"), registry)
+        if "reward_functions" in spec.options:  # a trainer that takes them needs at least one (as its job does)
+            weights = trainer["args"].get("reward_weights")
+            build_reward_functions(trainer.get("reward_functions") or [], trainer.get("reward_options"), registry,
+                                   weights=weights if isinstance(weights, list) else None)
         name = trainer["args"].get("reward_function")
         if isinstance(name, str) and name:
             build_reward_function(name, trainer["args"].get("reward_function_kwargs"), registry,
