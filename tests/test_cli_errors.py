@@ -46,3 +46,22 @@ def test_set_override_is_applied_and_validated(workspace, tmp_path):
 def test_unknown_run_reference(workspace):
     result = cli("show", "does-not-exist")
     assert result.returncode != 0 and "no run 'does-not-exist'" in result.stderr
+
+
+def test_show_prints_the_elapsed_and_wall_time_the_readme_promises(workspace, capsys):
+    """README: ELAPSED (`ls`, `show`, the TUI) is the running time summed over attempts, `wall` the time
+    since the first start. `show` printed neither (only --json had them)."""
+    import json
+
+    from workbench.cli.main import main
+    from workbench.testing import fake_run
+
+    run_dir = fake_run(workspace, "20250101-000000-twice", status="stopped", metrics=[{"step": 5, "loss": 1.0}])
+    status = json.loads((run_dir / "status.json").read_text())
+    t0 = 1_700_000_000.0
+    status.update(started=t0, ended=t0 + 4000, attempt=2,
+                  attempts=[{"started": t0, "ended": t0 + 90}, {"started": t0 + 3700, "ended": t0 + 4000}])
+    (run_dir / "status.json").write_text(json.dumps(status))
+    assert main(["show", "twice"]) == 0
+    lines = [ln.split() for ln in capsys.readouterr().out.splitlines()]
+    assert ["time", "elapsed", "6m30s", "wall", "1h06m", "attempt", "2"] in lines, lines
