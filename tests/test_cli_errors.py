@@ -65,3 +65,18 @@ def test_show_prints_the_elapsed_and_wall_time_the_readme_promises(workspace, ca
     assert main(["show", "twice"]) == 0
     lines = [ln.split() for ln in capsys.readouterr().out.splitlines()]
     assert ["time", "elapsed", "6m30s", "wall", "1h06m", "attempt", "2"] in lines, lines
+
+
+def test_the_follower_prints_every_nth_step_on_the_nth_step(workspace):
+    """`workbench demo --headless` (every=20) printed steps 19, 39, 59, ... instead of 20, 40, 60."""
+    import io
+
+    from workbench.cli.follow import follow
+    from workbench.runs.store import Run
+    from workbench.testing import fake_run
+
+    run_dir = fake_run(workspace, metrics=[{"step": s, "loss": 1.0} for s in range(1, 51)])
+    out = io.StringIO()
+    assert follow(Run(run_dir), out=out, every=20) == 0
+    steps = [line.split()[1] for line in out.getvalue().splitlines() if line.startswith("step ")]
+    assert steps == ["20/50", "40/50", "50/50"]

@@ -70,7 +70,7 @@ def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = N
     events = JsonlFollower(run.path("events.jsonl"))
     events.read_all()  # only what happens from now on
     printed: set[tuple] = set()
-    last_printed = -1
+    last_printed = 0  # with `every`: steps every, 2*every, ... (and the last)
     warned_damage = 0
     on_progress_line = False
     print(f"run {run.id}  ->  {run.dir}", file=out)
