@@ -80,3 +80,15 @@ def test_the_follower_prints_every_nth_step_on_the_nth_step(workspace):
     assert follow(Run(run_dir), out=out, every=20) == 0
     steps = [line.split()[1] for line in out.getvalue().splitlines() if line.startswith("step ")]
     assert steps == ["20/50", "40/50", "50/50"]
+
+
+def test_logs_with_a_negative_line_count_is_a_one_line_error(workspace, capsys):
+    """`workbench logs RUN -n -5` was a bare ValueError traceback (deque maxlen)."""
+    from workbench.cli.main import main
+    from workbench.testing import fake_run
+
+    fake_run(workspace, console="one\ntwo\nthree\n")
+    assert main(["logs", "last", "-n", "-5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: -n/--lines: must be at least 0 (0 = all), got -5"
+    assert main(["logs", "last", "-n", "2"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["two", "three"]
