@@ -92,3 +92,14 @@ def test_logs_with_a_negative_line_count_is_a_one_line_error(workspace, capsys):
     assert capsys.readouterr().err.strip() == "error: -n/--lines: must be at least 0 (0 = all), got -5"
     assert main(["logs", "last", "-n", "2"]) == 0
     assert capsys.readouterr().out.splitlines() == ["two", "three"]
+
+
+def test_ls_of_a_workspace_that_does_not_exist_says_so(workspace, capsys):
+    """`workbench -w /typo ls` printed "no runs yet" and exited 0, as for an empty workspace."""
+    from workbench.cli.main import main
+
+    missing = workspace / "typo"
+    assert main(["-w", str(missing), "ls"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == f"error: {missing}: workspace folder not found"
+    assert main(["-w", str(workspace), "ls"]) == 0
+    assert "no runs yet" in capsys.readouterr().out
