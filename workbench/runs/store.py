@@ -378,6 +378,11 @@ def create_run(config, workspace: Path | None = None, name: str | None = None) -
     data = config.data
     root = runs_dir(workspace)
     label = name or data["run"].get("name") or data["trainer"]["name"]
+    from workbench.secrets import secret_in
+
+    why = secret_in(label)
+    if why:  # it would name the run directory and sit in status.json
+        raise RunError(f"run name: {why}; choose another name")
     try:
         root.mkdir(parents=True, exist_ok=True)
         for n in range(1, 1000):
