@@ -105,22 +105,20 @@ from workbench.hookspecs import hookimpl
 
 @hookimpl
 def run_event(run, event):
-    while not (Path(run.dir) / 'release-hooks').exists():
+    (Path(run.run_dir) / 'hook-called').touch()
+    while not (Path(run.run_dir) / 'release-hooks').exists():
         time.sleep(0.05)
 """
 
 EVENTFUL_JOB = """
 import json, time
-def event(i):
+i = 0
+while True:  # a burst of events at every poll of the supervisor: each one a call of the hung hook
     with open('events.jsonl', 'a') as f:
-        f.write(json.dumps({'time': time.time(), 'event': 'tick', 'i': i}) + '\\n')
-for i in range(20):
-    event(i)
-i = 20
-while True:
-    time.sleep(0.2)
-    event(i)
-    i += 1
+        for _ in range(5):
+            f.write(json.dumps({'time': time.time(), 'event': 'tick', 'i': i}) + '\\n')
+            i += 1
+    time.sleep(0.1)
 """
 
 
@@ -142,6 +140,7 @@ def test_a_hanging_run_event_hook_holds_up_neither_stop_now_nor_the_supervisors_
                   what="the job to run")
     try:
         wait_for(lambda: any(e["event"] == "tick" for e in events_of(run_dir)), what="the job's events")
+        wait_for(lambda: (run_dir / "hook-called").exists(), what="the hook to hang")
         assert cli("stop", "--now", run_dir.name).returncode == 0
         wait_for(lambda: group_gone(st["job_pgid"]), timeout=60, what="stop --now to end the job")
         final = wait_final(run_dir, timeout=60)
