@@ -81,6 +81,27 @@ def test_hook_not_marked_hookimpl_is_an_error(workspace, plugdir):
     one_line_naming(errors_of(reg, "unmarked"), "unmarked", "not marked @hookimpl")
 
 
+def test_hook_argument_misspelled_is_one_line_naming_the_argument_and_the_others_still_register(workspace, plugdir):
+    reg = registry_of(plugdir, "argtypo", """
+        @hookimpl
+        def run_finished(rn):
+            pass
+
+        @hookimpl
+        def register_themes():
+            return []
+
+        @hookimpl
+        def run_started(run):
+            pass
+    """)
+    line = one_line_naming(errors_of(reg, "argtypo"), "argtypo", "'run_finished'", "'rn'",
+                           "run_finished(run)", "did you mean 'run'", "argtypo.py:")
+    assert "hookimpl definition" not in line
+    assert reg.plugin("argtypo").status == "broken"
+    assert reg.plugin("argtypo").hooks == ["register_themes", "run_started"]   # the well-formed hooks are kept
+
+
 def test_deprecated_hook_warns_naming_its_replacement(workspace, plugdir):
     reg = registry_of(plugdir, "oldstyle", """
         @hookimpl
