@@ -261,6 +261,33 @@ def test_two_plugins_on_one_name_list_every_conflict(workspace, plugdir):
         assert len([e for e in errors_of(reg, name) if "also registered" in e or "already registered" in e]) == 2
 
 
+def test_data_format_two_plugins_claim_is_refused_by_validate_and_data_check_naming_both(workspace, plugdir, tmp_path):
+    for name in ("first", "second"):
+        local_plugin(plugdir, name, """
+            def detect(rows):
+                return DetectResult(0.0, "never")
+
+            def convert(row):
+                return {"messages": row["messages"]}
+
+            @hookimpl
+            def register_data_formats():
+                return [DataFormat("twin", "conversational", detect, convert)]
+        """)
+    reg = build_registry(workspace)
+    assert "twin" not in reg.data_formats          # neither plugin's converter is used silently
+    with pytest.raises(PluginError, match="first and second"):
+        reg.data_format("twin")
+    config = sft_config(tmp_path)
+    config.write_text(config.read_text().replace('format = "auto"', 'format = "twin"'))
+    result = cli("validate", str(config))
+    assert result.returncode == 2, result.stdout
+    first = result.stderr.strip().splitlines()[0]
+    assert "data.format" in first and "more than one plugin: first and second" in first, first
+    check = cli("data", "check", str(CONFIGS.parent / "data" / "sft-messages.jsonl"), "--format", "twin")
+    assert check.returncode == 2 and "more than one plugin: first and second" in check.stderr, check.stderr
+
+
 # -- hook spec versions --------------------------------------------------------------------------
 
 def test_declared_hookspec_range_is_checked(workspace, plugdir):

@@ -478,8 +478,10 @@ def _add_spec(reg: Registry, attr: str, spec: Any, plugin: str, record: PluginRe
         _fail(record, f"plugin {plugin}: {what} is already registered by built-in plugin {previous}; the built-in "
                       "stays; rename yours, or set override=True on the spec to replace it on purpose", "conflict")
         return
-    # Between plugins of equal standing the name is ambiguous: using it is an error naming all of them.
+    # Between plugins of equal standing the name is ambiguous: using it is an error naming all of them,
+    # wherever it is looked up (`get`, or the table itself: neither plugin's spec stays in it).
     reg.conflicts[key] = [previous, plugin]
+    del table[spec.name]
     _fail(record, f"plugin {plugin}: {what} is already registered by plugin {previous}", "conflict")
 
 
