@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -349,6 +351,34 @@ def test_evaluator_options_are_checked_against_its_signature_before_launch(works
     good = cli("validate", str(sft_config(tmp_path, '[eval]\nevaluators = ["perplexity"]\n'
                                           '[eval.options.perplexity]\nmax_rows = 4\n')))
     assert good.returncode == 0, good.stderr
+
+
+@pytest.mark.parametrize("imported", [False, True])
+def test_option_types_follow_the_annotation_over_the_default(tmp_path, monkeypatch, imported):
+    from workbench.plugin_checks import option_problems
+
+    (tmp_path / "annotated_eval.py").write_text(textwrap.dedent("""
+        from typing import Optional
+
+        def evaluate(ctx, threshold: float = 1, level: int | None = None, tag: Optional[str] = None,
+                     names: list[str] = (), plain=8):
+            return {}
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    if imported:  # an imported module is read with inspect, not from its source
+        monkeypatch.setitem(sys.modules, "annotated_eval", importlib.import_module("annotated_eval"))
+
+    def problems(**options):
+        return [why for _, why in option_problems("annotated_eval:evaluate", options, skip=1)]
+
+    assert problems(threshold=0.5, level=3, tag="x", names=["a"], plain=2) == []
+    assert problems(threshold=2) == []                        # an int is a float
+    assert problems(level="3") == ["option 'level': expected int (default None), got str '3'"]
+    assert problems(tag=1) == ["option 'tag': expected str (default None), got int 1"]
+    assert problems(threshold="high") == ["option 'threshold': expected float (default 1), got str 'high'"]
+    assert problems(level=True) == ["option 'level': expected int (default None), got bool True"]
+    assert problems(names="a") == ["option 'names': expected list (default ()), got str 'a'"]
+    assert problems(plain="x") == ["option 'plain': expected int (default 8), got str 'x'"]   # no annotation
 
 
 def test_plugins_check_exits_nonzero_and_times_each_import(workspace, plugdir):
