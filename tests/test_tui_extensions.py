@@ -9,7 +9,7 @@ import pytest
 
 from workbench.hookspecs import hookimpl
 from workbench.specs import PaletteCommandSpec, RunPanelSpec, TabSpec, ThemeSpec
-from workbench.testing import fake_run, open_run_panel, run_palette_command, show_run_panel, tui
+from workbench.testing import fake_run, open_run_panel, run_palette_command, show_run_panel, tui, wait_until
 
 PANELS_MODULE = '''
 from textual.widgets import Static
@@ -86,6 +86,29 @@ async def test_run_panel_appears_in_run_detail_for_the_runs_it_matches(workspace
         await pilot.pause(0.1)
         await open_run_panel(pilot, "20250101-000002-sft", "by_tag")
         assert set(pilot.app.screen._plugin_panels.shown) == {"by_tag"}
+
+
+async def test_run_panels_are_reached_by_a_key(workspace, panels_module):
+    from textual.widgets import TabbedContent
+
+    fake_run(workspace, "20250101-000001-grpo", trainer="grpo",
+             metrics=[{"step": 1, "loss": 1.0, "rewards/margins": 0.5}])
+    async with tui(workspace, [panel_plugin(panels_module)]) as pilot:
+        pilot.app.open_run("20250101-000001-grpo")
+        def both_shown():
+            state = getattr(pilot.app.screen, "_plugin_panels", None)
+            return pilot.app.screen if state is not None and len(state.shown) == 2 else None
+
+        screen = await wait_until(pilot, both_shown, 10, "both run panels")
+        tabs = screen.query_one("#run-bottom", TabbedContent)
+        seen = []
+        for _ in range(5):
+            await pilot.press("n")
+            seen.append(tabs.active)
+        assert seen == ["events", "gpu", "plugin-panel-rewards", "plugin-panel-by_metric", "console"]
+        await pilot.press("n", "n", "n")
+        await pilot.pause(0.1)
+        assert screen.query_one("#reward-panel").region.height > 0   # on screen, not just mounted
 
 
 def test_show_run_panel_is_usable_from_a_plain_test(tmp_path, panels_module):
