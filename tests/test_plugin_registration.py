@@ -290,6 +290,23 @@ def test_data_format_two_plugins_claim_is_refused_by_validate_and_data_check_nam
     assert check.returncode == 2 and "more than one plugin: first and second" in check.stderr, check.stderr
 
 
+def test_command_two_plugins_claim_says_so_when_run(workspace, plugdir):
+    for name in ("first", "second"):
+        local_plugin(plugdir, name, f"""
+            def run(args):
+                print("ran {name}")
+                return 0
+
+            @hookimpl
+            def register_commands():
+                return [CommandSpec("twin-cmd", "a command two plugins add", run)]
+        """)
+    result = cli("twin-cmd", "-n", "3")
+    assert result.returncode == 2 and "ran " not in result.stdout, result.stdout
+    assert "more than one plugin: first and second" in result.stderr.strip().splitlines()[0], result.stderr
+    assert "registered by first and second" in cli("--help").stdout
+
+
 # -- hook spec versions --------------------------------------------------------------------------
 
 def test_declared_hookspec_range_is_checked(workspace, plugdir):
