@@ -223,3 +223,29 @@ async def test_settings_refresh_rates_and_key_bindings(workspace):
         from workbench.tui.screens.dialogs import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
+
+
+async def test_plugins_tab_counts_plugins_in_conflict(workspace, monkeypatch):
+    import workbench.plugin_manager as pm
+    from textual.widgets import Static
+
+    from workbench.testing import registry_with
+    from workbench.tui.app import WorkbenchApp
+
+    def themes():
+        return [ThemeSpec("twin-theme", str(workspace / "twin.toml"))]
+
+    (workspace / "twin.toml").write_text('name = "twin-theme"\n[colors]\nprimary = "#123456"\n')
+    monkeypatch.setattr(pm, "_REGISTRY", registry_with(plugin("first_themes", register_themes=themes),
+                                                       plugin("second_themes", register_themes=themes), strict=False))
+    app = WorkbenchApp(workspace=workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.registry is not None, 20, "the plugin registry")
+        await pilot.press("5")
+
+        def note():
+            found = app.screen.query("#plugins-note")
+            text = str(found.first(Static).content) if found else ""
+            return text if "plugins ·" in text else None
+
+        assert "1 in conflict (select one to see its error)" in await wait_until(pilot, note, 10, "the plugins note")
