@@ -202,10 +202,11 @@ async def test_plugin_and_user_themes_and_the_high_contrast_one(workspace, tmp_p
         variables = app.get_css_variables()
         assert variables["status-failed"] == "#ff00ff" and variables["chart-1"] == "#5fafff"  # defaults filled in
         assert "mine" in app.available_themes and "bad" not in app.available_themes
-        assert any("bad.toml: colors.primary: expected a colour" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("bad.toml: colors.primary: expected a colour" in n.message
+                                            for n in app._notifications), 10, "the bad theme's notification")
         app.theme = "workbench-high-contrast"
-        await pilot.pause(0.2)
-        assert "#000000" in app.export_screenshot()
+        # Under load the repaint can take longer than a fixed pause: wait for it.
+        await wait_until(pilot, lambda: "#000000" in app.export_screenshot(), 10, "the high-contrast repaint")
         assert app.get_css_variables()["status-failed"] == "#ff0000"
 
 
