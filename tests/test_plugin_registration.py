@@ -492,3 +492,21 @@ def test_launcher_and_reward_function_factories_are_resolved_by_validate(workspa
     first = reward.stderr.strip().splitlines()[0]
     assert "reward function 'brevity' (plugin wb_extras)" in first and "no_such_reward" in first, first
     assert "Traceback" not in reward.stderr
+
+
+def test_a_local_plugin_names_its_own_functions_by_its_module_name(plugdir):
+    """docs/plugins.md: a local plugin file names its own functions as f"{__name__}:fn"."""
+    from workbench.plugin_manager import check_registry
+    from workbench.plugin_runtime import load_spec_object
+
+    reg = registry_of(plugdir, "selfref", """
+        def evaluate(ctx, **options):
+            return {"answer": 42.0}
+
+        @hookimpl
+        def register_evaluators():
+            return [EvaluatorSpec("selfref", f"{__name__}:evaluate", ("model",))]
+    """)
+    assert errors_of(reg, "selfref") == []
+    assert "selfref" not in [p.name for p in check_registry(reg, full=True).failed]  # its factory resolves
+    assert load_spec_object(reg, "evaluators", "selfref")(None) == {"answer": 42.0}
