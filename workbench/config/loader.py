@@ -438,6 +438,12 @@ def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | Non
     from workbench.data.loading import bad_rows_error, resolve_format
     from workbench.data.readers import is_hub_name
 
+    name = data["data"].get("format", "auto")
+    if name != "auto" and name not in registry.data_formats:
+        try:  # why it is missing: a name two plugins claim, a typo, a broken plugin that might have it
+            registry.data_format(name)
+        except PluginError as exc:
+            raise DataError(f"data.format: {exc.message}", where=where("data.format"), hint=exc.hint) from None
     for key in ("train", "eval"):
         source = data["data"].get(key)
         if not source:
