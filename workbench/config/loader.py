@@ -16,7 +16,7 @@ from workbench.config.argschema import trainer_fields
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, check_value
 from workbench.errors import ConfigError, DataError, PluginError
 from workbench.evaluation.settings import check_eval_settings
-from workbench.secrets import TOKEN_SHAPES, is_secret_name
+from workbench.secrets import first_secret, is_secret_name
 
 # Fields of a trainer's config class that the workbench sets itself.
 MANAGED_ARGS = {"output_dir": "the run's checkpoints/ folder", "logging_dir": "the run directory"}
@@ -313,6 +313,11 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
     if bad:
         keypath = bad[0].lstrip(".")
         raise ConfigError(f"{keypath}: {bad[1]}", where=loc.where(keypath.split("[")[0]))
+    secret = first_secret(raw)  # any key: the config is copied into job.toml, command.sh, launch.json, status.json
+    if secret:
+        keypath, what = secret
+        raise ConfigError(f"{keypath}: {what}; export it in your shell instead (the config is copied into "
+                          "the run directory)", where=loc.where(keypath.split("[")[0]))
 
     data = validate_sections(raw, loc.where)
     check_eval_settings(data, loc.where)
@@ -336,9 +341,6 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         if not isinstance(value, (str, int, float, bool)):
             raise ConfigError(f"launch.env.{name}: expected a string or number, got {type(value).__name__} {value!r}",
                               where=loc.where(f"launch.env.{name}"))
-        if isinstance(value, str) and TOKEN_SHAPES.search(value):
-            raise ConfigError(f"launch.env.{name}: the value looks like an access token; export it in your shell "
-                              "instead (the config is copied into the run directory)", where=loc.where(f"launch.env.{name}"))
 
     if registry is None:
         from workbench.plugin_manager import get_registry
@@ -463,6 +465,12 @@ def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | Non
     from workbench.data.loading import bad_rows_error, resolve_format
     from workbench.data.readers import is_hub_name
 
+    name = data["data"].get("format", "auto")
+    if name != "auto" and name not in registry.data_formats:
+        try:  # why it is missing: a name two plugins claim, a typo, a broken plugin that might have it
+            registry.data_format(name)
+        except PluginError as exc:
+            raise DataError(f"data.format: {exc.message}", where=where("data.format"), hint=exc.hint) from None
     for key in ("train", "eval"):
         source = data["data"].get(key)
         if not source:
