@@ -82,7 +82,7 @@ def test_the_checker_answers_exactly_what_the_child_answers(runtime):
         (sft_request(learning_rate=1e-4), False),                       # ok
         (sft_request(lr_scheduler_type="nosuch"), False),               # the class's own check
         (sft_request(eval_strategy="steps", load_best_model_at_end=True, save_strategy="epoch"), False),
-        (sft_request(pad_token="<pad>"), False),                        # a deprecation warning about a key set
+        (sft_request(pad_token="<|pad|>"), False),                      # a deprecation warning about a key set
     ]
     before = checker.control("ping")["served"]  # reading the preset built its field schema there (cold cache)
     answers = [(ask(request, want), child_answer(request, want)) for request, want in cases]

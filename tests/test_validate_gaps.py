@@ -57,6 +57,14 @@ def zero_byte_model(folder: Path) -> Path:
     return model
 
 
+def no_tokenizer_config_model(folder: Path) -> Path:
+    """The tiny model without tokenizer_config.json: its tokenizer has neither a pad nor an eos token."""
+    model = folder / "no-tokenizer-config"
+    shutil.copytree(MODEL, model)
+    (model / "tokenizer_config.json").unlink()
+    return model
+
+
 def empty_weights_model(folder: Path) -> Path:
     model = folder / "no-weights"
     shutil.copytree(MODEL, model)
@@ -100,6 +108,8 @@ CASES = [
      ["trainer.args.pad_token", "'<pad>' is not a token of the tokenizer"]),
     ("eval_strategy-without-eval-rows", lambda t: ['trainer.args.eval_strategy="steps"'],
      ["trainer.args.eval_strategy", "the Trainer refuses it", "set data.eval or data.eval_fraction"]),
+    ("tokenizer-without-pad-or-eos", lambda t: [f'model.path="{no_tokenizer_config_model(t)}"'],
+     ["trainer.args.pad_token", "SFTTrainer refuses it", "neither a pad_token nor an eos_token", "<|end|>"]),
 ]
 
 
@@ -272,6 +282,8 @@ JOB_FAILURES = [
      "`max_length` is not enforced"),
     ("pad_token-not-in-vocabulary", lambda t, d: d["trainer"]["args"].update(pad_token="<pad>"),
      "is not found in the vocabulary"),
+    ("tokenizer-without-pad-or-eos", lambda t, d: d["model"].update(path=str(no_tokenizer_config_model(t))),
+     "The specified `pad_token` ('None') is not found"),
 ]
 
 

@@ -57,11 +57,34 @@ def has_eval(config: dict) -> bool:
     return bool(data.get("eval")) or float(data.get("eval_fraction") or 0) > 0
 
 
+_TOKENIZER_MODEL_KEYS = ("path", "tokenizer", "revision", "trust_remote_code", "chat_template")
+# A folder's files the tokenizer is read from (never the weights): their sizes and times key a verdict.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                    "tokenizer.model", "vocab.json", "vocab.txt", "merges.txt", "config.json", "chat_template.jinja")
+
+
+def _tokenizer_files(model: dict) -> list | None:
+    """(name, size, mtime_ns) of a local tokenizer folder's files; None for a Hub id (the job downloads it)."""
+    source = model.get("tokenizer") or model.get("path")
+    folder = Path(source) if isinstance(source, str) else None
+    if folder is None or not folder.is_dir():
+        return None
+    found = []
+    for name in _TOKENIZER_FILES:
+        try:
+            st = (folder / name).stat()
+        except OSError:
+            continue
+        found.append([name, st.st_size, st.st_mtime_ns])
+    return found
+
+
 def request_of(config: dict, spec) -> dict:
     """What the child needs to build the object as the job would."""
+    model = {k: config["model"][k] for k in _TOKENIZER_MODEL_KEYS if config.get("model", {}).get(k) is not None}
     return copy.deepcopy({"config_class": spec.config_class, "default_args": dict(spec.default_args),
                           "config": {k: config[k] for k in ("run", "trainer", "launch", "eval") if k in config},
-                          "has_eval": has_eval(config)})
+                          "has_eval": has_eval(config), "model": model, "tokenizer_files": _tokenizer_files(model)})
 
 
 def verdict_key(request: dict) -> str | None:
@@ -315,6 +338,35 @@ def _trainer_refusal(args: Any, has_eval: bool) -> dict | None:
     return None
 
 
+def _pad_token_refusal(args: Any, request: dict) -> dict | None:
+    """SFTTrainer and RewardTrainer pad with `pad_token`, else the tokenizer's pad or eos token, and refuse
+    one that is not in its vocabulary: a tokenizer folder without tokenizer_config.json may have neither.
+    The tokenizer is loaded as the job loads it; a Hub id is left to the job (nothing to read here)."""
+    names = {c.__name__ for c in type(args).__mro__}
+    trainer = "SFTTrainer" if "SFTConfig" in names else "RewardTrainer" if "RewardConfig" in names else None
+    model = request.get("model") or {}
+    if trainer is None or request.get("tokenizer_files") is None:
+        return None
+    from workbench.training.models import load_tokenizer
+
+    try:
+        tokenizer = load_tokenizer({"model": model})
+    except Exception:  # noqa: BLE001 - unreadable files are the model checks' concern, not this one's
+        return None
+    pad = getattr(args, "pad_token", None) or tokenizer.pad_token or tokenizer.eos_token
+    if pad is not None and pad in tokenizer.get_vocab():
+        return None
+    special = sorted({t for t in tokenizer.all_special_tokens if t} |
+                     {t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values() if t.special})
+    source = model.get("tokenizer") or model.get("path")
+    why = (f"the tokenizer of {source} has neither a pad_token nor an eos_token" if pad is None
+           else f"'{pad}' is not in the vocabulary of the tokenizer of {source}")
+    offer = f" ({', '.join(special[:8])})" if special else ""
+    return {"where": "trainer.args.pad_token", "refused_by": trainer,
+            "error": f"{why}: set trainer.args.pad_token to one of its special tokens{offer}, or add "
+                     "pad_token / eos_token to its tokenizer_config.json"}
+
+
 def _build(request: dict, in_process: bool = False) -> dict:
     """Build the object as the worker would; the verdict as JSON-able data.
 
@@ -355,7 +407,10 @@ def _build(request: dict, in_process: bool = False) -> dict:
             warnings.simplefilter("always")
             try:
                 if _is_training_arguments(cls):  # built by the factories through ctx.training_args(cls)
-                    refusal = _trainer_refusal(build_training_args(ctx, cls), request["has_eval"])
+                    built = build_training_args(ctx, cls)
+                    refusal = _trainer_refusal(built, request["has_eval"])
+                    if refusal is None and not in_process:
+                        refusal = _pad_token_refusal(built, request)
                     if refusal:
                         return {"ok": False, **refusal}
                 else:  # a plain dataclass (PPO, evaluate): built from the args, as their factories do
