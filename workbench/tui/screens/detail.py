@@ -16,20 +16,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import Static, TabbedContent, TabPane, Tabs
 
 from workbench import numbers
+from workbench.sources.base import RunSource, Update
+from workbench.sources.rundir import run_of
 from workbench.tui import fmt, history
 from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
-from workbench.sources.base import RunSource, Update
-from workbench.sources.rundir import run_of
 from workbench.tui.textset import set_text
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.chart import LineChart
 from workbench.tui.widgets.console import TailView
+from workbench.tui.widgets.footer import KeyFooter
 
 EVENT_GLYPHS = {"checkpoint": "✓", "saved": "✓", "nan": "⚠", "spike": "⚠", "oom": "✗", "error": "✗",
                 "stop_requested": "■", "stopping": "■", "resumed": "↻", "ended": "●", "train_begin": "▶",
@@ -140,7 +141,7 @@ class RunDetailScreen(ChartKeys, Screen):
             with TabPane("GPU", id="gpu"):
                 yield Static("no GPU samples for this run (gpu.jsonl is written when NVML sees GPUs)",
                              id="run-gpu")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.source.title

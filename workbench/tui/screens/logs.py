@@ -11,12 +11,13 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
-from workbench.tui.polling import ThreadPoll
 from workbench.runs.jsonl import TextFollower
+from workbench.tui.polling import ThreadPoll
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.console import TailLog
+from workbench.tui.widgets.footer import KeyFooter
 
 MAX_LINES = 20000
 
@@ -57,7 +58,7 @@ class LogScreen(Screen):
         search = Input(placeholder="search the log (enter finds, escape closes)", id="log-search", compact=True)
         search.display = False
         yield search
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def body(self) -> TailLog:
