@@ -41,6 +41,9 @@ async def test_detail_metric_by_name_zoom_cursor_markers_and_panels(ws):
         chart = screen.chart
         # robust y: the spike at step 1 is clipped, the curve keeps the height
         assert chart.robust_y and chart.info.y_range[1] < 10 and chart.info.clipped >= 1
+        state = await wait_until(pilot, lambda: "clipped" in (t := str(screen.query_one("#chart-state").render())) and t)
+        n = chart.info.clipped
+        assert f"· {n} {'column' if n == 1 else 'columns'} clipped (y: full)" in state, state
         await pilot.press("y")
         await pilot.pause()
         assert chart.info.y_range[1] >= 60

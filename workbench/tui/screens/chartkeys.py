@@ -108,6 +108,10 @@ class ChartKeys:
     def show_chart_state(self) -> None:
         """Update the line describing what the chart shows."""
 
+    def on_line_chart_info_changed(self, event: Any) -> None:
+        """A chart's layout changed what the state line says (columns clipped): say it now, not at the next poll."""
+        self.show_chart_state()
+
     # -- metric -----------------------------------------------------------------------------
     def action_metric(self, delta: int) -> None:
         choices = self.metric_choices()
@@ -315,7 +319,8 @@ class ChartKeys:
         if not chart.robust_y:
             extra.append("full y")
         elif chart.info.clipped:
-            extra.append(f"{chart.info.clipped} cols clipped (y: full)")
+            n = chart.info.clipped
+            extra.append(f"{n} {'column' if n == 1 else 'columns'} clipped (y: full)")
         if chart.glyphs != "braille":
             extra.append(chart.glyphs)
         return " · ".join([what, f"x {self.x_mode}", smooth, *extra])
