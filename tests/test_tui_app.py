@@ -125,6 +125,24 @@ async def test_detail_follows_a_live_run_and_a_rewritten_metrics_file(ws):
         assert "step 5/40" in str(screen.query_one("#run-summary").render())
 
 
+async def test_detail_names_a_damaged_metrics_line_instead_of_skipping_it_silently(ws):
+    run_dir = make_run(ws, "r1", steps=40, eval_every=0)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines(keepends=True)
+    lines[19] = '{"step": 20, "loss": 5.1, "kind": "tr\x00ain"}\n'  # a control character: invalid JSON
+    (run_dir / "metrics.jsonl").write_text("".join(lines))
+    app = app_for(ws, select_run="r1")
+    async with app.run_test(size=SIZE) as pilot:
+        from workbench.tui.screens.detail import RunDetailScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.chart.series("loss") is not None and len(screen.chart.series("loss")) == 39)
+        events = screen.query_one("#run-events")
+        said = await wait_until(pilot, lambda: [ln for ln in events.lines if "damaged" in ln])
+        assert len(said) == 1 and "metrics.jsonl line 20: invalid JSON" in said[0] and "skipped" in said[0]
+        notes = [n.message for n in app._notifications]
+        assert any("metrics.jsonl line 20" in m for m in notes), notes
+
+
 async def test_failed_run_shows_why_at_a_glance(ws):
     run_dir = make_run(ws, "r1", status="running", steps=40, logged=10)
     fail_with_oom(run_dir)

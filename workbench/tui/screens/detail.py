@@ -34,7 +34,7 @@ from workbench.tui.widgets.footer import KeyFooter
 
 EVENT_GLYPHS = {"checkpoint": "✓", "saved": "✓", "nan": "⚠", "spike": "⚠", "oom": "✗", "error": "✗",
                 "stop_requested": "■", "stopping": "■", "resumed": "↻", "ended": "●", "train_begin": "▶",
-                "train_end": "●", "evaluated": "★"}
+                "train_end": "●", "evaluated": "★", "damaged": "⚠"}
 EVENT_SKIP_KEYS = ("time", "event")
 PANEL_METRICS = ("learning_rate", "grad_norm", "eval_loss", "tokens_per_second")
 PANELS = 4
@@ -109,6 +109,7 @@ class RunDetailScreen(ChartKeys, Screen):
         self.panel_metrics: list[str] = []
         self.poll: ThreadPoll[Update] | None = None
         self._shown: dict[str, str] = {}
+        self._damage_said = False
 
     @property
     def chart(self) -> LineChart:
@@ -251,6 +252,8 @@ class RunDetailScreen(ChartKeys, Screen):
             self.query_one("#run-events", TailView).write_lines([event_line(e) for e in update.events])
         if markers_changed:
             self._show_markers()
+        if update.damaged:
+            self._report_damaged(update.damaged)
         console = self.query_one("#run-console", TailView)
         if update.console_reset:
             console.clear()
@@ -263,6 +266,17 @@ class RunDetailScreen(ChartKeys, Screen):
         from workbench.tui.extensions import update_run_panels
 
         update_run_panels(self, update)  # plugin run panels (register_run_panels)
+
+    def _report_damaged(self, damaged: list[str]) -> None:
+        """Lines of the run's files that could not be read: in the events, and said once, so a gap
+        in the chart is never a silent one (`workbench show` names them too)."""
+        now = time.time()
+        self.query_one("#run-events", TailView).write_lines(
+            [event_line({"time": now, "event": "damaged", "where": f"{d} (skipped)"}) for d in damaged])
+        if not self._damage_said:
+            self._damage_said = True
+            more = f" and {len(damaged) - 1} more" if len(damaged) > 1 else ""
+            self.notify(f"{damaged[0]}{more}: skipped (e: events)", title="damaged run file", severity="warning")
 
     def _show_failure(self) -> None:
         lines = getattr(self.source, "console_lines", lambda: [])()
