@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.test_tui_support import fail_with_oom, make_run, metric_row, write_rows
+from workbench import numbers
 from workbench.testing import wait_until  # noqa: F401 - the other TUI tests import it from here
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.widgets.runs_table import RunsTable
@@ -141,6 +142,27 @@ async def test_detail_names_a_damaged_metrics_line_instead_of_skipping_it_silent
         assert len(said) == 1 and "metrics.jsonl line 20: invalid JSON" in said[0] and "skipped" in said[0]
         notes = [n.message for n in app._notifications]
         assert any("metrics.jsonl line 20" in m for m in notes), notes
+
+
+async def test_a_run_deleted_while_shown_keeps_its_numbers_and_says_why(ws):
+    import shutil
+
+    run_dir = make_run(ws, "r1", steps=40)
+    app = app_for(ws, select_run="r1")
+    async with app.run_test(size=SIZE) as pilot:
+        from workbench.tui.screens.detail import RunDetailScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        summary = screen.query_one("#run-summary")
+        await wait_until(pilot, lambda: "step 40/40" in str(summary.render()))
+        loss = f"loss {numbers.num(screen.table.last('loss'))}"
+        assert loss in str(summary.render())
+        shutil.rmtree(run_dir)
+        await wait_until(pilot, lambda: "lost" in str(summary.render()), what="shown as lost")
+        text = str(summary.render())
+        assert "step 40/40" in text and loss in text, text
+        box = str(screen.query_one("#run-failure").render())
+        assert "run directory was deleted" in box and "supervisor" not in box, box
 
 
 async def test_failed_run_shows_why_at_a_glance(ws):
