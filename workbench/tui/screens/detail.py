@@ -12,6 +12,7 @@ from collections import deque
 from typing import Any
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
@@ -298,12 +299,12 @@ class RunDetailScreen(ChartKeys, Screen):
             if "index" in row:
                 self.gpu.setdefault(int(row["index"]), deque(maxlen=240)).append(row)
         width = max(40, self.size.width - 2)
-        lines = []
+        lines: list[Text] = []
         for index in sorted(self.gpu):
             hist = [GpuSample.from_json(r) for r in self.gpu[index]]
-            lines.append(gpu_line(hist[-1], width).plain)
-            lines.append("  util " + fmt.spark([s.util_percent for s in hist], width - 8, 0, 100))
-        self._set_text("#run-gpu", "\n".join(lines))
+            lines.append(gpu_line(hist[-1], width))  # one line each, threshold marks and styles kept
+            lines.append(Text("  util " + fmt.spark([s.util_percent for s in hist], width - 8, 0, 100), no_wrap=True))
+        self._set_text("#run-gpu", Text("\n").join(lines))
 
     # -- chart --------------------------------------------------------------------------
     def metric_choices(self) -> list[str]:
