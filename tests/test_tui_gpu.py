@@ -131,6 +131,16 @@ async def test_run_detail_gpu_tab_keeps_one_line_per_gpu_and_its_threshold_marks
         assert any("red" in st for st in styles), styles  # critical readings keep their colour
 
 
+def test_gpu_names_keep_their_memory_size_and_are_never_cut_silently():
+    from workbench.tui.widgets.gpu_panel import short_name
+
+    assert short_name("NVIDIA A100-SXM4-40GB") == "A100-40GB"  # was 'A100-SXM4-40'
+    assert short_name("Tesla V100-SXM2-32GB") == "V100-32GB"  # was 'Tesla V100-S'
+    assert short_name("NVIDIA H100 80GB HBM3") == "H100 80GB"
+    assert short_name("NVIDIA RTX 6000 Ada Generation") == "RTX 6000 Ad…"
+    assert short_name("NVIDIA GeForce RTX 3090 Ti", 9) == "RTX 3090…"
+
+
 def test_gpu_history_line_scales_util():
     hist = [GpuSample(index=0, util_percent=u, mem_used_bytes=1, mem_total_bytes=2) for u in (0, 50, 100)]
     assert history_line(0, hist, 5) == "0 ▁▄█"
