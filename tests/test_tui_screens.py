@@ -80,6 +80,26 @@ async def test_detail_metric_by_name_zoom_cursor_markers_and_panels(ws):
         assert "learning_rate" in text and "grad_norm" in text
 
 
+async def test_cursor_keys_step_from_logged_point_to_logged_point_when_zoomed_in(ws):
+    run_dir = make_run(ws, "r1", steps=400, logged=0)
+    write_rows(run_dir, "metrics.jsonl", [{"step": s, "kind": "train", "loss": 5.0 + s / 1000} for s in range(10, 401, 10)])
+    app = app_for(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: table_of(app).row_count >= 1)
+        await pilot.press("enter")
+        from workbench.tui.screens.detail import RunDetailScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.chart.series("loss") is not None and len(screen.chart.series("loss")) == 40)
+        await pilot.press("z", *"100:300", "enter")  # 200 steps over ~70 columns: a point every ~3.5 columns
+        await wait_until(pilot, lambda: screen.window is not None)
+        seen = []
+        for key in ("left",) * 4 + ("right",) * 2:
+            await pilot.press(key)
+            seen.append(str(screen.query_one("#chart-state").render()).split(":")[0])
+        assert seen == ["step 300", "step 290", "step 280", "step 270", "step 280", "step 290"], seen
+
+
 async def test_no_color_lines_differ_by_pattern(ws, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     make_run(ws, "20250101-000001-a", created=1.0)
