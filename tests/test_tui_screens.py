@@ -117,6 +117,31 @@ async def test_no_color_lines_differ_by_pattern(ws, monkeypatch):
         assert "━━ 20250101-000001-a" in legend and "╺╸ 20250101-000002-b" in legend, legend
 
 
+@pytest.mark.parametrize("key", ["up", "pageup", "home"])
+async def test_scrolling_up_the_log_stops_following(ws, key):
+    run_dir = make_run(ws, "20250101-000001-logged", status="running")
+    (run_dir / "console.log").write_text("".join(f"line {i}\n" for i in range(1, 201)))
+    app = app_for(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: table_of(app).row_count == 1)
+        await pilot.press("o")
+        from workbench.tui.screens.logs import LogScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, LogScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.body.line_count == 200 and screen.body.scroll_y == screen.body.max_scroll_y
+                         and screen.body.max_scroll_y > 0)
+        assert "● following" in screen_lines(app)[1]
+        await pilot.press(key)
+        await pilot.pause(0.1)
+        assert not screen.follow and "‖ paused" in screen_lines(app)[1], screen_lines(app)[1]
+        where = screen.body.scroll_y
+        with open(run_dir / "console.log", "a") as f:  # the job writes on: the view stays where you read
+            f.writelines(f"line {i}\n" for i in range(201, 261))
+        await wait_until(pilot, lambda: screen.body.line_count == 260)
+        await pilot.pause(0.1)
+        assert screen.body.scroll_y == where
+
+
 async def test_log_search_next_previous_and_follow_state_at_80_columns(ws):
     run_dir = make_run(ws, "20250101-000001-logged")
     lines = [f"step {i} loss {2 + 1 / i:.3f}" + (" WARNING slow step" if i % 100 == 0 else "") for i in range(1, 1001)]

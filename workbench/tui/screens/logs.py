@@ -68,7 +68,16 @@ class LogScreen(Screen):
         self.sub_title = f"log · {self.title_text}"
         self.body.focus()
         self._show_state()
+        self.watch(self.body, "scroll_y", self._scrolled, init=False)
         self.poll = ThreadPoll(self, self.tail.read, self._apply, self.interval, "log-tail").start()
+
+    def _scrolled(self, old: float, new: float) -> None:
+        """Scrolling up (keys the log itself handles, `home`, the mouse wheel) stops following,
+        so new lines no longer pull the view back to the end while you read."""
+        if self.follow and new < old and new < self.body.max_scroll_y:
+            self.follow = False
+            self.body.auto_scroll = False
+            self._show_state()
 
     def on_unmount(self) -> None:
         if self.poll:
