@@ -59,6 +59,16 @@ async def test_table_lists_runs_newest_first_and_shows_progress(ws):
         assert "completed" in " ".join(str(c) for c in table.get_row("20250101-000001-old"))
 
 
+async def test_a_long_run_name_gives_way_before_its_start_time(ws):
+    make_run(ws, "20250101-093000-eval-of-a-rather-long-named-lora-run", status="running", steps=20000, logged=40)
+    app = app_for(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        run = str(table.get_row("20250101-093000-eval-of-a-rather-long-named-lora-run")[1])
+        assert "…" in run and run.endswith("… 01/09:30") and run.startswith("eval-of-a"), run
+
+
 async def test_new_rows_and_new_runs_appear_live(ws):
     run_dir = make_run(ws, "20250101-000002-live", status="running", steps=40, logged=5)
     app = app_for(ws)
