@@ -24,6 +24,8 @@ from workbench.runs.jsonl import DamagedLine, read_jsonl, tail_jsonl
 
 ACTIVE = ("queued", "starting", "running", "stopping")
 FINAL = ("completed", "failed", "stopped", "lost")
+DELETED = "run directory was deleted"
+"""The reason of a run whose directory vanished under a viewer."""
 QUEUED_TIMEOUT_S = 60.0
 _NUMBERS = ("created", "started", "ended", "supervisor_pid", "supervisor_start", "job_pgid", "max_steps",
             "resumed_from_step", "world_size", "exit_code", "attempt")
@@ -76,7 +78,7 @@ class Run:
     def raw_status(self) -> dict[str, Any]:
         st = read_json(self.dir / "status.json")
         if st is None and not self.dir.is_dir():  # removed under a viewer: final, so followers stop waiting
-            return {"status": "lost", "reason": "run directory was deleted"}
+            return {"status": "lost", "reason": DELETED}
         if st is None:  # truncated, emptied or hand-damaged: rebuilt from the run's own files
             return self.recovered_status("status.json is unreadable")
         bad = [k for k in _NUMBERS if k in st and st[k] is not None
