@@ -148,6 +148,21 @@ def test_ordinary_env_allowed(tmp_path):
     assert cfg["launch"]["env"] == {"CUDA_LAUNCH_BLOCKING": "1", "NCCL_DEBUG": "INFO"}
 
 
+def test_special_token_arguments_are_not_secrets_and_must_be_in_the_vocabulary(tmp_path):
+    """Was: pad_token / eos_token (SFTConfig fields) were refused as secrets, so no config could set them;
+    a token the tokenizer lacks made SFTTrainer refuse it as the job started."""
+    path = write(tmp_path, BASE + '\n[trainer.args]\npad_token = "<|pad|>"\neos_token = "<|end|>"\n')
+    cfg = load_config(path, deep=False)
+    assert cfg["trainer"]["args"]["pad_token"] == "<|pad|>"
+    path = write(tmp_path, BASE + '\n[trainer.args]\npad_token = "<pad>"\n')
+    exc = error_of(path)
+    assert str(exc).startswith(f"{path}:{line_of(path, 'pad_token =')}: trainer.args.pad_token: '<pad>' is not a "
+                               "token of the tokenizer"), str(exc)
+    assert "<|pad|>" in str(exc)  # what it could have been
+    exc = error_of(write(tmp_path, BASE + '\n[trainer.args]\nhub_token = "abc"\n'))
+    assert "trainer.args.hub_token: a secret in the config" in str(exc)
+
+
 def test_tokenizers_parallelism_is_not_a_secret(tmp_path):
     cfg = load_config(write(tmp_path, BASE + '\n[launch]\nenv = {TOKENIZERS_PARALLELISM = "false"}\n'))
     assert cfg["launch"]["env"] == {"TOKENIZERS_PARALLELISM": "false"}
@@ -169,6 +184,20 @@ def test_overrides_are_validated_too(tmp_path):
     assert "trainer.args.max_step: not a field of SFTConfig" in str(exc)
     exc = error_of(write(tmp_path, BASE), ["run.seed=abc"])
     assert "run.seed: expected int, got str 'abc'" in str(exc)
+
+
+def test_an_error_in_a_set_value_names_the_override_not_a_line_of_the_file(tmp_path):
+    """The file's line 'max_steps = 40' is fine: pointing at it for a --set value misleads."""
+    path = write(tmp_path, BASE + "\n[trainer.args]\nmax_steps = 40\n")
+    for override, key in (("trainer.args.max_steps=-5", "trainer.args.max_steps"),
+                          ("trainer.args.max_step=3", "trainer.args.max_step")):
+        exc = error_of(path, [override])
+        assert str(exc).startswith(f"{path} (--set): {key}: "), str(exc)
+    exc = error_of(path, ["trainer.args.learning_rate=1e-3", "trainer.args.max_steps=-5"])
+    assert str(exc).startswith(f"{path} (--set): trainer.args.max_steps: ")
+    spoiled = write(tmp_path, (BASE + "\n[trainer.args]\nmax_steps = -5\n"))
+    exc = error_of(spoiled, ["trainer.args.learning_rate=1e-3"])  # the mistake is in the file: its line
+    assert str(exc).startswith(f"{spoiled}:{line_of(spoiled, 'max_steps = -5')}: trainer.args.max_steps: ")
 
 
 def test_parse_overrides_needs_equals():

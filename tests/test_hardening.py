@@ -169,6 +169,23 @@ def test_the_follower_never_repeats_or_skips_a_line(workspace):
     assert code == 0
 
 
+def test_the_follower_shows_a_new_runs_events_written_before_it_started(workspace):
+    """Was: `workbench run` skipped events.jsonl as it was when following began, so a raising run_started
+    hook (called by the supervisor right after the spawn) was never shown; a resume still skips old events."""
+    from workbench.cli.follow import follow
+
+    run_dir = fake_run(workspace)
+    (run_dir / "events.jsonl").write_text(json.dumps(
+        {"time": 1.0, "event": "plugin_error", "plugin": "faq", "hook": "run_started",
+         "message": "plugin faq: run_started raised KeyError: 'journal' (plugin.py:57)"}) + "\n")
+    out = io.StringIO()
+    follow(Run(run_dir), out=out, poll_s=0.01)
+    assert "plugin error in run_started: plugin faq: run_started raised KeyError" in out.getvalue()
+    resumed = io.StringIO()
+    follow(Run(run_dir), out=resumed, poll_s=0.01, skip_existing=True)
+    assert "plugin error" not in resumed.getvalue()
+
+
 # --- timing -------------------------------------------------------------------------------------
 def test_elapsed_is_the_time_spent_running_and_eta_the_current_rate():
     """Was: ELAPSED counted the time a run sat stopped; the ETA after a resume read 3d19h instead of 20m."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -79,6 +81,27 @@ def test_hook_not_marked_hookimpl_is_an_error(workspace, plugdir):
             return [TrainerSpec("unmarked", ("conversational",), "x:y")]
     """)
     one_line_naming(errors_of(reg, "unmarked"), "unmarked", "not marked @hookimpl")
+
+
+def test_hook_argument_misspelled_is_one_line_naming_the_argument_and_the_others_still_register(workspace, plugdir):
+    reg = registry_of(plugdir, "argtypo", """
+        @hookimpl
+        def run_finished(rn):
+            pass
+
+        @hookimpl
+        def register_themes():
+            return []
+
+        @hookimpl
+        def run_started(run):
+            pass
+    """)
+    line = one_line_naming(errors_of(reg, "argtypo"), "argtypo", "'run_finished'", "'rn'",
+                           "run_finished(run)", "did you mean 'run'", "argtypo.py:")
+    assert "hookimpl definition" not in line
+    assert reg.plugin("argtypo").status == "broken"
+    assert reg.plugin("argtypo").hooks == ["register_themes", "run_started"]   # the well-formed hooks are kept
 
 
 def test_deprecated_hook_warns_naming_its_replacement(workspace, plugdir):
@@ -240,6 +263,50 @@ def test_two_plugins_on_one_name_list_every_conflict(workspace, plugdir):
         assert len([e for e in errors_of(reg, name) if "also registered" in e or "already registered" in e]) == 2
 
 
+def test_data_format_two_plugins_claim_is_refused_by_validate_and_data_check_naming_both(workspace, plugdir, tmp_path):
+    for name in ("first", "second"):
+        local_plugin(plugdir, name, """
+            def detect(rows):
+                return DetectResult(0.0, "never")
+
+            def convert(row):
+                return {"messages": row["messages"]}
+
+            @hookimpl
+            def register_data_formats():
+                return [DataFormat("twin", "conversational", detect, convert)]
+        """)
+    reg = build_registry(workspace)
+    assert "twin" not in reg.data_formats          # neither plugin's converter is used silently
+    with pytest.raises(PluginError, match="first and second"):
+        reg.data_format("twin")
+    config = sft_config(tmp_path)
+    config.write_text(config.read_text().replace('format = "auto"', 'format = "twin"'))
+    result = cli("validate", str(config))
+    assert result.returncode == 2, result.stdout
+    first = result.stderr.strip().splitlines()[0]
+    assert "data.format" in first and "more than one plugin: first and second" in first, first
+    check = cli("data", "check", str(CONFIGS.parent / "data" / "sft-messages.jsonl"), "--format", "twin")
+    assert check.returncode == 2 and "more than one plugin: first and second" in check.stderr, check.stderr
+
+
+def test_command_two_plugins_claim_says_so_when_run(workspace, plugdir):
+    for name in ("first", "second"):
+        local_plugin(plugdir, name, f"""
+            def run(args):
+                print("ran {name}")
+                return 0
+
+            @hookimpl
+            def register_commands():
+                return [CommandSpec("twin-cmd", "a command two plugins add", run)]
+        """)
+    result = cli("twin-cmd", "-n", "3")
+    assert result.returncode == 2 and "ran " not in result.stdout, result.stdout
+    assert "more than one plugin: first and second" in result.stderr.strip().splitlines()[0], result.stderr
+    assert "registered by first and second" in cli("--help").stdout
+
+
 # -- hook spec versions --------------------------------------------------------------------------
 
 def test_declared_hookspec_range_is_checked(workspace, plugdir):
@@ -301,6 +368,34 @@ def test_evaluator_options_are_checked_against_its_signature_before_launch(works
     good = cli("validate", str(sft_config(tmp_path, '[eval]\nevaluators = ["perplexity"]\n'
                                           '[eval.options.perplexity]\nmax_rows = 4\n')))
     assert good.returncode == 0, good.stderr
+
+
+@pytest.mark.parametrize("imported", [False, True])
+def test_option_types_follow_the_annotation_over_the_default(tmp_path, monkeypatch, imported):
+    from workbench.plugin_checks import option_problems
+
+    (tmp_path / "annotated_eval.py").write_text(textwrap.dedent("""
+        from typing import Optional
+
+        def evaluate(ctx, threshold: float = 1, level: int | None = None, tag: Optional[str] = None,
+                     names: list[str] = (), plain=8):
+            return {}
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    if imported:  # an imported module is read with inspect, not from its source
+        monkeypatch.setitem(sys.modules, "annotated_eval", importlib.import_module("annotated_eval"))
+
+    def problems(**options):
+        return [why for _, why in option_problems("annotated_eval:evaluate", options, skip=1)]
+
+    assert problems(threshold=0.5, level=3, tag="x", names=["a"], plain=2) == []
+    assert problems(threshold=2) == []                        # an int is a float
+    assert problems(level="3") == ["option 'level': expected int (default None), got str '3'"]
+    assert problems(tag=1) == ["option 'tag': expected str (default None), got int 1"]
+    assert problems(threshold="high") == ["option 'threshold': expected float (default 1), got str 'high'"]
+    assert problems(level=True) == ["option 'level': expected int (default None), got bool True"]
+    assert problems(names="a") == ["option 'names': expected list (default ()), got str 'a'"]
+    assert problems(plain="x") == ["option 'plain': expected int (default 8), got str 'x'"]   # no annotation
 
 
 def test_plugins_check_exits_nonzero_and_times_each_import(workspace, plugdir):
@@ -397,3 +492,21 @@ def test_launcher_and_reward_function_factories_are_resolved_by_validate(workspa
     first = reward.stderr.strip().splitlines()[0]
     assert "reward function 'brevity' (plugin wb_extras)" in first and "no_such_reward" in first, first
     assert "Traceback" not in reward.stderr
+
+
+def test_a_local_plugin_names_its_own_functions_by_its_module_name(plugdir):
+    """docs/plugins.md: a local plugin file names its own functions as f"{__name__}:fn"."""
+    from workbench.plugin_manager import check_registry
+    from workbench.plugin_runtime import load_spec_object
+
+    reg = registry_of(plugdir, "selfref", """
+        def evaluate(ctx, **options):
+            return {"answer": 42.0}
+
+        @hookimpl
+        def register_evaluators():
+            return [EvaluatorSpec("selfref", f"{__name__}:evaluate", ("model",))]
+    """)
+    assert errors_of(reg, "selfref") == []
+    assert "selfref" not in [p.name for p in check_registry(reg, full=True).failed]  # its factory resolves
+    assert load_spec_object(reg, "evaluators", "selfref")(None) == {"answer": 42.0}

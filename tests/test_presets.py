@@ -97,6 +97,15 @@ def test_new_default_path_and_folder_target(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "configs" / "sft-qlora.toml").is_file()
 
 
+def test_new_into_a_folder_that_does_not_exist_yet(tmp_path, monkeypatch, capsys):
+    """docs/configs.md: `workbench new sft-qlora configs/` writes configs/sft-qlora.toml. Without the
+    folder it wrote a file named `configs` instead."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["new", "sft-qlora", "configs/"]) == 0
+    assert (tmp_path / "configs" / "sft-qlora.toml").is_file()
+    assert "wrote configs/sft-qlora.toml" in capsys.readouterr().out
+
+
 def test_new_unknown_preset_suggests(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["new", "sft-lroa"]) == 2

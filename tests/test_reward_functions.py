@@ -131,3 +131,18 @@ def test_char_share_counts_wanted_characters_ignoring_spaces():
     fn = char_share("0123456789")
     rewards = fn(["q"] * 4, ["12 ab", "", "   ", [{"role": "assistant", "content": "7x"}]])
     assert rewards == [0.5, 0.0, 0.0, 0.5]
+
+
+@pytest.mark.parametrize("trainer", ["grpo", "rloo"])
+def test_validate_refuses_what_the_grpo_and_rloo_jobs_refuse_at_start(trainer):
+    """Were: validate passed reward_weights of another length and a config without reward_functions,
+    and the job failed as it started ("1 weights for 3 reward functions", "no reward functions")."""
+    from tests.conftest import CONFIGS
+    from workbench.config import load_config
+
+    preset = CONFIGS / f"{trainer}.toml"
+    with pytest.raises(ConfigError, match=r"\(--set\): trainer\.args\.reward_weights: 1 weights for 3 reward functions"):
+        load_config(preset, ["trainer.args.reward_weights=[1.0]"], deep=False, check_data=False)
+    with pytest.raises(ConfigError, match=r"no reward functions: set trainer\.reward_functions"):
+        load_config(preset, ["trainer.reward_functions=[]", "trainer.reward_options={}"], deep=False, check_data=False)
+    assert load_config(preset, deep=False, check_data=False).trainer_name == trainer

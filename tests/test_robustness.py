@@ -218,7 +218,7 @@ def test_in_range_values_still_validate(workspace, tmp_path):
 def test_trainer_arg_strings_outside_their_enum_are_rejected(workspace, tmp_path, override, suggestion):
     config = sft_config(tmp_path / "cfg")
     line = one_error_line(cli("validate", str(config), "--set", override))
-    assert override.split("=")[0] in line and f"did you mean '{suggestion}'" in line and "job.toml:" in line, line
+    assert override.split("=")[0] in line and f"did you mean '{suggestion}'" in line and "job.toml (--set):" in line, line
     fine = override.split("=")[0] + f'="{suggestion}"'
     assert cli("validate", str(config), "--set", fine).returncode == 0
 

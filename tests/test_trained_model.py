@@ -62,3 +62,46 @@ def test_full_final_model_and_an_evaluation_run_with_an_adapter(tmp_path, lora_a
     plain = make_context(tmp_path / "plain")
     assert not torch.allclose(_logits(ev.load_trained_model(), ids), _logits(plain.load_trained_model(), ids),
                               atol=1e-4)
+
+
+EVALUATOR = '''
+import torch
+from workbench.hookspecs import hookimpl
+from workbench.specs import EvaluatorSpec
+
+def evaluate(ctx):
+    model = ctx.load_trained_model()
+    with torch.no_grad():
+        return {"mean_logit": float(model(input_ids=torch.tensor([[2, 4, 6, 8]])).logits.mean())}
+
+@hookimpl
+def register_evaluators():
+    return [EvaluatorSpec("live_probe", "wb_live_probe:evaluate", ("model",))]
+'''
+
+
+def test_a_checkpoint_pass_scores_the_live_model_and_leaves_it_training(tmp_path, monkeypatch):
+    """Was: at `[eval] at = "checkpoints"` ctx.load_trained_model() loaded [model] (no final yet), so a
+    plugin evaluator scored the untrained base at every checkpoint while the built-ins scored the live model."""
+    import importlib
+
+    import torch
+
+    from workbench.evaluation.passes import run_pass
+    from workbench.testing import registry_with
+
+    (tmp_path / "wb_live_probe.py").write_text(EVALUATOR)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugin = importlib.import_module("wb_live_probe")
+    ctx = make_context(tmp_path / "run", config={"eval": {"evaluators": ["live_probe"]}})
+    live = ctx.load_model("policy")
+    with torch.no_grad():
+        live.lm_head.weight.mul_(3.0)
+    live.train()
+    results = run_pass(ctx, registry_with(plugin), "checkpoint-3", 3, model=live)
+    with torch.no_grad():
+        expected = float(live.eval()(input_ids=torch.tensor([[2, 4, 6, 8]])).logits.mean())
+    assert results["live_probe"].metrics["mean_logit"] == pytest.approx(expected, abs=1e-5)
+    live.train()
+    run_pass(ctx, registry_with(plugin), "checkpoint-6", 6, model=live)
+    assert live.training  # the trainer's model goes on training

@@ -35,7 +35,7 @@ def test_wrong_data_kind_is_one_error_naming_both_kinds(trainer, data, kind):
     msg = exc.value.one_line()
     assert "\n" not in msg
     assert f"trainer '{trainer}' needs" in msg and f"is {kind}" in msg and data in msg
-    assert msg.startswith(str(CONFIGS / f"{trainer}.toml") + ":")
+    assert msg.startswith(str(CONFIGS / f"{trainer}.toml") + " (--set): data.train: ")  # the override, not a line
 
 
 def test_grpo_takes_plain_prompts_too():

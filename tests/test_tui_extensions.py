@@ -9,7 +9,7 @@ import pytest
 
 from workbench.hookspecs import hookimpl
 from workbench.specs import PaletteCommandSpec, RunPanelSpec, TabSpec, ThemeSpec
-from workbench.testing import fake_run, open_run_panel, run_palette_command, show_run_panel, tui
+from workbench.testing import fake_run, open_run_panel, run_palette_command, show_run_panel, tui, wait_until
 
 PANELS_MODULE = '''
 from textual.widgets import Static
@@ -86,6 +86,29 @@ async def test_run_panel_appears_in_run_detail_for_the_runs_it_matches(workspace
         await pilot.pause(0.1)
         await open_run_panel(pilot, "20250101-000002-sft", "by_tag")
         assert set(pilot.app.screen._plugin_panels.shown) == {"by_tag"}
+
+
+async def test_run_panels_are_reached_by_a_key(workspace, panels_module):
+    from textual.widgets import TabbedContent
+
+    fake_run(workspace, "20250101-000001-grpo", trainer="grpo",
+             metrics=[{"step": 1, "loss": 1.0, "rewards/margins": 0.5}])
+    async with tui(workspace, [panel_plugin(panels_module)]) as pilot:
+        pilot.app.open_run("20250101-000001-grpo")
+        def both_shown():
+            state = getattr(pilot.app.screen, "_plugin_panels", None)
+            return pilot.app.screen if state is not None and len(state.shown) == 2 else None
+
+        screen = await wait_until(pilot, both_shown, 10, "both run panels")
+        tabs = screen.query_one("#run-bottom", TabbedContent)
+        seen = []
+        for _ in range(5):
+            await pilot.press("n")
+            seen.append(tabs.active)
+        assert seen == ["events", "gpu", "plugin-panel-rewards", "plugin-panel-by_metric", "console"]
+        await pilot.press("n", "n", "n")
+        await pilot.pause(0.1)
+        assert screen.query_one("#reward-panel").region.height > 0   # on screen, not just mounted
 
 
 def test_show_run_panel_is_usable_from_a_plain_test(tmp_path, panels_module):
@@ -179,10 +202,11 @@ async def test_plugin_and_user_themes_and_the_high_contrast_one(workspace, tmp_p
         variables = app.get_css_variables()
         assert variables["status-failed"] == "#ff00ff" and variables["chart-1"] == "#5fafff"  # defaults filled in
         assert "mine" in app.available_themes and "bad" not in app.available_themes
-        assert any("bad.toml: colors.primary: expected a colour" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("bad.toml: colors.primary: expected a colour" in n.message
+                                            for n in app._notifications), 10, "the bad theme's notification")
         app.theme = "workbench-high-contrast"
-        await pilot.pause(0.2)
-        assert "#000000" in app.export_screenshot()
+        # Under load the repaint can take longer than a fixed pause: wait for it.
+        await wait_until(pilot, lambda: "#000000" in app.export_screenshot(), 10, "the high-contrast repaint")
         assert app.get_css_variables()["status-failed"] == "#ff0000"
 
 
@@ -200,3 +224,29 @@ async def test_settings_refresh_rates_and_key_bindings(workspace):
         from workbench.tui.screens.dialogs import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
+
+
+async def test_plugins_tab_counts_plugins_in_conflict(workspace, monkeypatch):
+    import workbench.plugin_manager as pm
+    from textual.widgets import Static
+
+    from workbench.testing import registry_with
+    from workbench.tui.app import WorkbenchApp
+
+    def themes():
+        return [ThemeSpec("twin-theme", str(workspace / "twin.toml"))]
+
+    (workspace / "twin.toml").write_text('name = "twin-theme"\n[colors]\nprimary = "#123456"\n')
+    monkeypatch.setattr(pm, "_REGISTRY", registry_with(plugin("first_themes", register_themes=themes),
+                                                       plugin("second_themes", register_themes=themes), strict=False))
+    app = WorkbenchApp(workspace=workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.registry is not None, 20, "the plugin registry")
+        await pilot.press("5")
+
+        def note():
+            found = app.screen.query("#plugins-note")
+            text = str(found.first(Static).content) if found else ""
+            return text if "plugins ·" in text else None
+
+        assert "1 in conflict (select one to see its error)" in await wait_until(pilot, note, 10, "the plugins note")

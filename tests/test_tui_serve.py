@@ -45,3 +45,18 @@ def test_each_browser_session_runs_this_workspace(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
     cmd = serve_command()
     assert cmd.startswith(sys.executable) and f"--workspace {tmp_path}" in cmd and cmd.endswith(" tui")
+
+
+def test_a_port_in_use_or_out_of_range_is_a_one_line_error(tmp_path):
+    """Were bare tracebacks: aiohttp's OSError 'address already in use', OverflowError for --port 99999."""
+    env = {**os.environ, "WORKBENCH_WORKSPACE": str(tmp_path)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for argv, expect in ((["--port", str(port)], f"error: --port: cannot listen on 127.0.0.1:{port}: "),
+                             (["--port", "99999"], "error: --port: 99999 is not a TCP port (1-65535)")):
+            out = subprocess.run([sys.executable, "-m", "workbench", "serve", *argv], env=env, capture_output=True,
+                                 text=True, timeout=60)
+            assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+            assert out.stderr.startswith(expect), out.stderr

@@ -94,6 +94,12 @@ CASES = [
      ["trainer.args.load_best_model_at_end", "SFTConfig refuses it", "save and eval strategy"]),
     ("lora-targets-nothing", lambda t: ['peft.target_modules=["q_projj"]'],
      ["peft.target_modules", "LoRA would train nothing"]),
+    ("padding_free-without-packing", lambda t: ["trainer.args.padding_free=true"],
+     ["trainer.args.padding_free", "SFTTrainer refuses it", "set packing = true"]),
+    ("pad_token-not-in-vocabulary", lambda t: ['trainer.args.pad_token="<pad>"'],
+     ["trainer.args.pad_token", "'<pad>' is not a token of the tokenizer"]),
+    ("eval_strategy-without-eval-rows", lambda t: ['trainer.args.eval_strategy="steps"'],
+     ["trainer.args.eval_strategy", "the Trainer refuses it", "set data.eval or data.eval_fraction"]),
 ]
 
 
@@ -260,6 +266,12 @@ JOB_FAILURES = [
     ("report_to-typo", lambda t, d: d["trainer"]["args"].update(report_to="tensorbord"), "tensorbord"),
     ("four-bad-rows", lambda t, d: d["data"].update(train=str(four_bad_rows(t))), "4 of 20 rows are invalid"),
     ("model-with-empty-weights", lambda t, d: d["model"].update(path=str(empty_weights_model(t))), "model.safetensors"),
+    ("eval_strategy-without-eval-rows", lambda t, d: d["trainer"]["args"].update(eval_strategy="steps"),
+     "didn't pass an `eval_dataset`"),
+    ("padding_free-without-packing", lambda t, d: d["trainer"]["args"].update(padding_free=True),
+     "`max_length` is not enforced"),
+    ("pad_token-not-in-vocabulary", lambda t, d: d["trainer"]["args"].update(pad_token="<pad>"),
+     "is not found in the vocabulary"),
 ]
 
 

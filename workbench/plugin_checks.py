@@ -219,6 +219,72 @@ class Param:
     name: str
     required: bool
     default: Any = None       # the literal default when it could be read
+    kinds: frozenset[str] | None = None   # what its annotation admits ("int", "None", ...); None: unknown
+
+
+_KINDS = {"int", "float", "str", "bool", "list", "dict", "tuple"}
+_ALIASES = {"List": "list", "Sequence": "list", "Dict": "dict", "Mapping": "dict", "Tuple": "tuple"}
+
+
+def _annotation_kinds(node: ast.expr | None) -> frozenset[str] | None:
+    """The value kinds an annotation admits (`int | None` -> {int, None}), or None when it cannot be told."""
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return frozenset({"None"})
+        if isinstance(node.value, str):  # a quoted (or `from __future__ import annotations`) annotation
+            try:
+                return _annotation_kinds(ast.parse(node.value, mode="eval").body)
+            except SyntaxError:
+                return None
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        left, right = _annotation_kinds(node.left), _annotation_kinds(node.right)
+        return left | right if left is not None and right is not None else None
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    if name is not None:
+        name = _ALIASES.get(name, name)
+        return frozenset({name}) if name in _KINDS else None
+    if isinstance(node, ast.Subscript):
+        base = _annotation_kinds(node.value)
+        if base is not None:  # list[int], dict[str, float]: the container is what a config value can be
+            return base
+        outer = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", None)
+        inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        kinds = [_annotation_kinds(n) for n in inner]
+        if outer in ("Optional", "Union") and all(k is not None for k in kinds):
+            return frozenset().union(*kinds) | ({"None"} if outer == "Optional" else set())
+    return None
+
+
+def _kinds_of(annotation: Any) -> frozenset[str] | None:
+    """`_annotation_kinds` for an annotation object of an imported function."""
+    if annotation is inspect.Parameter.empty:
+        return None
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", None) \
+        if isinstance(annotation, type) else str(annotation)
+    try:
+        return _annotation_kinds(ast.parse(str(text), mode="eval").body)
+    except SyntaxError:
+        return None
+
+
+def _kind_clash(kinds: frozenset[str], value: Any) -> str | None:
+    """What the annotation wanted, when a config value is not of it (an int is a float too, a bool is neither)."""
+    if isinstance(value, bool):
+        ok = "bool" in kinds
+    elif isinstance(value, int):
+        ok = bool(kinds & {"int", "float"})
+    elif isinstance(value, float):
+        ok = "float" in kinds
+    elif isinstance(value, str):
+        ok = "str" in kinds
+    elif isinstance(value, list):
+        ok = bool(kinds & {"list", "tuple"})
+    elif isinstance(value, dict):
+        ok = "dict" in kinds
+    else:
+        ok = True
+    return None if ok else " or ".join(sorted(kinds - {"None"})) or "None"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,8 +316,10 @@ def signature_of(path: str, skip: int = 0) -> Signature | None:
             a = node.args
             positional = [*a.posonlyargs, *a.args]
             defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
-            params = [Param(p.arg, d is None, _literal(d)) for p, d in zip(positional, defaults)][skip:]
-            params += [Param(p.arg, d is None, _literal(d)) for p, d in zip(a.kwonlyargs, a.kw_defaults)]
+            params = [Param(p.arg, d is None, _literal(d), _annotation_kinds(p.annotation))
+                      for p, d in zip(positional, defaults)][skip:]
+            params += [Param(p.arg, d is None, _literal(d), _annotation_kinds(p.annotation))
+                       for p, d in zip(a.kwonlyargs, a.kw_defaults)]
             return Signature(tuple(params), a.kwarg is not None)
     if problem:
         return None
@@ -268,7 +336,8 @@ def signature_of(path: str, skip: int = 0) -> Signature | None:
         elif p.kind is p.VAR_POSITIONAL or i < skip:
             continue
         else:
-            params.append(Param(p.name, p.default is p.empty, None if p.default is p.empty else p.default))
+            params.append(Param(p.name, p.default is p.empty, None if p.default is p.empty else p.default,
+                                _kinds_of(p.annotation)))
     return Signature(tuple(params), var_kw)
 
 
@@ -305,8 +374,9 @@ def option_problems(path: str, options: Mapping[str, Any], skip: int = 0,
     names = [*params, *extra]
     out = []
     for key, value in options.items():
+        kinds = None
         if key in params:
-            default = params[key].default
+            default, kinds = params[key].default, params[key].kinds
         elif key in extra:
             default = extra[key]
         else:
@@ -314,7 +384,7 @@ def option_problems(path: str, options: Mapping[str, Any], skip: int = 0,
                 out.append((key, f"has no option '{key}'{did_you_mean(key, names)} "
                                  f"(options: {', '.join(names) or 'none'})"))
             continue
-        clash = _type_clash(default, value)
+        clash = _kind_clash(kinds, value) if kinds else _type_clash(default, value)  # the annotation wins
         if clash:
             out.append((key, f"option '{key}': expected {clash} (default {default!r}), got "
                              f"{type(value).__name__} {value!r}"))

@@ -309,8 +309,8 @@ def _load_plugin(pm: pluggy.PluginManager, cand: Candidate, record: PluginRecord
     finally:
         record.import_seconds = round(time.perf_counter() - started, 4)
         record.heavy_imports = sorted(m for m in HEAVY_MODULES if m in sys.modules and m not in before)
-    if pm.is_registered(module):  # the same module offered twice (e.g. a test passing a built-in)
-        return False
+    if pm.is_registered(module) or any(getattr(p, "__workbench_plugin__", None) is module for p in pm.get_plugins()):
+        return False  # the same module offered twice (e.g. a test passing a built-in)
     record.version = cand.version or str(getattr(module, "__version__", "") or "")
     problem = _hookspec_range_problem(module)
     if problem:
@@ -326,13 +326,62 @@ def _load_plugin(pm: pluggy.PluginManager, cand: Candidate, record: PluginRecord
                         f"({record.source}); rename its entry point")
             return None
     _marker_problems(pm, module, record)
+    refused = _argument_problems(pm, module, record)
+    plugin = _without_hooks(module, refused) if refused else module
     try:
-        pm.register(module, name=record.name)
-    except CONTAINED as exc:  # noqa: BLE001 - pluggy's validation (e.g. a hook argument that is not in the spec)
-        record.fail(f"plugin {record.name}: {str(exc).strip().splitlines()[0]}")
+        pm.register(plugin, name=record.name)
+    except CONTAINED as exc:  # noqa: BLE001 - any other validation pluggy does
+        record.fail(f"plugin {record.name}: {'; '.join(str(exc).strip().splitlines())}")
         return None
-    record.hooks = sorted(h.name for h in pm.get_hookcallers(module) or [] if h.name in HOOK_NAMES)
+    record.hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [] if h.name in HOOK_NAMES)
     return module
+
+
+def _without_hooks(plugin: Any, refused: set[str]) -> Any:
+    """A stand-in for a plugin minus the hooks whose arguments pluggy would refuse: its other hooks still register."""
+    import types
+
+    copy = types.ModuleType(str(getattr(plugin, "__name__", type(plugin).__name__)))
+    if isinstance(plugin, types.ModuleType):
+        copy.__dict__.update((k, v) for k, v in vars(plugin).items() if k not in refused)
+    else:
+        for name in dir(plugin):
+            if name in refused or name.startswith("__"):
+                continue
+            try:
+                setattr(copy, name, getattr(plugin, name))
+            except CONTAINED:  # noqa: BLE001 - a property that raises holds no hook
+                continue
+    copy.__workbench_plugin__ = plugin  # what it stands for: offered again, it is the same plugin
+    return copy
+
+
+def _argument_problems(pm: pluggy.PluginManager, module: Any, record: PluginRecord) -> set[str]:
+    """Hooks taking an argument the hook never passes (`def run_finished(rn)`): one error each, named."""
+    import inspect
+
+    refused: set[str] = set()
+    for hook in HOOK_NAMES:
+        try:
+            fn = getattr(module, hook, None)
+            marked = fn is not None and pm.parse_hookimpl_opts(module, hook) is not None
+            params = inspect.signature(fn).parameters.values() if marked else ()
+        except CONTAINED:  # noqa: BLE001 - not introspectable: pluggy says what it thinks
+            continue
+        required = [p.name for p in params if p.default is p.empty and p.name != "self"
+                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        passed = getattr(pm.hook, hook).spec.argnames
+        unknown = [name for name in required if name not in passed]
+        if not unknown:
+            continue
+        refused.add(hook)
+        close = difflib.get_close_matches(unknown[0], passed, n=1, cutoff=0.3) if passed else []
+        mean = f"; did you mean '{close[0]}'?" if close else ""
+        takes = f"{hook}({', '.join(passed)})" if passed else f"{hook}() (no arguments)"
+        at = callable_location(fn)
+        record.fail(f"plugin {record.name}: hook '{hook}' takes {', '.join(repr(n) for n in unknown)}, which it "
+                    f"is never passed: it is called as {takes}{mean}" + (f" ({at})" if at else ""))
+    return refused
 
 
 # -- what the register hooks return ------------------------------------------------------------
@@ -429,8 +478,10 @@ def _add_spec(reg: Registry, attr: str, spec: Any, plugin: str, record: PluginRe
         _fail(record, f"plugin {plugin}: {what} is already registered by built-in plugin {previous}; the built-in "
                       "stays; rename yours, or set override=True on the spec to replace it on purpose", "conflict")
         return
-    # Between plugins of equal standing the name is ambiguous: using it is an error naming all of them.
+    # Between plugins of equal standing the name is ambiguous: using it is an error naming all of them,
+    # wherever it is looked up (`get`, or the table itself: neither plugin's spec stays in it).
     reg.conflicts[key] = [previous, plugin]
+    del table[spec.name]
     _fail(record, f"plugin {plugin}: {what} is already registered by plugin {previous}", "conflict")
 
 

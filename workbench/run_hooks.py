@@ -2,7 +2,7 @@
 
     hooks = RunHooks(run)
     hooks.started()                 # after the job was spawned: run_started
-    hooks.poll_events()             # from the supervisor's watcher, ~2 Hz: run_event for each new events.jsonl line
+    hooks.poll_events()             # from the supervisor's hook thread, ~2 Hz: run_event for each new events.jsonl line
     hooks.finished()                # after the final status: run_finished
 
 Each hook goes through `workbench.plugin_manager.notify`, which never raises; what a
@@ -89,8 +89,10 @@ class RunHooks:
     def started(self) -> list[str]:
         return self.call("run_started")
 
-    def finished(self) -> list[str]:
-        self.poll_events()  # the last events (ended, ...) before run_finished
+    def finished(self, events: bool = True) -> list[str]:
+        """run_finished; with `events`, first run_event for the last events (ended, ...)."""
+        if events:
+            self.poll_events()
         return self.call("run_finished")
 
     def poll_events(self) -> int:

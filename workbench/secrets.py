@@ -23,8 +23,12 @@ SECRET_ENV = "WORKBENCH_SECRET_ENV"
 the settings read with "$env:NAME"); inherited by the supervisor, the job and its console writer."""
 
 
+# A tokenizer's special tokens (TRL's pad_token / eos_token arguments, ...): names with TOKEN in them, not secrets.
+SPECIAL_TOKEN_NAME = re.compile(r"^(?:pad|eos|bos|unk|sep|cls|mask)_token(?:_id)?$", re.I)
+
+
 def is_secret_name(name: str) -> bool:
-    return bool(SECRET_NAME.search(name))
+    return bool(SECRET_NAME.search(name)) and not SPECIAL_TOKEN_NAME.match(name)
 
 
 def declare_secret_env(names, env: dict[str, str] | None = None) -> None:
@@ -43,6 +47,39 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     vals = {v for k, v in env.items()
             if (is_secret_name(k) or k in declared) and isinstance(v, str) and len(v) >= 6}
     return sorted(vals, key=len, reverse=True)
+
+
+def secret_in(text: str, env: Mapping[str, str] | None = None) -> str | None:
+    """Why `text` holds a secret ("the value looks like an access token", "the value holds
+    $WANDB_API_KEY's value"), or None. Names the variable, never the value."""
+    env = os.environ if env is None else env
+    values = set(secret_values(env))
+    for name, value in env.items():
+        if value in values and value in text:
+            return f"the value holds ${name}'s value"
+    if TOKEN_SHAPES.search(text):
+        return "the value looks like an access token"
+    return None
+
+
+def first_secret(value: Any, path: str = "", env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """(key path, what) of the first string inside a config-like `value` (keys included) that
+    holds a secret; None when there is none."""
+    if isinstance(value, str):
+        found = secret_in(value, env)
+        return (path, found) if found else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            found = first_secret(str(key), here, env) or first_secret(item, here, env)
+            if found:
+                return found
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = first_secret(item, f"{path}[{i}]", env)
+            if found:
+                return found
+    return None
 
 
 def redact(text: str, secrets: list[str] | None = None) -> str:

@@ -131,16 +131,22 @@ class LocalJob:
             self.console_start = os.path.getsize(run.path(console))
         except OSError:
             self.console_start = 0
+        self.console = console
+        self.env = env
         read_end, write_end = os.pipe()
+        # The supervisor keeps the pipe's read end too: a console writer that dies (kill -9, the OOM
+        # killer) then leaves the job blocked at worst, never killed by a broken pipe, and a new
+        # writer takes over the same pipe (keep_writer).
+        self.read_fd: int | None = read_end
         try:
-            self.writer = subprocess.Popen([sys.executable, "-m", "workbench.console_writer", str(run.path(console))],
-                                           stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                           env=env, start_new_session=True)
+            self.writer = self._start_writer()
             self.proc = subprocess.Popen(argv, cwd=run.dir, env=env, stdin=subprocess.DEVNULL, stdout=write_end,
                                          stderr=write_end, start_new_session=True,
                                          pass_fds=(job_lock.inheritable_fd(),))
+        except BaseException:
+            self._close_pipe()
+            raise
         finally:
-            os.close(read_end)
             os.close(write_end)
         self.pgid = self.proc.pid
         self.ended_at: float | None = None
@@ -149,6 +155,32 @@ class LocalJob:
                                "started": process_start_time(self.proc.pid)})
         job_lock.release()  # the job holds it now, for exactly as long as it lives
 
+    def _start_writer(self) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "workbench.console_writer", str(self.run.path(self.console))],
+                                stdin=self.read_fd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env=self.env, start_new_session=True)
+
+    def _close_pipe(self) -> None:
+        if self.read_fd is not None:
+            os.close(self.read_fd)
+            self.read_fd = None
+
+    def keep_writer(self) -> bool:
+        """Start a new console writer on the job's pipe when the last one was killed; True if it did."""
+        rc = self.writer.poll()
+        if rc is None or rc == 0 or self.read_fd is None:  # alive, or ended at the pipe's end (the job's)
+            return False
+        what = f"killed by {_signal_name(-rc) or -rc}" if rc < 0 else f"exit code {rc}"
+        try:
+            with open(self.run.path(self.console), "a", encoding="utf-8") as f:
+                f.write(f"workbench: the console writer died ({what}); a new one goes on "
+                        "(the line it was writing may be incomplete)\n")
+            self.writer = self._start_writer()
+        except OSError as exc:
+            print(f"supervisor: cannot restart the console writer: {exc}", file=sys.stderr)
+            return False
+        return True
+
     def poll(self) -> int | None:
         return self.proc.poll()
 
@@ -156,10 +188,12 @@ class LocalJob:
         rc = self.proc.wait()
         self.ended_at = time.time()
         self.end_leftovers()
+        self.keep_writer()  # what is left in the pipe still reaches console.log
         try:
             self.writer.wait(timeout=10)  # its last lines are in console.log before the final status
         except subprocess.TimeoutExpired:
             pass
+        self._close_pipe()
         return rc
 
     def pids(self) -> list[int]:
@@ -246,6 +280,7 @@ class Supervisor:
         self.took_run = False
         """True once status.json says this supervisor owns the run."""
         self.hooks: Any = None
+        self.hooks_thread: threading.Thread | None = None
         self.visible_devices: str | None = os.environ.get("CUDA_VISIBLE_DEVICES")
         """The job's CUDA_VISIBLE_DEVICES (launch.env, the GPU queue): the GPUs gpu.jsonl samples."""
 
@@ -360,8 +395,7 @@ class Supervisor:
             return self.refuse(message)
         what = f"resumed {run.id} from {Path(resume_from).name}" if resume_from else f"started {run.id}"
         self.say("ok", what)
-        self._hooks().started()
-        return self._supervise()
+        return self._supervise(hooks_started=True)
 
     def _begin_attempt(self) -> None:
         """The clock of this attempt starts now (a queued run's once its turn has come)."""
@@ -408,9 +442,13 @@ class Supervisor:
         self.say("ok", f"adopted the running job of {run.id} (process group {pgid or '?'})")
         return self._supervise()
 
-    def _supervise(self) -> int:
+    def _supervise(self, hooks_started: bool = False) -> int:
         threads = [threading.Thread(target=self._watch, daemon=True),
                    threading.Thread(target=self._sample_gpus, daemon=True)]
+        if self.rank == 0:  # machine 0 calls the run's hooks, in a thread of their own
+            self.hooks_thread = threading.Thread(target=self._call_hooks, args=(hooks_started,), daemon=True,
+                                                 name="run-hooks")
+            self.hooks_thread.start()
         if self.num_machines > 1:
             if self.rank == 0:
                 self.attempt = int(self.run.raw_status.get("attempt") or 0)
@@ -479,16 +517,15 @@ class Supervisor:
             grace = float(self.run.config().get("run", {}).get("stop_grace_seconds", 120.0))
         except (OSError, ValueError):
             grace = 120.0
-        hooks = self._hooks() if self.rank == 0 else None  # machine 0 calls the run's hooks
         last_pids: list[int] = []
         while not self.done.wait(WATCH_S):
+            if isinstance(self.job, LocalJob) and self.job.keep_writer():
+                self._event("console_writer_restarted")
             if self.job is not None:
                 pids = self.job.pids() or last_pids
                 if pids != last_pids and not self.done.is_set():
                     last_pids = pids
                     self._update(job_pids=pids)
-            if hooks is not None:
-                hooks.poll_events()  # run_event hooks for each new event (a raising one: a plugin_error event)
             if self.stop_now.is_set():
                 self._kill_job()
                 return
@@ -509,6 +546,16 @@ class Supervisor:
                     return
             elif stop_seen_at is not None and self.handle is not None:
                 stop_seen_at = None  # the handle resubmitted the job (e.g. after a Slurm time limit): a new grace
+
+    def _call_hooks(self, started: bool) -> None:
+        """run_started, then run_event for each new event (a raising one: a plugin_error event).
+        Not in the watcher: a plugin that hangs (each call waits up to its timeout) must never
+        hold up a stop request, --now or the stop grace."""
+        hooks = self._hooks()
+        if started:
+            hooks.started()
+        while not self.done.wait(WATCH_S):
+            hooks.poll_events()
 
     def _sample_gpus(self) -> None:
         try:
@@ -769,7 +816,11 @@ class Supervisor:
             changes.update(self.peer_fate)
         st = self._write_final(**changes)
         self._event("ended", status=st.get("status"), exit_code=rc, signal=changes["signal"])
-        self._hooks().finished()
+        thread = self.hooks_thread
+        if thread is not None:
+            thread.join(timeout=2 * WATCH_S)
+        # A plugin still hanging in a hook: run_finished only, not one more wait per pending event.
+        self._hooks().finished(events=thread is None or not thread.is_alive())
 
     def _write_final(self, **changes: Any) -> dict[str, Any]:
         if self.rank > 0:

@@ -510,8 +510,15 @@ async def open_run_panel(pilot: Any, run_id: str, panel: str, timeout: float = 1
         state = getattr(pilot.app.screen, "_plugin_panels", None)
         return state.shown.get(panel) if state is not None else None
 
+    from textual.widgets import TabbedContent
+
     widget = await wait_until(pilot, shown, timeout, f"run panel '{panel}' in run detail of {run_id}")
-    pilot.app.screen.query_one(f"#{PLUGIN_PANEL_PREFIX}{panel}")
+    tabs = pilot.app.screen.query_one("#run-bottom", TabbedContent)
+    for _ in range(tabs.tab_count):  # bring it to the front with the key a user has, `n`
+        if tabs.active == f"{PLUGIN_PANEL_PREFIX}{panel}":
+            break
+        await pilot.press("n")
+    assert tabs.active == f"{PLUGIN_PANEL_PREFIX}{panel}", f"`n` does not reach run panel '{panel}'"
     await pilot.pause(0.1)
     return widget
 

@@ -15,11 +15,7 @@ def reward_functions(ctx: TrainContext, weights: list[float] | None) -> list:
         raise ConfigError("must be a list of reward function names", where="trainer.reward_functions")
     if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
         raise ConfigError("must be a table of tables: [trainer.reward_options.NAME]", where="trainer.reward_options")
-    funcs = build_reward_functions(names, options)
-    if weights is not None and len(weights) != len(funcs):
-        raise ConfigError(f"{len(weights)} weights for {len(funcs)} reward functions",
-                          where="trainer.args.reward_weights")
-    return funcs
+    return build_reward_functions(names, options, weights=weights)
 
 
 def _build(ctx: TrainContext, config_name: str, trainer_name: str):

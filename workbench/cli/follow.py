@@ -68,14 +68,14 @@ def follow(run: Run, out=sys.stdout, poll_s: float = 0.25, every: int | None = N
     max_steps = run.raw_status.get("max_steps")
     metrics = JsonlFollower(run.path("metrics.jsonl"))
     events = JsonlFollower(run.path("events.jsonl"))
-    events.read_all()  # only what happens from now on
     printed: set[tuple] = set()
-    last_printed = -1
+    last_printed = 0  # with `every`: steps every, 2*every, ... (and the last)
     warned_damage = 0
     on_progress_line = False
     print(f"run {run.id}  ->  {run.dir}", file=out)
     if skip_existing:
         printed.update(_row_key(r) for r in metrics.read_all().rows)
+        events.read_all()  # a resumed or joined run's earlier events are not news; a new run's all are
 
     def emit(text: str) -> None:
         nonlocal on_progress_line

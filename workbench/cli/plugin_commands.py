@@ -59,6 +59,12 @@ def add_plugin_commands(sub: Any, argv: list[str]) -> None:
     except WorkbenchError as exc:  # e.g. a settings file that does not parse
         print(f"warning: plugin commands unavailable: {exc.one_line()}", file=sys.stderr)
         return
+    for name, owners in sorted(registry.conflicts.items()):
+        if name[0] == "commands":  # two plugins claim it: the command is there, and says so when run
+            parser = sub.add_parser(name[1], help=f"(unusable: registered by {' and '.join(owners)})",
+                                    add_help=False, prefix_chars="\0")  # whatever follows is not parsed
+            parser.add_argument("rest", nargs="*")
+            parser.set_defaults(func=_ambiguous(registry, name[1]))
     for name, spec in sorted(registry.commands.items()):
         plugin = registry.owner_of("commands", name)
         parser = sub.add_parser(name, help=f"{spec.help} [plugin {plugin}]", description=spec.help)
@@ -72,6 +78,14 @@ def add_plugin_commands(sub: Any, argv: list[str]) -> None:
 
             message = exc.one_line() if isinstance(exc, WorkbenchError) else describe(exc)
             parser.set_defaults(func=_broken(f"plugin {plugin}: command '{name}': configure failed: {message}"))
+
+
+def _ambiguous(registry: Any, name: str):
+    def run(args) -> int:
+        registry.get("commands", name)  # raises the PluginError naming every plugin that registers it
+        return 2
+
+    return run
 
 
 def _broken(message: str):

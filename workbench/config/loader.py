@@ -16,7 +16,7 @@ from workbench.config.argschema import trainer_fields
 from workbench.config.schema import OPTIONAL_SECTIONS, SCHEMA, check_value
 from workbench.errors import ConfigError, DataError, PluginError
 from workbench.evaluation.settings import check_eval_settings
-from workbench.secrets import TOKEN_SHAPES, is_secret_name
+from workbench.secrets import first_secret, is_secret_name
 
 # Fields of a trainer's config class that the workbench sets itself.
 MANAGED_ARGS = {"output_dir": "the run's checkpoints/ folder", "logging_dir": "the run directory"}
@@ -46,9 +46,12 @@ class _Locator:
 
     def __init__(self, path: Path | None, text: str):
         self.path, self.lines = path, text.splitlines()
+        self.overridden: set[str] = set()  # key paths given by --set: their value is not on any line of the file
 
     def where(self, keypath: str) -> str:
         name = self.path.name if self.path else "<config>"
+        if any(keypath == key or keypath.startswith(key + ".") for key in self.overridden):
+            return f"{self.path or name} (--set)"
         line = self._line(keypath.split("."))
         return f"{self.path or name}:{line}" if line else str(self.path or name)
 
@@ -202,6 +205,7 @@ def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings:
     """
     local = launcher == "local"
     cls_name = config_class.rsplit(":", 1)[-1]
+    refuser = verdict.get("refused_by") or cls_name  # the class itself, or the Trainer built from it
     if verdict.get("import_error"):
         raise PluginError(f"cannot import trainer config class {config_class}: {verdict['error']}")
     if verdict.get("crashed"):
@@ -222,10 +226,10 @@ def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings:
         managed = [source for k, source in MANAGED_SOURCES.items() if k not in args and named(k)]
         keypath = f"trainer.args.{given[0]}" if given else managed[0] if managed else "trainer.args"
     if not local:  # checked on this machine, but the job runs elsewhere (other devices)
-        warnings.append(f"{where(keypath)}: {keypath}: {cls_name} refuses it on this machine: {error} "
+        warnings.append(f"{where(keypath)}: {keypath}: {refuser} refuses it on this machine: {error} "
                         f"(the job runs through launcher '{launcher}', on other hardware perhaps)")
         return
-    raise ConfigError(f"{keypath}: {cls_name} refuses it: {error}", where=where(keypath))
+    raise ConfigError(f"{keypath}: {refuser} refuses it: {error}", where=where(keypath))
 
 
 def check_report_to(value: Any, job_env: dict, where) -> None:
@@ -304,10 +308,16 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
                           where=f"{src or '<config>'}:{m.group(1)}" if m else str(src)) from None
     for parts, value in parse_overrides(overrides):
         _set(raw, parts, value)
+        loc.overridden.add(".".join(parts))
     bad = first_bad_number(raw, "")
     if bad:
         keypath = bad[0].lstrip(".")
         raise ConfigError(f"{keypath}: {bad[1]}", where=loc.where(keypath.split("[")[0]))
+    secret = first_secret(raw)  # any key: the config is copied into job.toml, command.sh, launch.json, status.json
+    if secret:
+        keypath, what = secret
+        raise ConfigError(f"{keypath}: {what}; export it in your shell instead (the config is copied into "
+                          "the run directory)", where=loc.where(keypath.split("[")[0]))
 
     data = validate_sections(raw, loc.where)
     check_eval_settings(data, loc.where)
@@ -331,9 +341,6 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         if not isinstance(value, (str, int, float, bool)):
             raise ConfigError(f"launch.env.{name}: expected a string or number, got {type(value).__name__} {value!r}",
                               where=loc.where(f"launch.env.{name}"))
-        if isinstance(value, str) and TOKEN_SHAPES.search(value):
-            raise ConfigError(f"launch.env.{name}: the value looks like an access token; export it in your shell "
-                              "instead (the config is copied into the run directory)", where=loc.where(f"launch.env.{name}"))
 
     if registry is None:
         from workbench.plugin_manager import get_registry
@@ -363,6 +370,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
                               where=loc.where(f"trainer.{name}"))
     if spec.config_class:
         check_trainer_args(data["trainer"]["args"], spec.config_class, loc.where, data["launch"]["env"])
+        check_special_tokens(data, loc.where)
     check_reward_functions(data["trainer"], spec, registry, loc.where)
     for name in data.get("eval", {}).get("evaluators", []):
         try:
@@ -410,13 +418,34 @@ def check_model_paths(model: dict, where) -> None:
             raise ConfigError(f"model.{key}: {problem}", where=where(f"model.{key}"))
 
 
+def check_special_tokens(data: dict, where) -> None:
+    """trainer.args.pad_token / eos_token must be tokens of the model's tokenizer (TRL refuses others as it starts)."""
+    from workbench.config.model_files import looks_local, tokenizer_vocabulary
+
+    folder = data["model"].get("tokenizer") or data["model"]["path"]
+    args = data["trainer"]["args"]
+    vocabulary = None
+    for name in ("pad_token", "eos_token"):
+        token = args.get(name)
+        if not isinstance(token, str) or not token or not looks_local(folder):
+            continue
+        vocabulary = vocabulary if vocabulary is not None else tokenizer_vocabulary(Path(folder))
+        if vocabulary is not None and token not in vocabulary:
+            special = sorted(t for t in vocabulary if t.startswith("<") and t.endswith(">"))[:8]
+            raise ConfigError(f"trainer.args.{name}: {token!r} is not a token of the tokenizer in {folder}"
+                              + (f" (its special tokens: {', '.join(special)})" if special else ""),
+                              where=where(f"trainer.args.{name}"))
+
+
 def check_reward_functions(trainer: dict, spec, registry, where) -> None:
     """Named reward functions (GRPO's `reward_functions`, PPO's `args.reward_function`) exist and take their options."""
     from workbench.training.rewards import build_reward_function, build_reward_functions
 
     try:
-        if "reward_functions" in spec.options and trainer.get("reward_functions"):
-            build_reward_functions(trainer["reward_functions"], trainer.get("reward_options"), registry)
+        if "reward_functions" in spec.options:  # a trainer that takes them needs at least one (as its job does)
+            weights = trainer["args"].get("reward_weights")
+            build_reward_functions(trainer.get("reward_functions") or [], trainer.get("reward_options"), registry,
+                                   weights=weights if isinstance(weights, list) else None)
         name = trainer["args"].get("reward_function")
         if isinstance(name, str) and name:
             build_reward_function(name, trainer["args"].get("reward_function_kwargs"), registry,
@@ -436,6 +465,12 @@ def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | Non
     from workbench.data.loading import bad_rows_error, resolve_format
     from workbench.data.readers import is_hub_name
 
+    name = data["data"].get("format", "auto")
+    if name != "auto" and name not in registry.data_formats:
+        try:  # why it is missing: a name two plugins claim, a typo, a broken plugin that might have it
+            registry.data_format(name)
+        except PluginError as exc:
+            raise DataError(f"data.format: {exc.message}", where=where("data.format"), hint=exc.hint) from None
     for key in ("train", "eval"):
         source = data["data"].get(key)
         if not source:

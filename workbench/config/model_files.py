@@ -105,6 +105,21 @@ def weights_problem(folder: Path) -> str | None:
     return None
 
 
+def tokenizer_vocabulary(folder: Path) -> set[str] | None:
+    """The tokens of `folder`'s tokenizer.json (its model's vocabulary and its added tokens), or None
+    when there is no readable tokenizer.json (a sentencepiece model, a Hub id, ...)."""
+    path = folder / "tokenizer.json"
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_JSON_PARSE:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        vocab = data["model"]["vocab"]
+        tokens = set(vocab) if isinstance(vocab, dict) else {entry[0] for entry in vocab}  # BPE/WordPiece, Unigram
+        return tokens | {t["content"] for t in data.get("added_tokens") or ()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
 def model_folder_problem(path: str, config: bool = True, weights: bool = True, tokenizer: bool = True) -> str | None:
     """Why the local model at `path` cannot load (one phrase naming it), or None when it looks complete.
 

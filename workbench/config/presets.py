@@ -79,7 +79,7 @@ def materialize(preset_path: Path | str) -> str:
 def write_preset(spec: PresetSpec, dest: Path | str, force: bool = False) -> Path:
     """Write a runnable copy of a preset to `dest`; refuses to overwrite unless `force`."""
     target = Path(dest)
-    if target.is_dir():
+    if target.is_dir() or str(dest).endswith(("/", os.sep)):  # `configs/`: a folder, made if need be
         target = target / f"{spec.name}.toml"
     if target.exists() and not force:
         raise ConfigError("already exists; pass --force to overwrite it", where=str(target))

@@ -298,6 +298,23 @@ def _is_training_arguments(cls: type) -> bool:
     return any(c.__name__ == "TrainingArguments" for c in getattr(cls, "__mro__", ()))
 
 
+def _trainer_refusal(args: Any, has_eval: bool) -> dict | None:
+    """What the trainer refuses when it is built from `args` (not the config class itself): transformers'
+    Trainer an eval_strategy other than "no" without an eval_dataset (the job passes one only when the
+    config has evaluation rows), TRL's SFTTrainer padding_free without packing."""
+    strategy = str(getattr(getattr(args, "eval_strategy", None), "value", getattr(args, "eval_strategy", None)))
+    if not has_eval and strategy not in ("None", "no"):
+        return {"where": "trainer.args.eval_strategy", "refused_by": "the Trainer",
+                "error": f"eval_strategy = '{strategy}' needs an eval_dataset, and the config has no evaluation rows: "
+                         "set data.eval or data.eval_fraction, or eval_strategy = \"no\""}
+    sft = any(c.__name__ == "SFTConfig" for c in type(args).__mro__)
+    if sft and getattr(args, "padding_free", False) and not args.packing and args.max_length is not None:
+        return {"where": "trainer.args.padding_free", "refused_by": "SFTTrainer",
+                "error": "padding_free = true without packing would not enforce max_length: set packing = true "
+                         "as well, or padding_free = false"}
+    return None
+
+
 def _build(request: dict, in_process: bool = False) -> dict:
     """Build the object as the worker would; the verdict as JSON-able data.
 
@@ -338,7 +355,9 @@ def _build(request: dict, in_process: bool = False) -> dict:
             warnings.simplefilter("always")
             try:
                 if _is_training_arguments(cls):  # built by the factories through ctx.training_args(cls)
-                    build_training_args(ctx, cls)
+                    refusal = _trainer_refusal(build_training_args(ctx, cls), request["has_eval"])
+                    if refusal:
+                        return {"ok": False, **refusal}
                 else:  # a plain dataclass (PPO, evaluate): built from the args, as their factories do
                     names = {f.name for f in dataclasses.fields(cls)}
                     extra = {"output_dir": str(ctx.output_dir)} if "output_dir" in names else {}

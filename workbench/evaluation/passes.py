@@ -46,18 +46,23 @@ def run_pass(ctx, registry, checkpoint: str = FINAL, step: int | None = None, mo
         on_curve = checkpoint != FINAL
     curve = on_curve and step is not None and step >= 0
     results: dict[str, EvalResult] = {}
-    for name in eval_cfg.get("evaluators", []):
-        options = (eval_cfg.get("options") or {}).get(name, {})
-        result = as_result(call_evaluator(registry, name, pass_ctx, options), name)  # a failure names the evaluator
-        results[name] = result
-        scores = {f"eval/{name}/{k}": v for k, v in result.metrics.items()}
-        if curve:
-            reporter.log(scores, step=step, kind="eval")
-        else:
-            reporter.log(scores, step=-1, kind="evaluation")
-        # A run's own final pass keeps the plain event; a pass over a named checkpoint says which.
-        where = {"checkpoint": checkpoint, "step": step} if checkpoint != FINAL or step is not None else {}
-        reporter.event("evaluated", evaluator=name, **where, **result.metrics)
+    training = getattr(model, "training", None)  # the live model goes back to training after the pass
+    try:
+        for name in eval_cfg.get("evaluators", []):
+            options = (eval_cfg.get("options") or {}).get(name, {})
+            result = as_result(call_evaluator(registry, name, pass_ctx, options), name)  # a failure names it
+            results[name] = result
+            scores = {f"eval/{name}/{k}": v for k, v in result.metrics.items()}
+            if curve:
+                reporter.log(scores, step=step, kind="eval")
+            else:
+                reporter.log(scores, step=-1, kind="evaluation")
+            # A run's own final pass keeps the plain event; a pass over a named checkpoint says which.
+            where = {"checkpoint": checkpoint, "step": step} if checkpoint != FINAL or step is not None else {}
+            reporter.event("evaluated", evaluator=name, **where, **result.metrics)
+    finally:
+        if training is not None:
+            model.train(training)
     if reporter.is_main and results:
         record_checkpoint(ctx.run_dir, {
             "checkpoint": checkpoint, "step": step, "time": round(time.time(), 3), **(description or {}),

@@ -27,6 +27,8 @@ FINAL = ("completed", "failed", "stopped", "lost")
 DELETED = "run directory was deleted"
 """The reason of a run whose directory vanished under a viewer."""
 QUEUED_TIMEOUT_S = 60.0
+OUTCOMES = {"completed": "completed", "stopped": "stopped", "failed": "failed", "nan": "failed"}
+"""result.json's outcome (the job's own word) -> the run's final status."""
 _NUMBERS = ("created", "started", "ended", "supervisor_pid", "supervisor_start", "job_pgid", "max_steps",
             "resumed_from_step", "world_size", "exit_code", "attempt")
 LAUNCH_FILE = "launch.json"
@@ -119,10 +121,35 @@ class Run:
         if state in ACTIVE and st.get("host", socket.gethostname()) == socket.gethostname():
             pid = st.get("supervisor_pid")
             if pid and not process_alive(pid, st.get("supervisor_start")):
-                st["status"], st["reason"] = "lost", "supervisor process is gone"
+                st.update(self.unwatched_end(st) or {"status": "lost", "reason": "supervisor process is gone"})
             elif not pid and time.time() - st.get("created", time.time()) > QUEUED_TIMEOUT_S:
                 st["status"], st["reason"] = "lost", "supervisor never started"
         return st
+
+    def unwatched_end(self, st: dict[str, Any]) -> dict[str, Any] | None:
+        """How the job of an active run whose supervisor is gone ended, when it ended on its own
+        (its supervisor was killed, the job trained on to its end): from the result.json the job
+        wrote in this attempt, once the job's process is gone. None while it may still run."""
+        from workbench.runs.locks import JOB_LOCK, RunLock
+
+        path = self.dir / "result.json"
+        result = read_json(path)
+        if not result or result.get("outcome") not in OUTCOMES:
+            return None
+        try:
+            written = path.stat().st_mtime
+        except OSError:
+            return None
+        begun = attempt_start(st)
+        if not isinstance(begun, (int, float)) or written <= begun:
+            return None  # an earlier attempt's word
+        job = RunLock(self.dir / JOB_LOCK).holder()  # read only: the lock itself is the supervisor's to take
+        if process_alive(job.get("pid"), job.get("started")):
+            return None  # still exiting: lost until it is gone (resume adopts it meanwhile)
+        status = OUTCOMES[result["outcome"]]
+        why = result.get("reason") if status == "failed" else None
+        return {"status": status, "ended": written,
+                "reason": (f"{why}; " if why else "") + "ended while no supervisor watched it (from result.json)"}
 
     def update_status(self, **changes: Any) -> dict[str, Any]:
         """Merge `changes` into status.json (atomically; reasons redacted)."""
@@ -353,6 +380,11 @@ def create_run(config, workspace: Path | None = None, name: str | None = None) -
     data = config.data
     root = runs_dir(workspace)
     label = name or data["run"].get("name") or data["trainer"]["name"]
+    from workbench.secrets import secret_in
+
+    why = secret_in(label)
+    if why:  # it would name the run directory and sit in status.json
+        raise RunError(f"run name: {why}; choose another name")
     try:
         root.mkdir(parents=True, exist_ok=True)
         for n in range(1, 1000):

@@ -103,8 +103,11 @@ def _check_options(factory: Callable, options: dict, name: str) -> None:
 
 
 def build_reward_functions(names: Sequence[str] | str, options: Mapping[str, Mapping[str, Any]] | None = None,
-                           registry=None) -> list[RewardFn]:
-    """Build every named reward function; `options` maps a name to its factory's keyword arguments."""
+                           registry=None, weights: Sequence[float] | None = None) -> list[RewardFn]:
+    """Build every named reward function; `options` maps a name to its factory's keyword arguments.
+
+    weights: the trainer's reward_weights, one per function when given.
+    """
     if isinstance(names, str):
         names = [names]
     if not names:
@@ -115,5 +118,8 @@ def build_reward_functions(names: Sequence[str] | str, options: Mapping[str, Map
     if unused:
         raise ConfigError(f"options for '{sorted(unused)[0]}', which is not in trainer.reward_functions",
                           where=f"trainer.reward_options.{sorted(unused)[0]}")
+    if weights is not None and len(weights) != len(names):
+        raise ConfigError(f"{len(weights)} weights for {len(names)} reward functions ({', '.join(names)})",
+                          where="trainer.args.reward_weights")
     return [build_reward_function(n, options.get(n), registry, where=f"trainer.reward_functions[{i}]")
             for i, n in enumerate(names)]

@@ -12,9 +12,14 @@ def load_trained_model(ctx: Any):
       `model.adapter` applied first when the run started from one);
     - `checkpoints/final` holding a full model: that model;
     - no `checkpoints/final` (an evaluation run, `workbench eval`, or before training): [model]
-      with `model.adapter` applied.
+      with `model.adapter` applied;
+    - in a pass over a checkpoint of the run being trained (`[eval] at = "checkpoints"`): the live
+      model itself (the pass puts it in `ctx.cache["model"]`; it restores the training mode after).
     Quantization, dtype and trust_remote_code follow the config, as for training.
     """
+    live = (getattr(ctx, "cache", None) or {}).get("model")
+    if live is not None:
+        return live[0].eval()
     from accelerate import PartialState
 
     from workbench.training.models import apply_adapter, quantization_config

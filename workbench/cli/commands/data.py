@@ -7,7 +7,7 @@ import sys
 
 from contextlib import contextmanager
 
-from workbench.errors import ConfigError, DataError
+from workbench.errors import ConfigError, DataError, PluginError
 
 
 def register(sub) -> None:
@@ -74,7 +74,13 @@ def run_check(args) -> int:
     from workbench.plugin_manager import get_registry
 
     check_count("--limit", args.limit, 0)
-    formats = get_registry().data_formats
+    registry = get_registry()
+    formats = registry.data_formats
+    if args.format != "auto" and args.format not in formats:
+        try:  # why it is missing: a name two plugins claim, a typo, a broken plugin that might have it
+            registry.data_format(args.format)
+        except PluginError as exc:
+            raise DataError(exc.message, where="--format", hint=exc.hint) from None
     show = sys.stderr.isatty() and not args.json
     progress = (lambda f: print(f"\rchecking {f:4.0%}", end="", file=sys.stderr)) if show else None
     with _flag_names():

@@ -11,16 +11,19 @@ def register(sub) -> None:
     p = sub.add_parser("logs", help="print a run's console log")
     p.add_argument("run")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing until the run ends")
-    p.add_argument("-n", "--lines", type=int, default=0, help="only the last N lines")
+    p.add_argument("-n", "--lines", type=int, default=0, help="only the last N lines (0: all)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import os
 
+    from workbench.errors import ConfigError
     from workbench.runs.jsonl import TextFollower
     from workbench.runs.store import FINAL, find_run
 
+    if args.lines < 0:
+        raise ConfigError(f"-n/--lines: must be at least 0 (0 = all), got {args.lines}")
     r = find_run(args.run)
     path = r.path("console.log")
     offset, inode = 0, None

@@ -12,10 +12,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from workbench.errors import ConfigError
+    from workbench.paths import workspace
     from workbench.runs.files import json_safe
     from workbench.runs.store import list_runs
     from workbench.secrets import redact_data
 
+    if not workspace().is_dir():  # a mistyped -w / $WORKBENCH_WORKSPACE is not an empty workspace
+        raise ConfigError("workspace folder not found", where=str(workspace()),
+                          hint="-w DIR or $WORKBENCH_WORKSPACE names the folder holding runs/")
     rows = redact_data([r.summary() for r in list_runs()])
     if args.json:
         print(json.dumps(json_safe(rows), indent=1))

@@ -21,8 +21,33 @@ def serve_command() -> str:
     return shlex.join([sys.executable, "-m", "workbench", "--workspace", str(workspace()), "tui"])
 
 
+def check_address(host: str, port: int) -> None:
+    """Refuse a port out of range, or an address this machine cannot listen on (one already in use),
+    in one line before the server starts (its own failure is a traceback)."""
+    import socket
+
+    from workbench.errors import ConfigError
+
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port: {port} is not a TCP port (1-65535)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host: cannot resolve {host!r}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"--port: cannot listen on {host}:{port}: {exc.strerror}",
+                              hint="pick another with --port N") from None
+
+
 def run(args) -> int:
     from textual_serve.server import Server
+
+    check_address(args.host, args.port)
 
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: serving on {args.host}: anyone who can reach it can stop your runs", file=sys.stderr)

@@ -38,7 +38,7 @@ def machine_line(m: dict) -> str:
 
 
 def run(args) -> int:
-    from workbench.numbers import num
+    from workbench.numbers import duration, num
     from workbench.runs.files import json_safe
     from workbench.runs.jsonl import tail_jsonl
     from workbench.runs.store import find_run
@@ -65,6 +65,12 @@ def run(args) -> int:
     print(f"  dir       {info['dir']}")
     print(f"  trainer   {info['trainer']}   step {info['step']}/{info['max_steps'] or '?'}   "
           f"world size {info['world_size']}")
+    times = [f"elapsed {duration(info['elapsed'])}", f"wall {duration(info['wall'])}"]
+    if (info.get("attempt") or 1) > 1:
+        times.append(f"attempt {info['attempt']}")
+    if info.get("eta") is not None:
+        times.append(f"ETA {duration(info['eta'])}")
+    print("  time      " + "   ".join(times))
     if info["exit_code"] is not None:
         print(f"  exit      code {info['exit_code']}" + (f", signal {info['signal']}" if info["signal"] else ""))
     for m in info.get("machines") or []:

@@ -95,6 +95,8 @@ class RunDetailScreen(ChartKeys, Screen):
         Binding("t", "panel('console')", "Console", show=False, tooltip="bottom panel: console tail"),
         Binding("e", "panel('events')", "Events", show=False, tooltip="bottom panel: events"),
         Binding("g", "panel('gpu')", "GPU", show=False, tooltip="bottom panel: the run's GPU use"),
+        Binding("n", "next_panel", "Next panel", show=False,
+                tooltip="bottom panel: the next one (console, events, GPU, then plugins' panels)"),
     ]
 
     def __init__(self, source: RunSource, interval: float = 1.0):
@@ -413,3 +415,7 @@ class RunDetailScreen(ChartKeys, Screen):
 
     def action_panel(self, pane: str) -> None:
         self.query_one("#run-bottom", TabbedContent).active = pane
+
+    def action_next_panel(self) -> None:
+        # the only key to plugin run panels, whose tabs are added as they match (the tab bar takes no focus)
+        self.query_one("#run-bottom", TabbedContent).query_one(Tabs).action_next_tab()

@@ -192,7 +192,9 @@ class PluginsPane(Vertical):
             mark = {"ok": "✓ ok", "broken": "✗ BROKEN", "disabled": "· disabled"}.get(p.status, p.status)
             table.add_row(p.name, p.version or "-", mark, "built-in" if p.builtin else p.source, regs, key=p.name)
         broken = sum(p.status == "broken" for p in self.records)
-        note.update(f"{len(self.records)} plugins · {broken} broken" + (" (select one to see its error)" if broken else ""))
+        conflicts = sum(p.status == "conflict" for p in self.records)
+        note.update(f"{len(self.records)} plugins · {broken} broken" + (f" · {conflicts} in conflict" if conflicts else "")
+                    + (" (select one to see its error)" if broken or conflicts else ""))
         self._show_error(0)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
