@@ -225,6 +225,27 @@ async def test_gpu_history_survives_closing_the_tui(ws, monkeypatch):
         assert len(panel.history[1]) >= before  # the earlier session's samples are back
 
 
+async def test_gpu_history_shows_only_this_machines_gpus(ws, monkeypatch):
+    # a demo with 8 fake GPUs (or another machine sharing the workspace) wrote the history first
+    now = time.time()
+    (ws / ".workbench").mkdir()
+    with open(ws / ".workbench" / "gpu.jsonl", "w") as f:
+        for t in range(3):
+            for i in range(8):
+                other = GpuSample(index=i, name="NVIDIA A100", uuid=f"GPU-0ther-{i}", util_percent=100.0,
+                                  mem_used_bytes=0, mem_total_bytes=40 * GiB, time=now - 100 + t)
+                f.write(json.dumps(other.to_json()) + "\n")
+    monkeypatch.setenv("WORKBENCH_FAKE_GPUS", "2")
+    app = app_for(ws, gpu_poll=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        panel = app.screen.query_one(GpuPanel)
+        await wait_until(pilot, lambda: panel.poller is not None)
+        await wait_until(pilot, lambda: panel.history)
+        assert sorted(panel.history) == [0, 1]  # not GPUs 2-7 of the other machine
+        assert all(s.uuid.startswith("GPU-fa4e") for h in panel.history.values() for s in h)
+
+
 def test_poll_interval_from_argument_env_and_bad_values(monkeypatch):
     monkeypatch.delenv("WORKBENCH_GPU_POLL", raising=False)
     assert poll_interval() == 1.0

@@ -210,7 +210,13 @@ class GpuPanel(Widget):
         except Exception as exc:  # noqa: BLE001 - a bad fake spec or driver must not take the app down
             backend, reason = None, f"{type(exc).__name__}: {exc}"
         path = self.history_path
-        seeded = read_history(path, HISTORY) if (path is not None and backend is not None) else {}
+        seeded: dict[int, list[Any]] = {}
+        if path is not None and backend is not None:
+            try:
+                now = {s.index: s.uuid for s in backend.sample()}  # whose history this is
+            except Exception:  # noqa: BLE001 - the poller reports a failing backend
+                now = None
+            seeded = read_history(path, HISTORY, now)
         poller = GpuPoller(backend, interval=self.interval, history=HISTORY).start()
         try:
             self.app.call_from_thread(self._opened, backend, reason, poller, seeded)
