@@ -87,6 +87,9 @@ def test_failure_story_names_exit_error_line_and_oom_hint(tmp_path):
     assert diagnose({"status": "completed"}, console, events) is None
     lost = diagnose({"status": "lost", "reason": "supervisor process is gone"}, [], [])
     assert "supervisor process is gone" in lost.headline and "resume" in lost.hint
+    assert "supervisor" not in lost.hint  # the box says it once
+    bare = diagnose({"status": "lost"}, [], [])
+    assert "supervisor process is gone" in bare.hint
     killed = diagnose({"status": "failed", "exit_code": -9, "signal": "SIGKILL"}, ["Killed"], [])
     assert "killed by SIGKILL" in killed.headline and killed.error_lines == ["Killed"]
 

@@ -78,5 +78,6 @@ def diagnose(status: dict[str, Any], console: Sequence[str], events: Sequence[di
     if hint is None and reason == DELETED:
         hint = "what shows here was read before the run directory went; nothing is left to resume"
     if hint is None and state == "lost":
-        hint = "its supervisor process is gone (machine rebooted or process killed); `workbench resume` continues from the last checkpoint"
+        gone = "" if "supervisor" in " ".join(parts) else "its supervisor process is gone: "
+        hint = f"{gone}the machine rebooted or the processes were killed; `r` (workbench resume) continues from the last checkpoint"
     return Failure(" - ".join(parts), last_error_lines(console), hint)
