@@ -254,6 +254,24 @@ class Run:
             "queue_reason": st.get("queue_reason") if state == "queued" else None,
         }
 
+    def close_lost_attempt(self) -> float | None:
+        """Give the last attempt an end when it has none (its supervisor died: a lost run), before a
+        resume starts the next one: the time of the job's last logged row or event. Without it the
+        lost attempt counted 0 s and a resumed run's elapsed time lost everything before the crash.
+        Returns the end written (None: nothing to close)."""
+        st = self.raw_status
+        attempts = [a for a in (st.get("attempts") or []) if isinstance(a, dict)]
+        if not attempts or attempts[-1].get("ended") is not None or not isinstance(attempts[-1].get("started"), (int, float)):
+            return None
+        times = [r["time"] for name in ("metrics.jsonl", "events.jsonl") for r in tail_jsonl(self.dir / name)[-1:]
+                 if isinstance(r.get("time"), (int, float))]
+        if not times:
+            return None
+        end = max(float(attempts[-1]["started"]), max(times))
+        attempts[-1] = {**attempts[-1], "ended": end}
+        self.update_status(attempts=attempts)
+        return end
+
     def _last_sign_of_life(self) -> float | None:
         times = []
         for n in ("status.json", "metrics.jsonl", "console.log", "events.jsonl"):
