@@ -350,3 +350,25 @@ def test_cli_json_relative_model_path(tmp_path, llama3_dir):
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["params"] == 8_030_261_248 and data["verdict"] in ("fits", "tight")
+
+
+def test_cli_refuses_a_misspelt_key_instead_of_estimating_the_default(tmp_path, llama3_dir):
+    job_toml = tmp_path / "job.toml"
+    job_toml.write_text(f'[model]\npath = "{llama3_dir}"\n[trainer]\nname = "sft"\n[trainer.args]\n'
+                        'per_device_train_batchsize = 64\n')
+    out = _cli(str(job_toml))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith(f"error: {job_toml}:6: trainer.args.per_device_train_batchsize: not a field")
+    assert "did you mean 'per_device_train_batch_size'" in out.stderr
+    job_toml.write_text(f'[model]\npath = "{llama3_dir}"\nrevison = "main"\n[trainer]\nname = "sft"\n')
+    out = _cli(str(job_toml))
+    assert out.returncode == 2 and "model.revison: unknown key; did you mean 'revision'?" in out.stderr
+
+
+def test_cli_set_overrides_change_the_estimate(tmp_path, llama3_dir):
+    job_toml = tmp_path / "job.toml"
+    job_toml.write_text(f'[model]\npath = "{llama3_dir}"\n[trainer]\nname = "sft"\n[trainer.args]\n'
+                        'per_device_train_batch_size = 1\nbf16 = true\n')
+    small = json.loads(_cli(str(job_toml), "--json").stdout)
+    big = json.loads(_cli(str(job_toml), "--json", "--set", "trainer.args.per_device_train_batch_size=8").stdout)
+    assert big["breakdown"]["activations"] > 4 * small["breakdown"]["activations"]

@@ -92,6 +92,12 @@ def test_a_model_target_needs_data_and_an_adapter_folder_names_its_base(workspac
     assert config["model"]["path"] == "some-org/some-model"
 
 
+def test_a_missing_folder_target_is_named_as_missing_before_asking_for_data(workspace, tmp_path):
+    for target in (str(tmp_path / "nothere"), "./nothere"):
+        with pytest.raises(ConfigError, match=r"is no run, model folder, job config or Hub id"):
+            resolve(target)
+
+
 def test_an_evaluation_config_is_checked_like_any_job_config(workspace, tmp_path):
     text = ('[model]\npath = "@MODEL@"\n[data]\ntrain = "@DATA@/sft-messages.jsonl"\n'
             '[trainer]\nname = "evaluate"\n[eval]\nevaluators = ["perplexity"]\n')

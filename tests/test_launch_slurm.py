@@ -134,7 +134,7 @@ def test_stop_checkpoints_then_resume_continues_and_a_new_supervisor_reattaches(
         wait_for(lambda: len(steps(run)) >= 3, timeout=300, what="3 steps")
         assert cli("stop", "--wait", run.id).returncode == 0         # scancel --batch --signal=USR2
         st = final(run)
-        assert st["status"] == "stopped" and st["reason"] == "stopped on request", st
+        assert st["status"] == "stopped" and st["reason"] == "on request", st
         assert run.checkpoints(), "the graceful stop saves a checkpoint"
         stopped_at = int(run.checkpoints()[-1].name.split("-")[-1])
         assert events(run, "stopping") and steps(run) == list(range(1, stopped_at + 1))

@@ -236,4 +236,4 @@ def test_a_stop_now_request_file_alone_ends_the_job_at_once(workspace):
     assert Run(run_dir).write_stop_request(now=True) is None
     st = wait_for(lambda: (s := status_of(run_dir))["status"] in ("stopped", "failed", "completed") and s,
                   timeout=120, what="final status")
-    assert st["status"] == "stopped" and st["reason"] == "stopped on request (killed)", st
+    assert st["status"] == "stopped" and st["reason"] == "on request, killed", st

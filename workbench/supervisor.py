@@ -721,7 +721,7 @@ class Supervisor:
         if self.peer_fate is not None:
             fields.update(self.peer_fate)
         elif stop is not None and (rc == 0 or self.killed_by_us or stop.get("now")):
-            fields.update(status="stopped", reason="stopped on request")
+            fields.update(status="stopped", reason="on request")
         elif rc == 0:
             fields.update(status="completed", reason=None)
         else:
@@ -796,7 +796,7 @@ class Supervisor:
             if changes.get("status") == "completed" and outcome not in (None, "completed"):
                 changes.update(status="failed", reason=result.get("reason") or f"job ended as {outcome}")
         elif stop_requested and (rc == 0 or self.killed_by_us or outcome == "stopped"):
-            changes.update(status="stopped", reason="stopped on request" + (" (killed)" if self.killed_by_us else ""))
+            changes.update(status="stopped", reason="on request" + (", killed" if self.killed_by_us else ""))
         elif outcome == "completed" and rc in (0, None):
             changes.update(status="completed", reason=None)
         elif outcome and outcome != "completed":

@@ -207,16 +207,16 @@ def plan_for_run(run, data: str | None, evaluators: list[str] | None, checkpoint
 
 def plan_for_model(target: str, data: str | None, evaluators: list[str] | None) -> EvalPlan:
     """Evaluate a model folder (full model or adapter) or Hub id on `data`."""
+    folder = Path(target)
+    if not folder.is_dir() and not (HUB_ID.match(target) and not folder.exists()):
+        raise ConfigError(f"'{target}' is no run, model folder, job config or Hub id")
     if not data:
         raise ConfigError(f"--data FILE is required to evaluate a model ({target} is no run of this workspace)")
-    folder = Path(target)
     if folder.is_dir():
         model = model_from_folder(folder)
         label = folder.resolve().name
-    elif HUB_ID.match(target) and not folder.exists():
-        model, label = {"path": target}, target.rsplit("/", 1)[-1]
     else:
-        raise ConfigError(f"'{target}' is no run, model folder, job config or Hub id")
+        model, label = {"path": target}, target.rsplit("/", 1)[-1]
     config = {"model": model, "data": data_section(data), "trainer": {"name": "evaluate"},
               "eval": _eval_section(evaluators, None), "run": {"tags": ["eval"]}}
     return EvalPlan(config, f"eval-{label}")

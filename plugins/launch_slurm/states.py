@@ -55,11 +55,11 @@ def final_state(state: str, info: dict[str, str], result: dict[str, Any] | None,
             out.update(status="stopped", reason="stopped before the Slurm time limit (checkpoint saved)",
                        resubmittable=True)
         elif outcome == "stopped":
-            out.update(status="stopped", reason="stopped on request")
+            out.update(status="stopped", reason="on request")
         else:
             out.update(status="failed", reason=(result or {}).get("reason") or "job exited without finishing")
     elif state == "CANCELLED":
-        out.update(status="stopped", reason="stopped on request (scancel)" if stop_requested
+        out.update(status="stopped", reason="on request, scancel" if stop_requested
                    else "cancelled in Slurm (scancel)")
     elif state == "FAILED":
         out.update(status="failed", reason=f"job failed (exit code {code})" if code is not None else "job failed")

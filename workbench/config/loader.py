@@ -279,13 +279,9 @@ def validate_sections(data: dict, where) -> dict:
     return out
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None, text: str | None = None,
-                check_data: bool = True, registry=None, deep: bool = True) -> JobConfig:
-    """Read, override, validate and resolve a job config. Raises ConfigError/DataError/PluginError (one line).
-
-    check_data: detect the data's format and check every row. deep: also build the trainer's
-    real config object (in a child process, verdict cached; see workbench.config.realargs).
-    """
+def read_config(path: str | Path | None, overrides: list[str] | None = None,
+                text: str | None = None) -> tuple[dict, _Locator, Path | None]:
+    """The config's TOML with `--set` overrides applied, its locator and resolved path (nothing checked yet)."""
     src = Path(path).resolve() if path else None
     if text is None:
         if src is None or not src.is_file():
@@ -309,6 +305,45 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
     for parts, value in parse_overrides(overrides):
         _set(raw, parts, value)
         loc.overridden.add(".".join(parts))
+    return raw, loc, src
+
+
+def check_key_names(raw: dict, where, registry=None) -> None:
+    """Every section, key and trainer argument name is one the job knows (did-you-mean, file:line), for
+    commands that read a config without running it (estimate): a misspelt key must not be ignored."""
+    for section, given in raw.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"unknown section [{section}]{_did_you_mean(section, SCHEMA)}", where=where(section))
+        if not isinstance(given, dict):
+            raise ConfigError(f"[{section}] must be a table", where=where(section))
+        for name in given:
+            if name not in SCHEMA[section] and section != "trainer":
+                raise ConfigError(f"{section}.{name}: unknown key{_did_you_mean(name, SCHEMA[section])}",
+                                  where=where(f"{section}.{name}"))
+    trainer = raw.get("trainer") or {}
+    args = trainer.get("args")
+    if not isinstance(trainer.get("name"), str) or not isinstance(args, dict) or not args:
+        return
+    if registry is None:
+        from workbench.plugin_manager import get_registry
+
+        registry = get_registry()
+    try:
+        spec = registry.trainer(trainer["name"])
+    except PluginError as exc:
+        raise ConfigError(f"trainer.name: {exc.message}", where=where("trainer.name"), hint=exc.hint) from None
+    if spec.config_class:
+        check_trainer_args(args, spec.config_class, where)
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None, text: str | None = None,
+                check_data: bool = True, registry=None, deep: bool = True) -> JobConfig:
+    """Read, override, validate and resolve a job config. Raises ConfigError/DataError/PluginError (one line).
+
+    check_data: detect the data's format and check every row. deep: also build the trainer's
+    real config object (in a child process, verdict cached; see workbench.config.realargs).
+    """
+    raw, loc, src = read_config(path, overrides, text)
     bad = first_bad_number(raw, "")
     if bad:
         keypath = bad[0].lstrip(".")

@@ -8,6 +8,7 @@ telemetry and the plugin registry are filled by worker threads after the first p
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -494,7 +495,19 @@ class WorkbenchApp(ExtensionsMixin, App):
         return cmds
 
 
+def require_terminal() -> None:
+    """Refuse to draw into a pipe or file: without a terminal the TUI draws escape codes nobody sees and
+    spins until killed. A driver named in TEXTUAL_DRIVER (textual-serve's web driver) talks over pipes."""
+    if os.environ.get("TEXTUAL_DRIVER") or (sys.stdin.isatty() and sys.stdout.isatty()):
+        return
+    which = "standard output" if not sys.stdout.isatty() else "standard input"
+    raise WorkbenchError(f"the TUI needs a terminal, and {which} is not one",
+                         hint="`workbench ls`, `workbench show RUN`, `workbench logs -f RUN` print the same; "
+                              "`workbench serve` opens the TUI in a browser")
+
+
 def run_app(select_run: str | None = None, workspace: Path | None = None, watch: Path | None = None,
             gpu_poll: float | None = None) -> None:
     """Run the TUI in this terminal until the user quits (jobs keep running)."""
+    require_terminal()
     WorkbenchApp(workspace=workspace, select_run=select_run, watch=watch, gpu_poll=gpu_poll).run()

@@ -1,4 +1,7 @@
-"""workbench estimate CONFIG [--json] [--gpu-mem GIB]: per-GPU memory of a job before launching it."""
+"""workbench estimate CONFIG [--set K=V ...] [--json] [--gpu-mem GIB]: per-GPU memory of a job before launching it.
+
+The config's names are checked like validate checks them (a misspelt key would silently give the default's
+numbers), but not its data or model weights: a model folder with only config.json, or a Hub id, is enough."""
 
 from __future__ import annotations
 
@@ -9,24 +12,11 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("estimate", help="estimate per-GPU memory of a job config (no weights loaded) and whether it fits")
     p.add_argument("config", help="job config TOML")
+    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help="override a config key")
     p.add_argument("--json", action="store_true", help="print the estimate as JSON")
     p.add_argument("--gpu-mem", type=float, metavar="GIB",
                    help="compare with GPUs of this much free memory instead of the GPUs present")
     p.set_defaults(func=run)
-
-
-def _read_toml(path: Path) -> dict:
-    import tomllib
-
-    from workbench.errors import ConfigError
-
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError("config file not found", where=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", where=str(path)) from None
 
 
 def _trainer_models(name: str | None) -> tuple:
@@ -62,8 +52,11 @@ def run(args) -> int:
     from workbench.estimate import estimate
     from workbench.estimate.fit import gib
 
+    from workbench.config.loader import check_key_names, read_config
+
     path = Path(args.config)
-    config = _read_toml(path)
+    config, loc, _ = read_config(path, args.overrides)
+    check_key_names(config, loc.where)
     trainer = config.get("trainer") if isinstance(config.get("trainer"), dict) else {}
     models = _trainer_models(trainer.get("name"))
     if args.gpu_mem is not None:
