@@ -142,6 +142,16 @@ def _dot_rows(rows, text_rows):
     return [i for i, line in enumerate(text_rows) if any(ch in BRAILLE for ch in line)]
 
 
+def test_a_narrow_panel_legend_drops_words_not_the_number():
+    # four panels at 80 columns: 39 cells each; the full legend of learning_rate needs 45
+    s = MetricSeries("learning_rate", smoothing=0.6)
+    s.extend(np.arange(1, 701), np.linspace(1e-2, 1.429e-5, 700))
+    text = _rows_text(render_chart([PlotLine(s, "learning_rate", 0)], PlotOptions(39, 8)))
+    assert text[0] == "━━ learning_rate 1.429e-5 ema 3.572e-5 ", text[0]
+    wide = _rows_text(render_chart([PlotLine(s, "learning_rate", 0)], PlotOptions(60, 8)))
+    assert wide[0].startswith("━━ learning_rate raw 1.429e-5 ema "), wide[0]
+
+
 def test_layout_width_height_and_line_position():
     s = MetricSeries("ramp")
     s.extend(np.arange(100), np.linspace(0.0, 1.0, 100))

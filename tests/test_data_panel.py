@@ -19,6 +19,28 @@ class Host(App):
         yield DatasetsPanel()
 
 
+async def test_the_header_counts_rows_as_check_does_not_blank_lines(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    row = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "chat.jsonl").write_text("\n".join([row] * 5 + ["", "  "] + [row] * 5) + "\n\n")
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DatasetsPanel)
+        files = app.query_one("#ds-files", OptionList)
+        files.focus()
+        files.highlighted = 0
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        header = str(app.query_one("#ds-info").render())
+        await pilot.press("v")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        check = str(app.query_one("#ds-check-summary").render())
+        assert "10 rows" in header and check.startswith("10 rows"), (header, check)
+
+
 async def test_open_page_validate_jump_and_mask(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
     rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}

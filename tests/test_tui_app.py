@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.test_tui_support import fail_with_oom, make_run, metric_row, write_rows
+from workbench import numbers
 from workbench.testing import wait_until  # noqa: F401 - the other TUI tests import it from here
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.widgets.runs_table import RunsTable
@@ -56,6 +57,16 @@ async def test_table_lists_runs_newest_first_and_shows_progress(ws):
         text = " ".join(str(c) for c in row)
         assert "running" in text and "10/40" in text and "25%" in text
         assert "completed" in " ".join(str(c) for c in table.get_row("20250101-000001-old"))
+
+
+async def test_a_long_run_name_gives_way_before_its_start_time(ws):
+    make_run(ws, "20250101-093000-eval-of-a-rather-long-named-lora-run", status="running", steps=20000, logged=40)
+    app = app_for(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        table = table_of(app)
+        await wait_until(pilot, lambda: table.row_count == 1)
+        run = str(table.get_row("20250101-093000-eval-of-a-rather-long-named-lora-run")[1])
+        assert "…" in run and run.endswith("… 01/09:30") and run.startswith("eval-of-a"), run
 
 
 async def test_new_rows_and_new_runs_appear_live(ws):
@@ -123,6 +134,45 @@ async def test_detail_follows_a_live_run_and_a_rewritten_metrics_file(ws):
         (run_dir / "metrics.jsonl").write_text("".join(json.dumps(metric_row(s, 40, 0.0)) + "\n" for s in range(1, 6)))
         await wait_until(pilot, lambda: len(screen.chart.series("loss")) == 5, what="reset to 5 points")
         assert "step 5/40" in str(screen.query_one("#run-summary").render())
+
+
+async def test_detail_names_a_damaged_metrics_line_instead_of_skipping_it_silently(ws):
+    run_dir = make_run(ws, "r1", steps=40, eval_every=0)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines(keepends=True)
+    lines[19] = '{"step": 20, "loss": 5.1, "kind": "tr\x00ain"}\n'  # a control character: invalid JSON
+    (run_dir / "metrics.jsonl").write_text("".join(lines))
+    app = app_for(ws, select_run="r1")
+    async with app.run_test(size=SIZE) as pilot:
+        from workbench.tui.screens.detail import RunDetailScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.chart.series("loss") is not None and len(screen.chart.series("loss")) == 39)
+        events = screen.query_one("#run-events")
+        said = await wait_until(pilot, lambda: [ln for ln in events.lines if "damaged" in ln])
+        assert len(said) == 1 and "metrics.jsonl line 20: invalid JSON" in said[0] and "skipped" in said[0]
+        notes = [n.message for n in app._notifications]
+        assert any("metrics.jsonl line 20" in m for m in notes), notes
+
+
+async def test_a_run_deleted_while_shown_keeps_its_numbers_and_says_why(ws):
+    import shutil
+
+    run_dir = make_run(ws, "r1", steps=40)
+    app = app_for(ws, select_run="r1")
+    async with app.run_test(size=SIZE) as pilot:
+        from workbench.tui.screens.detail import RunDetailScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        summary = screen.query_one("#run-summary")
+        await wait_until(pilot, lambda: "step 40/40" in str(summary.render()))
+        loss = f"loss {numbers.num(screen.table.last('loss'))}"
+        assert loss in str(summary.render())
+        shutil.rmtree(run_dir)
+        await wait_until(pilot, lambda: "lost" in str(summary.render()), what="shown as lost")
+        text = str(summary.render())
+        assert "step 40/40" in text and loss in text, text
+        box = str(screen.query_one("#run-failure").render())
+        assert "run directory was deleted" in box and "supervisor" not in box, box
 
 
 async def test_failed_run_shows_why_at_a_glance(ws):

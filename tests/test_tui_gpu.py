@@ -100,6 +100,47 @@ async def test_run_detail_gpu_tab_reads_gpu_jsonl(ws):
         assert "0 A100" in text and "\n1 A100" in text and " 80%" in text and "5.0/40.0G" in text
 
 
+async def test_run_detail_gpu_tab_keeps_one_line_per_gpu_and_its_threshold_marks(ws):
+    run_dir = make_run(ws, "r1")
+    now = time.time()
+    with open(run_dir / "gpu.jsonl", "w") as f:
+        for i in range(3):
+            hot = GpuSample(index=0, name="NVIDIA A100-SXM4-40GB", util_percent=12.0, mem_used_bytes=39 * GiB,
+                            mem_total_bytes=40 * GiB, temperature_c=88.0, power_w=395.0, power_limit_w=400.0,
+                            time=now + i)
+            mute = GpuSample(index=1, name="NVIDIA GeForce RTX 4090", util_percent=0.0, mem_used_bytes=0,
+                             mem_total_bytes=24 * GiB, power_limit_w=450.0, time=now + i,
+                             errors={"temperature_c": "Insufficient Permissions", "power_w": "Not Supported"})
+            f.write(json.dumps(hot.to_json()) + "\n" + json.dumps(mute.to_json()) + "\n")
+    app = app_for(ws, select_run="r1")
+    async with app.run_test(size=SIZE) as pilot:
+        from workbench.tui.screens.detail import RunDetailScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await wait_until(pilot, lambda: len(screen.gpu) == 2)
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        panel = screen.query_one("#run-gpu")
+        lines = [ln.rstrip() for ln in screen_lines(app)[panel.region.y:panel.region.bottom]]
+        gpu_rows = [ln for ln in lines if ln.lstrip()[:2] in ("0 ", "1 ")]
+        utils = [ln for ln in lines if ln.lstrip().startswith("util")]
+        assert len(gpu_rows) == 2 and len(utils) == 2, lines  # nothing wrapped onto a line of its own
+        assert "39.0/40.0G!!" in gpu_rows[0] and "88°C!!" in gpu_rows[0] and "395/400W!!" in gpu_rows[0]
+        assert not [ln for ln in lines if ln and ln not in gpu_rows and ln not in utils], lines
+        styles = {str(span.style) for span in panel.render().spans}
+        assert any("red" in st for st in styles), styles  # critical readings keep their colour
+
+
+def test_gpu_names_keep_their_memory_size_and_are_never_cut_silently():
+    from workbench.tui.widgets.gpu_panel import short_name
+
+    assert short_name("NVIDIA A100-SXM4-40GB") == "A100-40GB"  # was 'A100-SXM4-40'
+    assert short_name("Tesla V100-SXM2-32GB") == "V100-32GB"  # was 'Tesla V100-S'
+    assert short_name("NVIDIA H100 80GB HBM3") == "H100 80GB"
+    assert short_name("NVIDIA RTX 6000 Ada Generation") == "RTX 6000 Ad…"
+    assert short_name("NVIDIA GeForce RTX 3090 Ti", 9) == "RTX 3090…"
+
+
 def test_gpu_history_line_scales_util():
     hist = [GpuSample(index=0, util_percent=u, mem_used_bytes=1, mem_total_bytes=2) for u in (0, 50, 100)]
     assert history_line(0, hist, 5) == "0 ▁▄█"
@@ -182,6 +223,27 @@ async def test_gpu_history_survives_closing_the_tui(ws, monkeypatch):
         panel = app.screen.query_one(GpuPanel)
         await wait_until(pilot, lambda: panel.poller is not None)
         assert len(panel.history[1]) >= before  # the earlier session's samples are back
+
+
+async def test_gpu_history_shows_only_this_machines_gpus(ws, monkeypatch):
+    # a demo with 8 fake GPUs (or another machine sharing the workspace) wrote the history first
+    now = time.time()
+    (ws / ".workbench").mkdir()
+    with open(ws / ".workbench" / "gpu.jsonl", "w") as f:
+        for t in range(3):
+            for i in range(8):
+                other = GpuSample(index=i, name="NVIDIA A100", uuid=f"GPU-0ther-{i}", util_percent=100.0,
+                                  mem_used_bytes=0, mem_total_bytes=40 * GiB, time=now - 100 + t)
+                f.write(json.dumps(other.to_json()) + "\n")
+    monkeypatch.setenv("WORKBENCH_FAKE_GPUS", "2")
+    app = app_for(ws, gpu_poll=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        panel = app.screen.query_one(GpuPanel)
+        await wait_until(pilot, lambda: panel.poller is not None)
+        await wait_until(pilot, lambda: panel.history)
+        assert sorted(panel.history) == [0, 1]  # not GPUs 2-7 of the other machine
+        assert all(s.uuid.startswith("GPU-fa4e") for h in panel.history.values() for s in h)
 
 
 def test_poll_interval_from_argument_env_and_bad_values(monkeypatch):

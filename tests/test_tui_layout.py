@@ -40,6 +40,17 @@ def check_one_line_widgets(app) -> None:
             text = str(w.render())
             lines = 1 + (sel == "#run-summary" and "\n" in text)
             assert w.region.height == lines, f"{sel} wraps: {w.region} {text!r}"
+    check_footer_whole(app)
+
+
+def check_footer_whole(app) -> None:
+    """The footer shows `? Keys`, `q Quit` and every key it shows whole: none cut, none under the palette key."""
+    from textual.widgets._footer import FooterKey
+
+    footer = screen_lines(app)[-1]
+    shown = [k for k in app.screen.query(FooterKey) if k.display]
+    for key in ("? Keys", "q Quit", *(f"{k.key_display} {k.description}".strip() for k in shown)):
+        assert key in footer, f"{key!r} missing or cut in the footer: {footer!r}"
 
 
 def check_numbers_whole(app, expected: list[str]) -> None:

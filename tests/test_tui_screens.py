@@ -41,6 +41,9 @@ async def test_detail_metric_by_name_zoom_cursor_markers_and_panels(ws):
         chart = screen.chart
         # robust y: the spike at step 1 is clipped, the curve keeps the height
         assert chart.robust_y and chart.info.y_range[1] < 10 and chart.info.clipped >= 1
+        state = await wait_until(pilot, lambda: "clipped" in (t := str(screen.query_one("#chart-state").render())) and t)
+        n = chart.info.clipped
+        assert f"· {n} {'column' if n == 1 else 'columns'} clipped (y: full)" in state, state
         await pilot.press("y")
         await pilot.pause()
         assert chart.info.y_range[1] >= 60
@@ -77,6 +80,26 @@ async def test_detail_metric_by_name_zoom_cursor_markers_and_panels(ws):
         assert "learning_rate" in text and "grad_norm" in text
 
 
+async def test_cursor_keys_step_from_logged_point_to_logged_point_when_zoomed_in(ws):
+    run_dir = make_run(ws, "r1", steps=400, logged=0)
+    write_rows(run_dir, "metrics.jsonl", [{"step": s, "kind": "train", "loss": 5.0 + s / 1000} for s in range(10, 401, 10)])
+    app = app_for(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: table_of(app).row_count >= 1)
+        await pilot.press("enter")
+        from workbench.tui.screens.detail import RunDetailScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.chart.series("loss") is not None and len(screen.chart.series("loss")) == 40)
+        await pilot.press("z", *"100:300", "enter")  # 200 steps over ~70 columns: a point every ~3.5 columns
+        await wait_until(pilot, lambda: screen.window is not None)
+        seen = []
+        for key in ("left",) * 4 + ("right",) * 2:
+            await pilot.press(key)
+            seen.append(str(screen.query_one("#chart-state").render()).split(":")[0])
+        assert seen == ["step 300", "step 290", "step 280", "step 270", "step 280", "step 290"], seen
+
+
 async def test_no_color_lines_differ_by_pattern(ws, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     make_run(ws, "20250101-000001-a", created=1.0)
@@ -92,6 +115,31 @@ async def test_no_color_lines_differ_by_pattern(ws, monkeypatch):
         await pilot.pause(0.1)
         legend = screen.chart.render_line(0).text + screen.chart.render_line(1).text
         assert "━━ 20250101-000001-a" in legend and "╺╸ 20250101-000002-b" in legend, legend
+
+
+@pytest.mark.parametrize("key", ["up", "pageup", "home"])
+async def test_scrolling_up_the_log_stops_following(ws, key):
+    run_dir = make_run(ws, "20250101-000001-logged", status="running")
+    (run_dir / "console.log").write_text("".join(f"line {i}\n" for i in range(1, 201)))
+    app = app_for(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: table_of(app).row_count == 1)
+        await pilot.press("o")
+        from workbench.tui.screens.logs import LogScreen
+
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, LogScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.body.line_count == 200 and screen.body.scroll_y == screen.body.max_scroll_y
+                         and screen.body.max_scroll_y > 0)
+        assert "● following" in screen_lines(app)[1]
+        await pilot.press(key)
+        await pilot.pause(0.1)
+        assert not screen.follow and "‖ paused" in screen_lines(app)[1], screen_lines(app)[1]
+        where = screen.body.scroll_y
+        with open(run_dir / "console.log", "a") as f:  # the job writes on: the view stays where you read
+            f.writelines(f"line {i}\n" for i in range(201, 261))
+        await wait_until(pilot, lambda: screen.body.line_count == 260)
+        await pilot.pause(0.1)
+        assert screen.body.scroll_y == where
 
 
 async def test_log_search_next_previous_and_follow_state_at_80_columns(ws):

@@ -53,6 +53,16 @@ def test_metric_order_puts_familiar_metrics_first_and_eval_after_train():
                                     "kl", "zeta"]
 
 
+def test_an_evaluation_runs_chart_opens_on_a_score_not_on_a_bookkeeping_count():
+    # the keys `workbench eval` writes into metrics.jsonl; detail opens on the first of the order
+    names = {f"eval/perplexity/{k}" for k in ("perplexity", "loss", "tokens", "rows", "held_out")}
+    names |= {"eval/exact_match/exact_match", "eval/exact_match/rows", "eval/generate/mean_new_tokens"}
+    order = order_metrics(names)
+    assert order[:3] == ["eval/exact_match/exact_match", "eval/perplexity/loss", "eval/perplexity/perplexity"]
+    assert set(order[3:]) == {"eval/exact_match/rows", "eval/generate/mean_new_tokens", "eval/perplexity/held_out",
+                              "eval/perplexity/rows", "eval/perplexity/tokens"}
+
+
 def test_config_diff_lists_only_keys_that_differ():
     a = {"run": {"name": "a", "seed": 1}, "trainer": {"args": {"lr": 0.001, "bs": 8}}, "tags": [1, 2]}
     b = {"run": {"name": "b", "seed": 1}, "trainer": {"args": {"lr": 0.002, "bs": 8, "warmup": 5}}, "tags": [1, 2]}
@@ -77,6 +87,9 @@ def test_failure_story_names_exit_error_line_and_oom_hint(tmp_path):
     assert diagnose({"status": "completed"}, console, events) is None
     lost = diagnose({"status": "lost", "reason": "supervisor process is gone"}, [], [])
     assert "supervisor process is gone" in lost.headline and "resume" in lost.hint
+    assert "supervisor" not in lost.hint  # the box says it once
+    bare = diagnose({"status": "lost"}, [], [])
+    assert "supervisor process is gone" in bare.hint
     killed = diagnose({"status": "failed", "exit_code": -9, "signal": "SIGKILL"}, ["Killed"], [])
     assert "killed by SIGKILL" in killed.headline and killed.error_lines == ["Killed"]
 

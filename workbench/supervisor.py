@@ -351,6 +351,7 @@ class Supervisor:
                 resume_from = pick_checkpoint(run)
             except RunError as exc:
                 return self.refuse(exc.one_line())
+            run.close_lost_attempt()  # before prepare_resume rewrites metrics.jsonl
         st = run.raw_status
         env = self._job_env(plan)
         queued = bool(st.get("queue")) and not self.resume and st.get("status") == "queued"

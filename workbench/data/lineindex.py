@@ -27,6 +27,8 @@ class LineIndex:
         self._offsets = array("q", [0])   # byte offset of line 1 + k*stride
         self._scanned = 0                 # bytes scanned so far
         self._lines = 0                   # complete lines (newlines) seen in the scanned bytes
+        self._blank = 0                   # of those, lines of nothing but whitespace
+        self._line_start = 0              # byte offset where the line being scanned began
         self._lock = threading.Lock()
 
     @property
@@ -42,6 +44,16 @@ class LineIndex:
         """Lines known to exist so far (all lines once complete)."""
         trailing = 1 if self.complete and self.size and not self._ends_with_newline() else 0
         return self._lines + trailing
+
+    @property
+    def blank_lines(self) -> int:
+        """Complete lines seen so far holding nothing but whitespace (not rows of a JSONL file)."""
+        return self._blank
+
+    @property
+    def known_rows(self) -> int:
+        """Non-blank lines known so far: the rows of a JSONL file, as `workbench data check` counts them."""
+        return self.known_lines - self._blank
 
     def _ends_with_newline(self) -> bool:
         with open(self.path, "rb") as f:
@@ -62,11 +74,25 @@ class LineIndex:
         # right after it; checkpoints are the lines 1 + k*stride.
         lines_started = self._lines + 2 + np.arange(len(newlines))
         picks = newlines[(lines_started - 1) % self.stride == 0]
+        starts = np.concatenate(([self._line_start - self._scanned], newlines[:-1] + 1)) if len(newlines) else newlines
+        short = np.flatnonzero(newlines - starts <= 16)  # only short lines can be blank
+        blank = sum(1 for i in short.tolist() if not self._line_bytes(block, int(starts[i]), int(newlines[i])).strip())
         with self._lock:
             self._offsets.extend(int(p) + 1 + self._scanned for p in picks)
             self._lines += len(newlines)
+            self._blank += blank
+            if len(newlines):
+                self._line_start = self._scanned + int(newlines[-1]) + 1
             self._scanned += len(block)
         return self.complete
+
+    def _line_bytes(self, block: bytes, start: int, end: int) -> bytes:
+        """block[start:end], reading the part before the block from the file (a line begun in the last one)."""
+        if start >= 0:
+            return block[start:end]
+        with open(self.path, "rb") as f:
+            f.seek(self._scanned + start)
+            return f.read(-start) + block[:end]
 
     def build(self) -> None:
         while not self.build_step():

@@ -24,6 +24,8 @@ from workbench.runs.jsonl import DamagedLine, read_jsonl, tail_jsonl
 
 ACTIVE = ("queued", "starting", "running", "stopping")
 FINAL = ("completed", "failed", "stopped", "lost")
+DELETED = "run directory was deleted"
+"""The reason of a run whose directory vanished under a viewer."""
 QUEUED_TIMEOUT_S = 60.0
 OUTCOMES = {"completed": "completed", "stopped": "stopped", "failed": "failed", "nan": "failed"}
 """result.json's outcome (the job's own word) -> the run's final status."""
@@ -78,7 +80,7 @@ class Run:
     def raw_status(self) -> dict[str, Any]:
         st = read_json(self.dir / "status.json")
         if st is None and not self.dir.is_dir():  # removed under a viewer: final, so followers stop waiting
-            return {"status": "lost", "reason": "run directory was deleted"}
+            return {"status": "lost", "reason": DELETED}
         if st is None:  # truncated, emptied or hand-damaged: rebuilt from the run's own files
             return self.recovered_status("status.json is unreadable")
         bad = [k for k in _NUMBERS if k in st and st[k] is not None
@@ -251,6 +253,24 @@ class Run:
             "machines": st.get("machines") if isinstance(st.get("machines"), list) else None,
             "queue_reason": st.get("queue_reason") if state == "queued" else None,
         }
+
+    def close_lost_attempt(self) -> float | None:
+        """Give the last attempt an end when it has none (its supervisor died: a lost run), before a
+        resume starts the next one: the time of the job's last logged row or event. Without it the
+        lost attempt counted 0 s and a resumed run's elapsed time lost everything before the crash.
+        Returns the end written (None: nothing to close)."""
+        st = self.raw_status
+        attempts = [a for a in (st.get("attempts") or []) if isinstance(a, dict)]
+        if not attempts or attempts[-1].get("ended") is not None or not isinstance(attempts[-1].get("started"), (int, float)):
+            return None
+        times = [r["time"] for name in ("metrics.jsonl", "events.jsonl") for r in tail_jsonl(self.dir / name)[-1:]
+                 if isinstance(r.get("time"), (int, float))]
+        if not times:
+            return None
+        end = max(float(attempts[-1]["started"]), max(times))
+        attempts[-1] = {**attempts[-1], "ended": end}
+        self.update_status(attempts=attempts)
+        return end
 
     def _last_sign_of_life(self) -> float | None:
         times = []

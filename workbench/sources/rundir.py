@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.runs.jsonl import JsonlFollower, TextFollower
-from workbench.runs.store import Run
+from workbench.runs.store import DELETED, Run
 from workbench.sources.base import Update
 
 
@@ -23,6 +23,7 @@ class RunDirSource:
         self._events = JsonlFollower(run.path("events.jsonl"))
         self._gpu = JsonlFollower(run.path("gpu.jsonl"))
         self._console = TextFollower(run.path("console.log"))
+        self._last_status: dict[str, Any] = {}
 
     def start_metrics_near_end(self, window: int) -> int:
         """Have the next polls read metrics.jsonl from its last `window` bytes only; returns the
@@ -33,6 +34,11 @@ class RunDirSource:
         summary = self.run.summary()
         raw = self.run.raw_status
         status = {**raw, **summary, "status": summary["status"], "reason": summary.get("reason") or raw.get("reason")}
+        if raw.get("reason") == DELETED and self._last_status:
+            # deleted under the viewer: keep what was read (step, loss, elapsed), not step 0
+            status = {**self._last_status, "status": "lost", "reason": DELETED, "eta": None}
+        elif self.run.path("metrics.jsonl").exists() and self.run.path("status.json").exists():
+            self._last_status = status  # not one read while the directory was being removed
         metrics, events, gpu = self._metrics.read(), self._events.read(), self._gpu.read()
         console, c_reset = self._console.read()
         damaged = [f"{name} {bad}" for name, batch in (("metrics.jsonl", metrics), ("events.jsonl", events),

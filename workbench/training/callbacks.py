@@ -39,6 +39,27 @@ def _any_rank(flag: bool) -> bool:
     return bool(t.item())
 
 
+def tokens_logged_until(metrics: Path, step: int) -> float | None:
+    """num_tokens at `step` from metrics.jsonl: the last logged count at or before it, carried on
+    to `step` at the pace of the two last logs (a checkpoint falls between logs); None when none was logged."""
+    from workbench.runs.jsonl import tail_jsonl
+
+    seen: list[tuple[int, float]] = []
+    for row in reversed(tail_jsonl(metrics, 1 << 20)):
+        tokens, at = row.get("num_tokens"), row.get("step")
+        if isinstance(tokens, (int, float)) and isinstance(at, int) and at <= step:
+            seen.append((at, float(tokens)))
+            if len(seen) == 2:
+                break
+    if not seen:
+        return None
+    (last_step, last), rest = seen[0], seen[1:]
+    if rest and last_step > rest[0][0] and last >= rest[0][1]:
+        per_step = (last - rest[0][1]) / (last_step - rest[0][0])
+        return float(round(last + per_step * (step - last_step)))
+    return last
+
+
 class WorkbenchCallback(TrainerCallback):
     """Writes metrics.jsonl (rank 0), checkpoint/NaN/stop events, honours stop requests."""
 
@@ -48,8 +69,13 @@ class WorkbenchCallback(TrainerCallback):
         self.nan_detected = False
         self.stop_requested = False
         self._last_tokens: tuple[float, float] | None = None  # (time, num_tokens)
+        self._tokens_before: float | None = None
+        """num_tokens logged up to the checkpoint a resume starts from (until the first log after it)."""
+        self._tokens_offset = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
+        if state.global_step > 0:  # a resume: TRL counts num_tokens from 0 again, the run's curve must not
+            self._tokens_before = tokens_logged_until(self.reporter.run_dir / "metrics.jsonl", state.global_step)
         world = max(1, getattr(args, "world_size", 1))
         self.reporter.event("train_begin", step=state.global_step, max_steps=state.max_steps,
                             num_train_epochs=args.num_train_epochs, world_size=world)
@@ -64,6 +90,11 @@ class WorkbenchCallback(TrainerCallback):
         now = time.time()
         if "num_tokens" in logs:
             tokens = float(logs["num_tokens"])
+            if self._tokens_before is not None:  # the first count after a resume: restarted from 0?
+                self._tokens_offset = self._tokens_before if tokens < self._tokens_before else 0.0
+                self._tokens_before = None
+            tokens += self._tokens_offset
+            logs["num_tokens"] = tokens
             if self._last_tokens and now > self._last_tokens[0] and tokens > self._last_tokens[1]:
                 logs["tokens_per_second"] = round((tokens - self._last_tokens[1]) / (now - self._last_tokens[0]), 2)
             self._last_tokens = (now, tokens)

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from workbench.runs.store import DELETED
+
 OOM_PATTERN = re.compile(r"out of memory|OutOfMemoryError", re.IGNORECASE)
 ERROR_PATTERN = re.compile(r"(Error|Exception|error:|Killed|Traceback|FAILED)")
 DEFAULT_OOM_HINT = ("CUDA out of memory: lower per_device_train_batch_size (raise gradient_accumulation_steps), "
@@ -73,6 +75,9 @@ def diagnose(status: dict[str, Any], console: Sequence[str], events: Sequence[di
             break
     if hint is None and any(OOM_PATTERN.search(ln) for ln in console[-200:]):
         hint = DEFAULT_OOM_HINT
+    if hint is None and reason == DELETED:
+        hint = "what shows here was read before the run directory went; nothing is left to resume"
     if hint is None and state == "lost":
-        hint = "its supervisor process is gone (machine rebooted or process killed); `workbench resume` continues from the last checkpoint"
+        gone = "" if "supervisor" in " ".join(parts) else "its supervisor process is gone: "
+        hint = f"{gone}the machine rebooted or the processes were killed; `r` (workbench resume) continues from the last checkpoint"
     return Failure(" - ".join(parts), last_error_lines(console), hint)

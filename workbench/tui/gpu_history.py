@@ -21,8 +21,13 @@ HISTORY_MAX_BYTES = 4 << 20
 READ_BACK_BYTES = 1 << 20
 
 
-def read_history(path: Path, keep: int) -> dict[int, list[Any]]:
-    """The last `keep` samples per GPU from a gpu.jsonl (its tail only)."""
+def read_history(path: Path, keep: int, gpus: dict[int, str | None] | None = None) -> dict[int, list[Any]]:
+    """The last `keep` samples per GPU from a gpu.jsonl (its tail only).
+
+    With `gpus` ({index: uuid} of this machine's GPUs now) only their samples come back: the
+    file of a workspace on shared storage also holds other machines' GPUs, and a demo's fake
+    ones (WORKBENCH_FAKE_GPUS), under the same indices.
+    """
     from workbench.runs.jsonl import tail_jsonl
     from workbench.telemetry.samples import GpuSample
 
@@ -31,6 +36,8 @@ def read_history(path: Path, keep: int) -> dict[int, list[Any]]:
         try:
             s = GpuSample.from_json(row)
         except (ValueError, KeyError, TypeError):
+            continue
+        if gpus is not None and (s.index not in gpus or (gpus[s.index] and s.uuid != gpus[s.index])):
             continue
         out.setdefault(s.index, deque(maxlen=keep)).append(s)
     return {i: list(d) for i, d in out.items()}

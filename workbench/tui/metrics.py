@@ -211,9 +211,14 @@ def pair(name: str, available: Iterable[str]) -> list[str]:
 
 
 def order_metrics(names: Iterable[str]) -> list[str]:
+    """The metric keys in the order `m` steps through them: the preferred first, each X beside eval_X,
+    evaluators' bookkeeping numbers (`eval/perplexity/rows`, `.../held_out`) last, so they never open a chart."""
+    from workbench.evaluation.compare import BOOKKEEPING
+
     names = set(names)
     base = sorted({n[5:] if n.startswith("eval_") else n for n in names},
-                  key=lambda n: (PREFERRED.index(n) if n in PREFERRED else len(PREFERRED), n))
+                  key=lambda n: (n.rsplit("/", 1)[-1] in BOOKKEEPING,
+                                 PREFERRED.index(n) if n in PREFERRED else len(PREFERRED), n))
     out = []
     for b in base:
         if b in names:

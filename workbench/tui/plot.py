@@ -223,32 +223,45 @@ def _y_transform(log_y: bool):
     return lambda v: math.log10(v) if v > 0 else -math.inf
 
 
-def legend_items(lines: Sequence[PlotLine], glyphs: Glyphs) -> list[tuple[str, str, int]]:
-    """(pattern sample, text, colour) per line: 'loss 2.513', or 'loss raw 2.513 ema 2.498' when smoothed."""
+def legend_items(lines: Sequence[PlotLine], glyphs: Glyphs) -> list[tuple[str, list[str], int]]:
+    """(pattern sample, texts from the fullest to the shortest, colour) per line: 'loss raw 2.513 ema
+    2.498', 'loss 2.513 ema 2.498', 'loss 2.513', 'loss' when smoothed; 'loss 2.513', 'loss' when not."""
     out = []
     for pl in lines:
         raw = pl.series.last(smoothed=False)
-        text = f" {pl.label}"
+        texts = []
         if raw is not None:
             if pl.series.smoothed is not None:
-                text += f" raw {numbers.num(raw)} ema {numbers.num(pl.series.last(smoothed=True))}"
-            else:
-                text += f" {numbers.num(raw)}"
-        out.append((glyphs.dashes[pl.pattern], text + "  ", pl.color))
+                ema = numbers.num(pl.series.last(smoothed=True))
+                texts += [f" {pl.label} raw {numbers.num(raw)} ema {ema}", f" {pl.label} {numbers.num(raw)} ema {ema}"]
+            texts.append(f" {pl.label} {numbers.num(raw)}")
+        texts.append(f" {pl.label}")
+        out.append((glyphs.dashes[pl.pattern], [t + "  " for t in texts], pl.color))
     return out
 
 
 def legend_rows(lines: Sequence[PlotLine], width: int, glyphs: Glyphs, max_rows: int) -> list[list[Run]]:
-    """The legend on up to `max_rows` rows (an item never breaks; '…' when some do not fit)."""
+    """The legend on up to `max_rows` rows (an item never breaks; '…' when some do not fit).
+
+    An item that starts a row but is too wide in full (a narrow panel) drops words before it
+    drops out: 'learning_rate 1.429e-5' rather than a lone '…'.
+    """
     rows: list[list[Run]] = [[]]
     used = 0
     items = legend_items(lines, glyphs)
-    for k, (sample, text, color) in enumerate(items):
+    for sample, texts, color in items:
+        text = texts[0]
         need = cell_len(sample) + cell_len(text)
         if used + need > width and used > 0 and len(rows) < max_rows:
             rows[-1].append((" " * (width - used), None))
             rows.append([])
             used = 0
+        if used == 0:  # first on its row: the fullest text that fits (its trailing gap may go)
+            fits = [t for t in texts if cell_len(sample) + cell_len(t.rstrip()) <= width]
+            if fits:
+                text = fits[0]
+                need = min(width, cell_len(sample) + cell_len(text))
+                text = text[: need - cell_len(sample)]
         if used + need > width:  # an item never breaks (no number cut in half): say more exist
             if used < width:
                 rows[-1].append(("…", LEGEND))

@@ -153,7 +153,7 @@ class RowSource:
     @property
     def known_rows(self) -> int | None:
         if self.index is not None:
-            return self.index.known_lines if self.index.complete else None
+            return self.index.known_rows if self.index.complete else None
         if self._rows is not None:
             return len(self._rows)
         return self._count
@@ -309,7 +309,7 @@ class DatasetsPanel(Widget):
             return ""
         total = src.known_rows
         if total is None and src.index is not None:
-            count = f"≥{src.index.known_lines:,} (counting {src.index.progress:.0%})"
+            count = f"≥{src.index.known_rows:,} (counting {src.index.progress:.0%})"
         else:
             count = f"{total:,}" if total is not None else "… (counting)"
         last = self.rows[-1].number if self.rows else self.page_start

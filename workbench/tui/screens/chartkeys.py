@@ -108,6 +108,10 @@ class ChartKeys:
     def show_chart_state(self) -> None:
         """Update the line describing what the chart shows."""
 
+    def on_line_chart_info_changed(self, event: Any) -> None:
+        """A chart's layout changed what the state line says (columns clipped): say it now, not at the next poll."""
+        self.show_chart_state()
+
     # -- metric -----------------------------------------------------------------------------
     def action_metric(self, delta: int) -> None:
         choices = self.metric_choices()
@@ -286,9 +290,23 @@ class ChartKeys:
         if self.cursor_x is None or not (x0 <= self.cursor_x <= x1):
             self.cursor_x = x1 if direction < 0 else x0
         else:
-            self.cursor_x = min(max(self.cursor_x + direction * dx, x0), x1)
+            # a column at a time until the readout reaches another logged point: where points are
+            # sparser than columns (logging_steps 10, zoomed in) a key press never shows the same step
+            was = self._cursor_point()
+            for _ in range(cols + 1):
+                self.cursor_x = min(max(self.cursor_x + direction * dx, x0), x1)
+                now = self._cursor_point()
+                if now != was or self.cursor_x in (x0, x1):
+                    break
+            if now is not None and x0 <= now <= x1:
+                self.cursor_x = now  # on the point itself, so the next press starts from it
         self.apply_window()
         self.show_chart_state()
+
+    def _cursor_point(self) -> float | None:
+        """The x of the logged point the cursor reads (the newest of the lines' points at or before it)."""
+        xs = [x for _, x, _, _ in self.chart.readout(self.cursor_x)] if self.cursor_x is not None else []
+        return max(xs) if xs else None
 
     def readout_text(self) -> str | None:
         """'step 150: loss 2.513 (ema 2.498) · eval_loss 2.61' at the cursor (None: no cursor)."""
@@ -315,7 +333,8 @@ class ChartKeys:
         if not chart.robust_y:
             extra.append("full y")
         elif chart.info.clipped:
-            extra.append(f"{chart.info.clipped} cols clipped (y: full)")
+            n = chart.info.clipped
+            extra.append(f"{n} {'column' if n == 1 else 'columns'} clipped (y: full)")
         if chart.glyphs != "braille":
             extra.append(chart.glyphs)
         return " · ".join([what, f"x {self.x_mode}", smooth, *extra])

@@ -8,9 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from workbench.tui.widgets.bars import TitleBar
+from workbench.tui.widgets.footer import KeyFooter
 
 MAX_TURNS = 6
 """User turns kept in the conversation sent to the model (older ones drop out)."""
@@ -47,7 +48,7 @@ class ChatScreen(Screen):
         yield Static("starting the model…", id="chat-status")
         yield VerticalScroll(id="chat-log")
         yield Input(placeholder="message (enter sends)", id="chat-input")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"chat · {self.run_dir.name} {self.checkpoint}"

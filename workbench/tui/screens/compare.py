@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from workbench import numbers
 from workbench.sources.base import RunSource, Update
@@ -25,6 +25,7 @@ from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.chart import LineChart
+from workbench.tui.widgets.footer import KeyFooter
 
 NARROW = 110
 FRACTION = "fraction"
@@ -99,7 +100,7 @@ class CompareScreen(ChartKeys, Screen):
             with Vertical(id="compare-right"):
                 yield Static("config keys that differ", id="diff-title")
                 yield DataTable(id="compare-diff", zebra_stripes=True, cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "compare · " + ", ".join(self.labels.values())

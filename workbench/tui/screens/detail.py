@@ -12,28 +12,30 @@ from collections import deque
 from typing import Any
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import Static, TabbedContent, TabPane, Tabs
 
 from workbench import numbers
+from workbench.sources.base import RunSource, Update
+from workbench.sources.rundir import run_of
 from workbench.tui import fmt, history
 from workbench.tui.failure import diagnose
 from workbench.tui.metrics import MetricTable, pair
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.screens.chartkeys import ChartKeys
-from workbench.sources.base import RunSource, Update
-from workbench.sources.rundir import run_of
 from workbench.tui.textset import set_text
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.chart import LineChart
 from workbench.tui.widgets.console import TailView
+from workbench.tui.widgets.footer import KeyFooter
 
 EVENT_GLYPHS = {"checkpoint": "✓", "saved": "✓", "nan": "⚠", "spike": "⚠", "oom": "✗", "error": "✗",
                 "stop_requested": "■", "stopping": "■", "resumed": "↻", "ended": "●", "train_begin": "▶",
-                "train_end": "●", "evaluated": "★"}
+                "train_end": "●", "evaluated": "★", "damaged": "⚠"}
 EVENT_SKIP_KEYS = ("time", "event")
 PANEL_METRICS = ("learning_rate", "grad_norm", "eval_loss", "tokens_per_second")
 PANELS = 4
@@ -110,6 +112,7 @@ class RunDetailScreen(ChartKeys, Screen):
         self.panel_metrics: list[str] = []
         self.poll: ThreadPoll[Update] | None = None
         self._shown: dict[str, str] = {}
+        self._damage_said = False
 
     @property
     def chart(self) -> LineChart:
@@ -142,7 +145,7 @@ class RunDetailScreen(ChartKeys, Screen):
             with TabPane("GPU", id="gpu"):
                 yield Static("no GPU samples for this run (gpu.jsonl is written when NVML sees GPUs)",
                              id="run-gpu")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.source.title
@@ -252,6 +255,8 @@ class RunDetailScreen(ChartKeys, Screen):
             self.query_one("#run-events", TailView).write_lines([event_line(e) for e in update.events])
         if markers_changed:
             self._show_markers()
+        if update.damaged:
+            self._report_damaged(update.damaged)
         console = self.query_one("#run-console", TailView)
         if update.console_reset:
             console.clear()
@@ -264,6 +269,17 @@ class RunDetailScreen(ChartKeys, Screen):
         from workbench.tui.extensions import update_run_panels
 
         update_run_panels(self, update)  # plugin run panels (register_run_panels)
+
+    def _report_damaged(self, damaged: list[str]) -> None:
+        """Lines of the run's files that could not be read: in the events, and said once, so a gap
+        in the chart is never a silent one (`workbench show` names them too)."""
+        now = time.time()
+        self.query_one("#run-events", TailView).write_lines(
+            [event_line({"time": now, "event": "damaged", "where": f"{d} (skipped)"}) for d in damaged])
+        if not self._damage_said:
+            self._damage_said = True
+            more = f" and {len(damaged) - 1} more" if len(damaged) > 1 else ""
+            self.notify(f"{damaged[0]}{more}: skipped (e: events)", title="damaged run file", severity="warning")
 
     def _show_failure(self) -> None:
         lines = getattr(self.source, "console_lines", lambda: [])()
@@ -285,12 +301,12 @@ class RunDetailScreen(ChartKeys, Screen):
             if "index" in row:
                 self.gpu.setdefault(int(row["index"]), deque(maxlen=240)).append(row)
         width = max(40, self.size.width - 2)
-        lines = []
+        lines: list[Text] = []
         for index in sorted(self.gpu):
             hist = [GpuSample.from_json(r) for r in self.gpu[index]]
-            lines.append(gpu_line(hist[-1], width).plain)
-            lines.append("  util " + fmt.spark([s.util_percent for s in hist], width - 8, 0, 100))
-        self._set_text("#run-gpu", "\n".join(lines))
+            lines.append(gpu_line(hist[-1], width))  # one line each, threshold marks and styles kept
+            lines.append(Text("  util " + fmt.spark([s.util_percent for s in hist], width - 8, 0, 100), no_wrap=True))
+        self._set_text("#run-gpu", Text("\n").join(lines))
 
     # -- chart --------------------------------------------------------------------------
     def metric_choices(self) -> list[str]:

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from workbench import numbers
 from workbench.evaluation.compare import ResultRow, metric_columns, result_rows
@@ -17,6 +17,7 @@ from workbench.evaluation.files import EVAL_JSON
 from workbench.evaluation.settings import lower_is_better
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.widgets.bars import TitleBar
+from workbench.tui.widgets.footer import KeyFooter
 
 def format_value(value: Any) -> str:
     """A metric cell: the one number formatter; '–' where the model has no such number."""
@@ -62,7 +63,7 @@ class EvalResultsScreen(Screen):
         yield TitleBar()
         yield Static("", id="results-info")
         yield DataTable(id="results-table", zebra_stripes=True, cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "evaluation · " + ", ".join(d.name for d in self.run_dirs)

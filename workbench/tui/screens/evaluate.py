@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, SelectionList, Static
+from textual.widgets import Button, Input, Label, Select, SelectionList, Static
 
 from workbench.paths import runs_dir
 from workbench.runs.store import Run
 from workbench.tui.widgets.bars import TitleBar
+from workbench.tui.widgets.footer import KeyFooter
 
 BASE = "base"  # the model a run started from (workbench_plugins.evaluate.targets.BASE)
 
@@ -73,7 +74,7 @@ class EvaluateScreen(Screen):
             yield Static("", id="evaluate-error")
             with Horizontal(id="evaluate-buttons"):
                 yield Button("Launch (ctrl+s)", id="evaluate-launch", variant="primary")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "evaluate"

@@ -11,12 +11,13 @@ from pathlib import Path
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
-from workbench.tui.polling import ThreadPoll
 from workbench.runs.jsonl import TextFollower
+from workbench.tui.polling import ThreadPoll
 from workbench.tui.widgets.bars import TitleBar
 from workbench.tui.widgets.console import TailLog
+from workbench.tui.widgets.footer import KeyFooter
 
 MAX_LINES = 20000
 
@@ -57,7 +58,7 @@ class LogScreen(Screen):
         search = Input(placeholder="search the log (enter finds, escape closes)", id="log-search", compact=True)
         search.display = False
         yield search
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def body(self) -> TailLog:
@@ -67,7 +68,16 @@ class LogScreen(Screen):
         self.sub_title = f"log · {self.title_text}"
         self.body.focus()
         self._show_state()
+        self.watch(self.body, "scroll_y", self._scrolled, init=False)
         self.poll = ThreadPoll(self, self.tail.read, self._apply, self.interval, "log-tail").start()
+
+    def _scrolled(self, old: float, new: float) -> None:
+        """Scrolling up (keys the log itself handles, `home`, the mouse wheel) stops following,
+        so new lines no longer pull the view back to the end while you read."""
+        if self.follow and new < old and new < self.body.max_scroll_y:
+            self.follow = False
+            self.body.auto_scroll = False
+            self._show_state()
 
     def on_unmount(self) -> None:
         if self.poll:

@@ -11,9 +11,10 @@ from textual.containers import Container, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from workbench.tui.widgets.bars import TabBar, TitleBar
+from workbench.tui.widgets.footer import KeyFooter
 from workbench.tui.widgets.runs_table import RunsTable, run_label
 
 TABS = ("runs", "gpus", "datasets", "configs", "plugins")
@@ -310,7 +311,7 @@ class MainScreen(Screen):
             yield RunsPane(id="runs")
             for tab in TABS[1:]:
                 yield LazyPanel(tab, id=tab)
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def active_tab(self) -> str:

@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from workbench.tui.widgets.footer import KeyFooter
 
 
 def pretty_row(data: dict[str, Any]) -> str:
@@ -40,7 +42,7 @@ class RowScreen(ModalScreen[None]):
         yield Static("", id="row-title")
         with VerticalScroll(id="row-scroll"):
             yield Static("", id="row-body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._show()

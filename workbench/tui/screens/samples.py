@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from workbench import numbers
 from workbench.evaluation.compare import PromptSamples, prompt_text, samples_by_prompt
 from workbench.evaluation.files import SAMPLES
 from workbench.tui.polling import ThreadPoll
 from workbench.tui.widgets.bars import TitleBar
+from workbench.tui.widgets.footer import KeyFooter
 
 
 def score_lines(sample: dict[str, Any]) -> list[str]:
@@ -63,7 +64,7 @@ class SamplesScreen(Screen):
         yield TitleBar()
         yield Static("", id="samples-head")
         yield Horizontal(id="samples-columns")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "samples · " + ", ".join(d.name for d in self.run_dirs)

@@ -16,6 +16,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.geometry import Region
+from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -42,6 +43,13 @@ class LineChart(Widget, can_focus=True):
     Callers feed points with `append`/`extend`/`set_data` and pick the x axis meaning
     with `x_mode` (step, epoch, time in seconds, tokens); they pass matching x values.
     """
+
+    class InfoChanged(Message):
+        """What the last layout decided for the state line changed (e.g. how many columns it clipped)."""
+
+        def __init__(self, chart: LineChart):
+            super().__init__()
+            self.chart = chart
 
     COMPONENT_CLASSES = set(COMPONENT_CLASSES)
     # Fallback look from the active theme's variables; app .tcss files override it.
@@ -288,8 +296,12 @@ class LineChart(Widget, can_focus=True):
             glyphs=self.glyphs,
             stable=True,
         )
+        before = self.info.clipped
         self.info = PlotInfo()
-        return render_chart(self.plot_lines(), opts, self.info)
+        rows = render_chart(self.plot_lines(), opts, self.info)
+        if self.info.clipped != before:
+            self.post_message(self.InfoChanged(self))
+        return rows
 
     def rebuild(self) -> list[Strip]:
         """Lay the chart out again at the current size and cache the rows as Strips."""

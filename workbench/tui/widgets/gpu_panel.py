@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,16 @@ MARK = {"ok": "", "warn": "!", "crit": "!!"}
 """Threshold marks that read without colour."""
 
 
-def short_name(name: str | None) -> str:
-    name = (name or "GPU").replace("NVIDIA ", "").replace("GeForce ", "").replace(" HBM3", "").replace(" PCIe", "")
-    return name[:12]
+_NAME_NOISE = re.compile(r"^(NVIDIA |Tesla |GeForce )+|-(SXM\d?|PCIE)(?=-|$)| (HBM\d?e?|PCIe|SXM\d?)\b", re.IGNORECASE)
+
+
+def short_name(name: str | None, width: int = 12) -> str:
+    """The model of a GPU in `width` cells, its memory size kept: 'NVIDIA A100-SXM4-40GB' -> 'A100-40GB'.
+
+    Vendor, brand and form factor go first; a name still too long ends in '…', never cut silently.
+    """
+    name = _NAME_NOISE.sub("", name or "GPU").strip() or "GPU"
+    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def gpu_line(s: Any, width: int = 80) -> Text:
@@ -77,7 +85,7 @@ def gpu_line(s: Any, width: int = 80) -> Text:
     power_level = level(pfrac, POWER_WARN, POWER_CRIT)
     style = {"ok": "", "warn": "bold yellow", "crit": "bold red"}
     t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(f"{s.index} {short_name(s.name)[:9] if narrow else short_name(s.name):<{9 if narrow else 12}} ")
+    t.append(f"{s.index} {short_name(s.name, 9 if narrow else 12):<{9 if narrow else 12}} ")
     t.append("" if narrow else "util ")
     t.append(fmt.bar(None if util is None else util / 100, ubar), style="cyan")
     t.append(f" {'N/A' if util is None else f'{util:3.0f}%':>4}  ")
@@ -202,7 +210,13 @@ class GpuPanel(Widget):
         except Exception as exc:  # noqa: BLE001 - a bad fake spec or driver must not take the app down
             backend, reason = None, f"{type(exc).__name__}: {exc}"
         path = self.history_path
-        seeded = read_history(path, HISTORY) if (path is not None and backend is not None) else {}
+        seeded: dict[int, list[Any]] = {}
+        if path is not None and backend is not None:
+            try:
+                now = {s.index: s.uuid for s in backend.sample()}  # whose history this is
+            except Exception:  # noqa: BLE001 - the poller reports a failing backend
+                now = None
+            seeded = read_history(path, HISTORY, now)
         poller = GpuPoller(backend, interval=self.interval, history=HISTORY).start()
         try:
             self.app.call_from_thread(self._opened, backend, reason, poller, seeded)

@@ -237,7 +237,11 @@ class RunsTable(DataTable):
             if marker and cell_len(text) > width:  # cut: the short kind leaves the name more room ('qwen (tb)')
                 short = f" ({SHORT_KINDS.get(s.get('source') or '', (s.get('source') or '?')[:4])})"
                 text, marker = text[: len(text) - len(marker)] + short, short
-            text = ellipsize(text, width, keep_tail=len(marker))
+            tail = len(marker)
+            if not marker and s is not None:  # the start time stays whole: the name gives way
+                when = split_run_id(str(s.get("id", "")))[1]
+                tail = len(when) + 1 if when and text.endswith(f" {when}") else 0
+            text = ellipsize(text, width, keep_tail=tail)
         if BY_KEY[key].right:
             return Text(text, justify="right")
         if key == "status" and status in self.STATUS_CLASSES:
