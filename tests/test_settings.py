@@ -45,6 +45,17 @@ def test_env_values_are_read_when_asked_and_missing_ones_are_named(workspace, mo
     assert plugin_settings("slack", workspace) == {"webhook": "https://hooks.example/secret-123"}
 
 
+
+def test_a_key_the_plugin_section_lacks_is_one_line_naming_it_and_still_a_key_error(workspace):
+    write_user('[plugin.slack]\nchannel = "#ml"\n')
+    section = plugin_settings("slack", workspace)
+    assert section.get("journal", "default") == "default" and "journal" not in section
+    with pytest.raises(PluginError) as info:
+        section["journal"]
+    assert isinstance(info.value, KeyError)
+    assert str(info.value) == "settings: [plugin.slack] journal is not set"
+    assert plugin_settings("other", workspace).get("x") is None  # a section that is not there is empty
+
 @pytest.mark.parametrize("text, words", [
     ('thme = "x"\n', ("settings.toml:1", "thme: unknown setting", "did you mean 'theme'")),
     ('[refresh]\nruns = 0\n', ("settings.toml:2", "refresh.runs", "between 0.05")),

@@ -98,9 +98,28 @@ class Settings:
         walk(self.plugin)
         return names
 
-    def plugin_settings(self, name: str) -> dict[str, Any]:
+    def plugin_settings(self, name: str) -> PluginSettings:
         """[plugin.NAME] with "$env:VAR" values read from the environment (a missing one is an error)."""
-        return {k: _resolve_env(v, f"plugin.{name}.{k}") for k, v in self.plugin.get(name, {}).items()}
+        return PluginSettings(name, {k: _resolve_env(v, f"plugin.{name}.{k}") for k, v in self.plugin.get(name, {}).items()})
+
+
+class MissingSetting(PluginError, KeyError):
+    """A key a plugin reads from its [plugin.NAME] section that the settings do not set (still a KeyError)."""
+
+    def __str__(self) -> str:
+        return self.one_line()
+
+
+class PluginSettings(dict):
+    """A plugin's settings section: reading a key it lacks is a one-line error naming the section and key."""
+
+    def __init__(self, plugin: str, values: dict[str, Any]):
+        super().__init__(values)
+        self.plugin = plugin
+
+    def __missing__(self, key: str) -> Any:
+        raise MissingSetting(f"[plugin.{self.plugin}] {key} is not set", where="settings",
+                             hint=f"add it to settings.toml: [plugin.{self.plugin}] {key} = ...")
 
 
 def _resolve_env(value: Any, key: str) -> Any:
@@ -244,7 +263,7 @@ def load_settings(workspace: Path | None = None) -> Settings:
     return settings
 
 
-def plugin_settings(name: str, workspace: Path | None = None) -> dict[str, Any]:
+def plugin_settings(name: str, workspace: Path | None = None) -> PluginSettings:
     """A plugin's section [plugin.NAME], "$env:VAR" values resolved. Call it where the value is used."""
     return load_settings(workspace).plugin_settings(name)
 
