@@ -519,6 +519,8 @@ def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | Non
                 raise DataError(
                     f"trainer '{spec.name}' needs {' or '.join(spec.data_kinds)} data, but {Path(source).name} "
                     f"is {kind} (format '{detection.format.name}')", where=f"data.{key}")
+            if key == "eval" or not data["data"].get("eval"):  # the rows the evaluators score
+                check_evaluator_kinds(data, kind, registry, source, detection.format.name, key)
             if is_hub_name(source):
                 continue
             bad, total = _bad_rows(source, data["data"], registry.data_formats)
@@ -538,6 +540,17 @@ def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | Non
             warnings.append(f"{where(f'data.{key}')}: data.{key}: {len(bad)} of {total} rows are invalid and will be "
                             f"skipped (data.on_invalid = \"skip\"); first: {bad[0].line()}")
     return "ok"
+
+
+def check_evaluator_kinds(data: dict, kind: str, registry, source: str, format_name: str, key: str) -> None:
+    """Each evaluator of `[eval].evaluators` declaring data kinds accepts `kind`, the kind of the rows it will score."""
+    for name in (data.get("eval") or {}).get("evaluators") or []:
+        spec = registry.evaluators.get(name)
+        kinds = tuple(getattr(spec, "data_kinds", ()) or ())
+        if kinds and kind not in kinds:
+            raise DataError(f"evaluator '{name}' scores {' or '.join(kinds)} rows, but {Path(source).name} is {kind} "
+                            f"(format '{format_name}')", where=f"data.{key}",
+                            hint="give data.eval rows of that kind, or leave the evaluator out of eval.evaluators")
 
 
 def _bad_rows(source: str, data_cfg: dict, formats) -> tuple[list, int]:
