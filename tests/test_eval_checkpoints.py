@@ -19,6 +19,7 @@ CHECKPOINTED = ["--set", "trainer.args.max_steps=10", "--set", "trainer.args.sav
                 "--set", 'eval.evaluators=["perplexity", "contains", "exact_match"]', "--set", 'eval.at="checkpoints"',
                 "--set", "eval.generation={max_new_tokens = 8, max_rows = 4}",
                 "--set", "eval.options={perplexity = {max_rows = 8}}"]
+TRACKED = ["--set", 'trainer.args.report_to=["tensorboard", "trackio"]']
 
 
 def config(*overrides: str):
@@ -86,7 +87,7 @@ def scored_run(tmp_path_factory):
 
     ws = tmp_path_factory.mktemp("ws")
     env = {**ENV, "WORKBENCH_WORKSPACE": str(ws)}
-    trained = cli("run", str(CONFIGS / "sft-lora.toml"), *CHECKPOINTED, env=env, cwd=ws)
+    trained = cli("run", str(CONFIGS / "sft-lora.toml"), *CHECKPOINTED, *TRACKED, env=env, cwd=ws)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     again = cli("eval", "last", "--checkpoints", "all", env=env, cwd=ws)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -122,6 +123,41 @@ def test_each_checkpoint_is_scored_as_it_is_saved(scored_run):
     assert set(first["failed"]) <= {"contains", "exact_match"}
     assert sum(s["scores"]["contains"] for s in samples if s["checkpoint"] == "final" and "contains" in s["scores"]) \
         == pytest.approx(4 * final["contains/contains"])
+
+
+@pytest.mark.slow
+def test_checkpoint_scores_reach_the_trackers_at_their_steps_once(scored_run):
+    """report_to's TensorBoard and trackio get every evaluator's scores beside train/loss, at the checkpoint
+    steps, with the values of metrics.jsonl; the final model (step 10 again) is not a second point there."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from workbench.sources import source_for
+
+    run, _, _ = scored_run
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    scored = [r for r in rows if any(k.startswith("eval/") for k in r)]
+    assert [(r["kind"], r["step"]) for r in scored] == [("eval", 5)] * 3 + [("eval", 10)] * 3 + [("evaluation", -1)] * 3
+    assert not [k for r in rows for k in r if k.startswith("eval_") and "/" in k]  # nothing came back as a log row
+    ours = {(r["step"], k): v for r in scored if r["kind"] == "eval" for k, v in r.items() if k.startswith("eval/")}
+    final = {k: v for r in scored if r["kind"] == "evaluation" for k, v in r.items() if k.startswith("eval/")}
+    assert len(ours) == 2 * len(final) and {k for _, k in ours} == set(final)
+
+    (events,) = (run.dir / "tensorboard").glob("events.out.tfevents.*")  # one writer, closed after the final pass
+    board = EventAccumulator(str(events))
+    board.Reload()
+    tags = board.Tags()["scalars"]
+    assert "train/loss" in tags
+    theirs = {(e.step, tag): e.value for tag in tags if tag.startswith("eval/") for e in board.Scalars(tag)}
+    assert len(theirs) == sum(len(board.Scalars(t)) for t in tags if t.startswith("eval/"))  # one point per step
+    assert theirs.keys() == ours.keys()
+    for key, value in ours.items():
+        assert theirs[key] == pytest.approx(value, rel=1e-6), key  # TensorBoard keeps float32
+
+    tracked = source_for(run.dir / "trackio").poll().metrics  # the workbench's reader: the same names
+    evaluated = [r for r in tracked if r["kind"] == "eval"]
+    assert [r["step"] for r in evaluated] == [5] * 3 + [10] * 3  # one row per evaluator and checkpoint
+    assert {(r["step"], k): v for r in evaluated for k, v in r.items() if k.startswith("eval/")} == ours
+    assert [r["step"] for r in tracked if r["kind"] == "train"] == list(range(1, 11))
 
 
 @pytest.mark.slow

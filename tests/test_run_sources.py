@@ -108,30 +108,39 @@ def register_run_sources():
 
 @pytest.mark.slow
 def test_tensorboard_and_trackio_output_opens_as_runs_equal_to_metrics_jsonl(workspace):
-    """report_to = ["tensorboard", "trackio"] writes both into the run; both read back as the same curves."""
+    """report_to = ["tensorboard", "trackio"] writes both into the run; both read back as the same curves,
+    the final evaluators' scores (after training ended) at the last step."""
     from workbench.runs.store import list_runs
 
     result = cli("run", str(CONFIGS / "sft-lora.toml"), "--set", "trainer.args.max_steps=6",
                  "--set", 'trainer.args.report_to=["tensorboard", "trackio"]', "--set", "data.eval_fraction=0.05",
-                 "--set", "trainer.args.eval_steps=3", env={"OMP_NUM_THREADS": "1"})
+                 "--set", "trainer.args.eval_steps=3", "--set", 'eval.evaluators=["perplexity", "contains"]',
+                 "--set", "eval.generation={max_new_tokens = 4, max_rows = 2}", env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     (run,) = list_runs(workspace)
     assert sorted(p.name for p in (run.dir / "trackio").glob("*.db")) == ["workbench.db"]
     assert list((run.dir / "tensorboard").glob("events.out.tfevents.*"))
     ours = {(r["step"], r["kind"]): r for r in metric_rows(run.dir) + metric_rows(run.dir, kind="eval")}
+    final = {k: v for r in metric_rows(run.dir, kind="evaluation") for k, v in r.items() if k.startswith("eval/")}
+    assert "eval/perplexity/perplexity" in final and "eval/contains/contains" in final
     for folder, kind, rel in ((run.dir / "tensorboard", TfEventsSource, 1e-6), (run.dir / "trackio", TrackioSource, 0)):
         source = source_for(folder)
         assert isinstance(source, kind) and not source.controllable
         update = source.poll()
-        theirs = {(r["step"], r["kind"]): r for r in update.metrics}
+        theirs: dict = {}
+        for r in update.metrics:  # trackio: a row per log call (the Trainer's eval, then each evaluator's)
+            theirs.setdefault((r["step"], r["kind"]), {}).update(r)
         assert set(theirs) == set(ours), folder  # the same train and eval points
         for key, row in ours.items():
             for metric in ("loss", "learning_rate", "grad_norm", "eval_loss"):
                 if metric in row:
                     assert theirs[key][metric] == pytest.approx(row[metric], rel=rel, abs=1e-12), (folder, key, metric)
+        scores = {k: v for k, v in theirs[(6, "eval")].items() if k.startswith("eval/")}  # the final model's
+        assert scores == pytest.approx(final, rel=rel), folder
         assert update.status["step"] == 6 and update.status["loss"] == pytest.approx(ours[(6, "train")]["loss"], rel=1e-6)
         assert source.poll().metrics == []  # nothing new
     once = subprocess.run([sys.executable, "-m", "workbench", "watch", str(run.dir / "trackio"), "--once"],
                           capture_output=True, text=True, timeout=120)
     assert once.returncode == 0, once.stderr
-    assert once.stdout.strip().splitlines()[-1].endswith(f"step 6/6, {len(ours)} rows (trackio)")
+    rows = len(ours) + 2  # and a row of each final evaluator
+    assert once.stdout.strip().splitlines()[-1].endswith(f"step 6/6, {rows} rows (trackio)")

@@ -77,6 +77,7 @@ def run_job(run_dir: Path) -> str:
     state = PartialState(cpu=no_gpu, **process_group_kwargs(config))
     is_main = state.is_main_process
     reporter = RunReporter(run_dir, is_main=is_main)
+    ctx = None
     try:
         registry = get_registry()
         spec = registry.trainer(config["trainer"]["name"])
@@ -101,6 +102,11 @@ def run_job(run_dir: Path) -> str:
         ctx.callbacks += plugin_callbacks(registry, ctx, reporter)  # register_callbacks() of every plugin
         ctx.callbacks.extend(evaluation_callbacks(ctx, registry))  # [eval] at = "checkpoints", [run] early_stopping
         runner = load_spec_object(registry, "trainers", spec.name)(ctx)
+        if (config.get("eval") or {}).get("evaluators"):  # their scores reach report_to's trackers too
+            from workbench.training.trackers import TrackerRelay
+
+            ctx.trackers = TrackerRelay(runner)
+            ctx.trackers.hold_train_end()  # open until the final evaluation has been sent
         for name in unused_callbacks(runner, ctx.callbacks):
             reporter.event("warning", message=f"trainer '{spec.name}' takes no Trainer callbacks: {name} is off")
         # What Accelerate made of launch.distributed (a CPU-only machine runs FSDP/DeepSpeed configs as MULTI_CPU).
@@ -128,6 +134,8 @@ def run_job(run_dir: Path) -> str:
         return "completed"
     finally:
         reporter.close()
+        if ctx is not None and ctx.trackers is not None:
+            ctx.trackers.end_training()  # the integrations' on_train_end, held for the final evaluation
 
 
 def run_evaluators(config: dict, registry, ctx, reporter: RunReporter) -> None:

@@ -7,6 +7,8 @@ were given). Each pass writes
 - one metrics.jsonl row per evaluator (`eval/<evaluator>/<metric>`): kind "evaluation" at
   step -1 for the final model, kind "eval" at the checkpoint's step otherwise, so checkpoint
   scores are curves beside the loss;
+- the same scores to the trainer's `report_to` trackers, in a training job (`ctx.trackers`): at
+  the checkpoint's step, the final model's at the last step;
 - one `evaluated` event per evaluator;
 - the pass's entry in eval.json and its merged per-example samples in samples.jsonl.
 """
@@ -57,6 +59,8 @@ def run_pass(ctx, registry, checkpoint: str = FINAL, step: int | None = None, mo
                 reporter.log(scores, step=step, kind="eval")
             else:
                 reporter.log(scores, step=-1, kind="evaluation")
+            if ctx.trackers is not None:  # a training job's report_to integrations (TensorBoard, W&B, ...)
+                ctx.trackers.log(scores, step if curve else None)
             # A run's own final pass keeps the plain event; a pass over a named checkpoint says which.
             where = {"checkpoint": checkpoint, "step": step} if checkpoint != FINAL or step is not None else {}
             reporter.event("evaluated", evaluator=name, **where, **result.metrics)

@@ -1,8 +1,9 @@
 """Metric names as trackers write them, back to the names a workbench run uses.
 
 transformers' integrations log `loss` as `train/loss` and `eval_loss` as `eval/loss`
-(`rewrite_logs`); turning them back lets a TensorBoard or trackio run line up with a
-workbench run's metrics.jsonl (and be compared with it) key for key.
+(`rewrite_logs`), a workbench job's evaluator scores as `eval/<evaluator>/<metric>`; turning
+them back lets a TensorBoard or trackio run line up with a workbench run's metrics.jsonl (and
+be compared with it) key for key.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ PREFIXES = {"train/": "", "eval/": "eval_", "test/": "test_"}
 
 
 def workbench_key(tag: str) -> tuple[str, str]:
-    """(kind, key) of a tracker tag: "train/loss" -> ("train", "loss"), "eval/loss" -> ("eval", "eval_loss")."""
+    """(kind, key) of a tracker tag: "train/loss" -> ("train", "loss"), "eval/loss" -> ("eval", "eval_loss");
+    an evaluator's score, "eval/<evaluator>/<metric>", is the workbench's own name already."""
+    if tag.startswith("eval/") and "/" in tag[len("eval/"):]:
+        return "eval", tag
     for prefix, replacement in PREFIXES.items():
         if tag.startswith(prefix):
             return ("eval" if prefix != "train/" else "train"), replacement + tag[len(prefix):]

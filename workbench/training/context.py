@@ -30,6 +30,8 @@ class TrainContext:
         requests; HF-based trainers pass them to the trainer. Own trainers use `reporter`.
     cache: scratch space that the evaluators of one evaluation pass share (the model being
         scored, its generations); each pass starts with a fresh one.
+    trackers: the trainer's report_to integrations (`workbench.training.trackers.TrackerRelay`),
+        set by the worker once an HF Trainer is built; evaluation passes send their scores to it.
     """
 
     config: dict[str, Any]
@@ -42,6 +44,7 @@ class TrainContext:
     callbacks: list[Any] = field(default_factory=list)
     resume_from_checkpoint: str | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    trackers: Any = None
 
     @property
     def output_dir(self) -> Path:
