@@ -53,6 +53,8 @@ class _Locator:
         if any(keypath == key or keypath.startswith(key + ".") for key in self.overridden):
             return f"{self.path or name} (--set)"
         line = self._line(keypath.split("."))
+        if not line and any(key.startswith(keypath + ".") for key in self.overridden):  # a table only --set made
+            return f"{self.path or name} (--set)"
         return f"{self.path or name}:{line}" if line else str(self.path or name)
 
     def _line(self, parts: list[str]) -> int | None:
