@@ -60,3 +60,53 @@ def test_an_evaluators_own_settings_are_checked_before_launch(tmp_path, options,
     with pytest.raises(ConfigError) as exc:
         load(tmp_path, job(tmp_path, f'["{evaluator}"]', f"options = {{{options}}}\n"))
     assert fragment in str(exc.value) and "job.toml:" in str(exc.value)
+
+
+@pytest.mark.parametrize("evaluators, options, eval_file, fragment", [
+    ('["regex"]', 'regex = {pattern = "(unclosed"}', "",
+     "eval.options.regex.pattern: invalid regular expression '(unclosed'"),
+    ('["regex"]', 'regex = {pattern = "a", flags = "q"}', "", "eval.options.regex.flags: unknown regex flag 'q'"),
+    ('["json_schema"]', 'json_schema = {schema_file = "nope.json"}', "",
+     "eval.options.json_schema.schema_file: cannot read"),
+    ('["json_schema"]', 'json_schema = {schema = {type = "objectt"}}', "",
+     "eval.options.json_schema: invalid JSON schema"),
+    ('["rouge_l"]', "rouge_l = {pass_threshold = 2}", "", "eval.options.rouge_l.pass_threshold: must be a number in [0, 1]"),
+    ('["perplexity"]', "perplexity = {max_length = 0}", "", "eval.options.perplexity.max_length: must be a positive integer"),
+    ('["preference_accuracy"]', 'preference_accuracy = {normalize = "avg"}', "preference.jsonl",
+     "eval.options.preference_accuracy.normalize: must be 'sum' or 'mean', got 'avg'"),
+])
+def test_an_evaluators_own_option_values_are_checked_before_launch(tmp_path, evaluators, options, eval_file, fragment):
+    """Was: each passed validate and run, and failed in the evaluation after training."""
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, job(tmp_path, evaluators, f"options = {{{options}}}\n", eval_file=eval_file))
+    assert fragment in str(exc.value) and "job.toml:" in str(exc.value), str(exc.value)
+
+
+def test_a_relative_schema_file_is_the_configs_neighbour_in_the_job(tmp_path):
+    (tmp_path / "answer.json").write_text('{"type": "object", "required": ["answer"]}')
+    cfg = load(tmp_path, job(tmp_path, '["json_schema"]', 'options = {json_schema = {schema_file = "answer.json"}}\n'))
+    assert cfg.data["eval"]["options"]["json_schema"]["schema_file"] == str(tmp_path / "answer.json")
+
+
+def test_a_plugins_option_check_that_crashes_names_the_plugin(tmp_path, monkeypatch):
+    from workbench.errors import PluginError
+    from workbench.plugin_manager import build_registry
+
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "strict_eval.py").write_text(
+        "from workbench.hookspecs import hookimpl\n"
+        "from workbench.specs import EvaluatorSpec\n"
+        "def evaluate(ctx, **options):\n    return {}\n"
+        "def check(options, base):\n    return options['thresold']\n"
+        "@hookimpl\n"
+        "def register_evaluators():\n"
+        "    return [EvaluatorSpec('strict', f'{__name__}:evaluate', options=('threshold',),\n"
+        "                          check=f'{__name__}:check')]\n")
+    monkeypatch.setenv("WORKBENCH_PLUGINS_DIR", str(folder))
+    path = tmp_path / "job.toml"
+    path.write_text(job(tmp_path, '["strict"]', 'options = {strict = {threshold = 1}}\n'))
+    with pytest.raises(PluginError) as exc:
+        load_config(path, deep=False, registry=build_registry())
+    assert "evaluator 'strict': its option check failed: KeyError" in str(exc.value), str(exc.value)
+    assert "plugin strict_eval" in str(exc.value)

@@ -53,6 +53,8 @@ class _Locator:
         if any(keypath == key or keypath.startswith(key + ".") for key in self.overridden):
             return f"{self.path or name} (--set)"
         line = self._line(keypath.split("."))
+        if not line and any(key.startswith(keypath + ".") for key in self.overridden):  # a table only --set made
+            return f"{self.path or name} (--set)"
         return f"{self.path or name}:{line}" if line else str(self.path or name)
 
     def _line(self, parts: list[str]) -> int | None:
@@ -230,6 +232,23 @@ def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings:
                         f"(the job runs through launcher '{launcher}', on other hardware perhaps)")
         return
     raise ConfigError(f"{keypath}: {refuser} refuses it: {error}", where=where(keypath))
+
+
+def check_evaluator_own_options(data: dict, name: str, registry, base: Path, where) -> None:
+    """The evaluator's own check of `[eval.options.<name>]` (EvaluatorSpec.check), which may resolve paths."""
+    from workbench.plugin_runtime import check_evaluator_options
+
+    options = data["eval"].setdefault("options", {})
+    given = options.get(name) or {}
+    if not isinstance(given, dict):
+        return
+    try:
+        fixed = check_evaluator_options(registry, name, given, base)
+    except ConfigError as exc:
+        key = exc.where if (exc.where or "").startswith(f"eval.options.{name}") else f"eval.options.{name}"
+        raise ConfigError(f"{key}: {exc.message}", where=where(key), hint=exc.hint) from None
+    if fixed is not given:
+        options[name] = fixed
 
 
 def check_report_to(value: Any, job_env: dict, where) -> None:
@@ -412,6 +431,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             registry.get("evaluators", name)
         except PluginError as exc:
             raise ConfigError(f"eval.evaluators: {exc.message}", where=loc.where("eval.evaluators")) from None
+        check_evaluator_own_options(data, name, registry, base, loc.where)
     if data["launch"]["launcher"] not in registry.launchers:
         try:
             registry.get("launchers", data["launch"]["launcher"])
