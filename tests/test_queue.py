@@ -41,7 +41,9 @@ def test_queued_runs_start_one_after_another_in_order_and_a_cancelled_one_never_
 
     assert cli("queue", "top", run_named(ws, "d").name).returncode == 0
     assert cli("queue", "cancel", run_named(ws, "c").name).returncode == 0
-    assert [r["name"] for r in json.loads(cli("queue", "--json").stdout)] == ["d", "a", "b", "c"]
+    names = [r["name"] for r in json.loads(cli("queue", "--json").stdout)]
+    # c is listed last until its supervisor has taken the cancel (how soon depends on the machine's load)
+    assert names[:3] == ["d", "a", "b"] and names[3:] in ([], ["c"]), names
     assert all(status_of(run_named(ws, n))["status"] == "queued" for n in "abd")   # still waiting for GPU 0
 
     stop = cli("stop", "--now", run_named(ws, "busy").name)

@@ -409,7 +409,7 @@ def _build(request: dict, in_process: bool = False) -> dict:
                 if _is_training_arguments(cls):  # built by the factories through ctx.training_args(cls)
                     built = build_training_args(ctx, cls)
                     refusal = _trainer_refusal(built, request["has_eval"])
-                    if refusal is None and not in_process:
+                    if refusal is None:  # in process too: transformers is imported there already
                         refusal = _pad_token_refusal(built, request)
                     if refusal:
                         return {"ok": False, **refusal}
