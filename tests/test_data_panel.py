@@ -118,3 +118,35 @@ def test_panel_import_keeps_heavy_libraries_out():
             "print([m for m in ('torch','transformers','datasets','trl') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_mask_view_shows_what_the_configs_trainer_trains(tmp_path, monkeypatch):
+    """Was: the mask view always highlighted the assistant turns and ignored max_length, whatever the
+    chosen config said (TRL's SFT default assistant_only_loss = false trains every token; truncation cuts)."""
+    from workbench.data.tokens import load_tokenizer
+    from workbench.tui.panels.datasets import TokenizerChoice
+
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    model = sample_data_dir() / "models" / "tiny-llama"
+    messages = [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "fine thanks"}]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "chat.jsonl").write_text(json.dumps({"messages": messages}) + "\n")
+    config = tmp_path / "job.toml"
+    config.write_text(f'[model]\npath = "{model}"\n[data]\ntrain = "data/chat.jsonl"\n[trainer]\nname = "sft"\n'
+                      "[trainer.args]\nmax_length = 8\n")
+    tok = load_tokenizer(str(model))
+    ids = tok.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DatasetsPanel)
+        panel.open_file(tmp_path / "data" / "chat.jsonl")
+        await app.workers.wait_for_complete()
+        panel._set_choice(TokenizerChoice.from_config(config))
+        app.query_one("#ds-rows", DataTable).focus()
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = panel.mask_rendered
+        trained = "".join(text.plain[s.start:s.end] for s in text.spans if str(s.style) == TRAINED_STYLE)
+        assert trained.replace("⏎", "") == tok.decode(ids[:8]), text.plain
+        assert f"{len(ids)} tokens ({len(ids) - 8} cut by max_length 8" in text.plain
