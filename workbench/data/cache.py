@@ -303,8 +303,24 @@ def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", 
                 time.perf_counter() - started)
 
 
+def check_holdout(rows: int, fraction: float) -> int:
+    """The rows `data.eval_fraction` holds out of `rows` (datasets' `train_test_split` rounds them up);
+    a DataError when that leaves none to train on."""
+    import math
+
+    from workbench.errors import DataError
+
+    held = math.ceil(fraction * rows)
+    if held >= rows:
+        raise DataError(f"holding out {fraction:g} of {rows} valid row{'s' if rows != 1 else ''} ({held}, rounded up) "
+                        "leaves none to train on", where="data.eval_fraction",
+                        hint="lower data.eval_fraction, add rows, or give the evaluation rows as data.eval")
+    return held
+
+
 def split_holdout(dataset, fraction: float, seed: int):
     """`train_test_split` that keeps content keys on both parts (so both can be cached)."""
+    check_holdout(len(dataset), fraction)
     parts = dataset.train_test_split(test_size=fraction, seed=seed)
     train, held = parts["train"], parts["test"]
     if is_keyed(dataset):
