@@ -375,3 +375,21 @@ def test_ranges_of_a_mapped_file_bom_no_final_newline_and_empty(tmp_path):
     assert rest[:2] == (80, 80) and rest[2][0][0] == 2
     (tmp_path / "empty.jsonl").write_bytes(b"")
     assert check_range(str(tmp_path / "empty.jsonl"), 0, 0, fmt, None) == (0, 0, [])
+
+
+def test_problem_counts_keep_the_words_and_fold_the_values():
+    """Was: "not UTF-8 text" was counted as "not UTF-N text", and "'chosen' and 'rejected' are identical"
+    as "'…' and '…' are identical"."""
+    from workbench.data.loading import BadRow
+    from workbench.data.validate import reason_key
+    from workbench_plugins.formats.pairs import convert_preference
+    from workbench.errors import DataError
+
+    assert reason_key(BadRow("f:1", 1, "", "not UTF-8 text: invalid start byte at byte 49")) == \
+        "not UTF-8 text: invalid start byte at byte N"
+    assert reason_key(BadRow("f:2", 2, "", "record has 3 fields, the header has 2")) == \
+        "record has N fields, the header has N"
+    with pytest.raises(DataError) as exc:
+        convert_preference({"prompt": "p", "chosen": "same", "rejected": "same"})
+    assert reason_key(BadRow("f:3", 3, exc.value.where, exc.value.message)) == \
+        "rejected: chosen and rejected are identical"

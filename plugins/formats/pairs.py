@@ -33,7 +33,7 @@ def convert_preference(row: dict) -> dict:
         raise DataError("implicit-prompt preference needs the prompt turns before the answer "
                         "(or give an explicit 'prompt')", where="chosen")
     if chosen == rejected:
-        raise DataError("'chosen' and 'rejected' are identical", where="rejected")
+        raise DataError("chosen and rejected are identical", where="rejected")
     return out
 
 

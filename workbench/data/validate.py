@@ -61,7 +61,7 @@ class CheckReport:
 
 _INDEX = re.compile(r"\[\d+\]")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_NUMBER = re.compile(r"\b\d+\b")
+_NUMBER = re.compile(r"(?<![\w.-])\d+(?![\w.-])")  # not the 8 of UTF-8, nor a version
 
 
 def reason_key(bad: BadRow) -> str:
