@@ -257,6 +257,14 @@ def rows_key(source: str, data_cfg: dict, formats: dict, split: str, max_rows: i
                    "versions": _versions("workbench", "datasets", "pyarrow")})
 
 
+def _bad_record(bad, source: str) -> dict:
+    """A bad row as stored: its location also relative to the source ("at": ":17", " row 3")."""
+    record = bad.to_json()
+    if bad.location.startswith(source):
+        record["at"] = bad.location[len(source):]
+    return record
+
+
 def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", max_rows: int | None = None,
               root: Path | None = None) -> Rows:
     """The converted rows of `source`, from the cache when its content was converted before."""
@@ -272,8 +280,9 @@ def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", 
         if meta is not None and meta.get("format_name") in formats:
             try:
                 bad_path = e.path / BAD_ROWS
-                bad = [BadRow(b["location"], b["row"], b["field"], b["reason"]) for b in
-                       (json.loads(line) for line in bad_path.read_text(encoding="utf-8").splitlines())] \
+                # The entry may have been written for another file of the same content: name this one.
+                bad = [BadRow(f"{source}{b['at']}" if "at" in b else b["location"], b["row"], b["field"], b["reason"])
+                       for b in (json.loads(line) for line in bad_path.read_text(encoding="utf-8").splitlines())] \
                     if bad_path.exists() else []
                 return Rows(keyed(e.load(), key), formats[meta["format_name"]], bad, meta["total"], True, key,
                             time.perf_counter() - started)
@@ -287,7 +296,7 @@ def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", 
 
     def write_bad(folder: Path) -> None:
         if prepared.bad:
-            (folder / BAD_ROWS).write_text("".join(json.dumps(b.to_json(), ensure_ascii=False) + "\n"
+            (folder / BAD_ROWS).write_text("".join(json.dumps(_bad_record(b, str(source)), ensure_ascii=False) + "\n"
                                                    for b in prepared.bad), encoding="utf-8")
 
     e = entry("rows", key, root)
