@@ -393,3 +393,22 @@ def test_problem_counts_keep_the_words_and_fold_the_values():
         convert_preference({"prompt": "p", "chosen": "same", "rejected": "same"})
     assert reason_key(BadRow("f:3", 3, exc.value.where, exc.value.message)) == \
         "rejected: chosen and rejected are identical"
+
+
+def test_csv_cells_that_read_true_or_false_stay_text(tmp_path):
+    """Was: every CSV cell "True"/"false" became a boolean, so a completion or text "True" (a yes/no
+    question's answer) was an invalid row; KTO labels in a CSV still read as booleans."""
+    from workbench.data.loading import prepare
+    from workbench.plugin_manager import get_registry
+
+    formats = get_registry().data_formats
+    qa = tmp_path / "boolq.csv"
+    qa.write_text("prompt,completion\nIs the sky blue?,True\nIs grass red?,false\n")
+    report = check_source(str(qa), formats)
+    assert report.format == "prompt_completion" and report.ok, [b.line() for b in report.bad]
+    assert prepare(str(qa), {}, formats).rows[0]["completion"] == "True"
+    kto = tmp_path / "kto.csv"
+    kto.write_text("prompt,completion,label\nQ,good,true\nQ,bad,False\nQ,odd,maybe\n")
+    report = check_source(str(kto), formats)
+    assert report.format == "kto" and [(b.number, b.field) for b in report.bad] == [(4, "label")]
+    assert [r["label"] for r in prepare(str(kto), {"on_invalid": "skip"}, formats).rows] == [True, False]

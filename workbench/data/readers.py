@@ -158,7 +158,8 @@ def _csv(path: str) -> Iterator[Row]:
 
 
 def _csv_value(value: str):
-    """CSV cells holding JSON lists/objects (e.g. messages) are decoded; the rest stay strings.
+    """CSV cells holding JSON lists/objects (e.g. messages) are decoded; the rest stay strings
+    (a completion "True" is text: a format that wants a boolean, like KTO's label, reads the word).
 
     An empty cell is a missing value (None), so "missing field" errors read naturally.
     """
@@ -169,8 +170,6 @@ def _csv_value(value: str):
             return json.loads(value)
         except (json.JSONDecodeError, RecursionError):
             return value
-    if value in ("true", "false", "True", "False"):
-        return value.lower() == "true"
     return value
 
 
