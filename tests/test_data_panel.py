@@ -150,3 +150,30 @@ async def test_mask_view_shows_what_the_configs_trainer_trains(tmp_path, monkeyp
         trained = "".join(text.plain[s.start:s.end] for s in text.spans if str(s.style) == TRAINED_STYLE)
         assert trained.replace("⏎", "") == tok.decode(ids[:8]), text.plain
         assert f"{len(ids)} tokens ({len(ids) - 8} cut by max_length 8" in text.plain
+
+
+async def test_save_to_disk_folders_are_listed_and_open_as_one_dataset(tmp_path, monkeypatch):
+    """Was: the list showed a save_to_disk folder's dataset_info.json and state.json as data files (they open
+    as nothing useful), and not the folder itself, which data check and runs read."""
+    from datasets import Dataset, DatasetDict
+
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
+            for i in range(7)]
+    Dataset.from_list(rows).save_to_disk(str(tmp_path / "data" / "saved"))
+    DatasetDict(train=Dataset.from_list(rows[:3])).save_to_disk(str(tmp_path / "data" / "splits"))
+    (tmp_path / "data" / "notes.json").write_text("[]")
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DatasetsPanel)
+        files = app.query_one("#ds-files", OptionList)
+        listed = [str(files.get_option_at_index(i).prompt) for i in range(files.option_count)]
+        ours = [name for name in listed if not name.startswith("sample/")]
+        assert ours == ["data/notes.json", "data/saved", "data/splits"], listed
+        files.focus()
+        files.highlighted = 1
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.query_one("#ds-rows", DataTable).row_count == 7
+        assert panel.format is not None and panel.format.name == "messages"

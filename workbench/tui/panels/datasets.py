@@ -44,8 +44,15 @@ def _css() -> str:
         return ""
 
 
+def is_saved_dataset(folder: Path) -> bool:
+    """A `Dataset.save_to_disk` / `DatasetDict.save_to_disk` folder (one data source, not files to list)."""
+    return (folder / "dataset_dict.json").is_file() or \
+        ((folder / "dataset_info.json").is_file() and (folder / "state.json").is_file())
+
+
 def find_data_files(workspace: Path, depth: int = 3) -> list[Path]:
-    """Data files in the workspace (not under runs/ or hidden folders) and the bundled samples."""
+    """Data files and save_to_disk folders in the workspace (not under runs/ or hidden folders), and the
+    bundled samples."""
     found: list[Path] = []
 
     def walk(folder: Path, level: int) -> None:
@@ -55,7 +62,11 @@ def find_data_files(workspace: Path, depth: int = 3) -> list[Path]:
             return
         for entry in entries:
             if entry.is_dir():
-                if level < depth and entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+                if entry.name in SKIP_DIRS or entry.name.startswith("."):
+                    continue
+                if is_saved_dataset(entry):
+                    found.append(entry)
+                elif level < depth:
                     walk(entry, level + 1)
             elif entry.suffix.lower() in DATA_SUFFIXES and not entry.name.endswith(".config.json"):
                 found.append(entry)
