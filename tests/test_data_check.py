@@ -412,3 +412,20 @@ def test_csv_cells_that_read_true_or_false_stay_text(tmp_path):
     report = check_source(str(kto), formats)
     assert report.format == "kto" and [(b.number, b.field) for b in report.bad] == [(4, "label")]
     assert [r["label"] for r in prepare(str(kto), {"on_invalid": "skip"}, formats).rows] == [True, False]
+
+
+def test_a_raw_nul_byte_names_the_character_and_its_column(tmp_path):
+    """Was: "invalid JSON: Invalid control character at (column 47)": which character, and that JSON
+    wants it escaped, went unsaid (a NUL or tab pasted into a string is common in scraped data)."""
+    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    path = tmp_path / "nul.jsonl"
+    path.write_bytes((good + "\n" + good.replace("hi", "h\x00i") + "\n").encode())
+    from workbench.plugin_manager import get_registry
+
+    formats = get_registry().data_formats
+    (bad,) = check_source(str(path), formats).bad
+    column = good.index("hi") + 2
+    assert bad.number == 2 and bad.reason.startswith(f"invalid JSON: raw control character '\\x00' in a string "
+                                                     f"(column {column};")
+    job = [r.data for r in iter_rows(str(path))]  # the job's reader says the same
+    assert job[1]["__error__"] == bad.reason

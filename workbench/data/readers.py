@@ -77,6 +77,9 @@ def decode_line(raw: bytes) -> dict:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
+        if exc.msg == "Invalid control character at":  # a raw NUL, tab or other byte below 32 inside a string
+            return {"__error__": f"invalid JSON: raw control character {exc.doc[exc.pos]!r} in a string "
+                                 f"(column {exc.pos + 1}; JSON wants it escaped: \\t, \\u0000)"}
         return {"__error__": f"invalid JSON: {exc.msg} (column {exc.pos + 1})"}
     except UnicodeDecodeError as exc:
         return {"__error__": f"not UTF-8 text: {exc.reason} at byte {exc.start}"}
