@@ -429,3 +429,25 @@ def test_a_raw_nul_byte_names_the_character_and_its_column(tmp_path):
                                                      f"(column {column};")
     job = [r.data for r in iter_rows(str(path))]  # the job's reader says the same
     assert job[1]["__error__"] == bad.reason
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_lone_surrogate_escape_is_a_bad_row_not_a_crash_in_the_job(tmp_path, suffix):
+    """Was: '"\\ud83d"' (an emoji cut in half by a scraper) parsed as JSON, so data check and validate
+    passed the row, and the job died converting it to Arrow (UnicodeEncodeError: surrogates not allowed).
+    A proper pair (json.dumps' default for an emoji) stays valid, on every stage of the fast path."""
+    from workbench.data.cache import load_rows
+    from workbench.plugin_manager import get_registry
+
+    rows = [json.dumps({"messages": [{"role": "user", "content": f"hi {i} \U0001F600"},
+                                     {"role": "assistant", "content": "yo"}]}) for i in range(300)]
+    assert "\\ud83d\\ude00" in rows[0]
+    rows[150] = rows[150].replace("\\ude00", "")
+    path = tmp_path / f"chat{suffix}"
+    path.write_text("\n".join(rows) + "\n" if suffix == ".jsonl" else "[" + ",\n".join(rows) + "]")
+    formats = get_registry().data_formats
+    report = check_source(str(path), formats)
+    assert [b.number for b in report.bad] == [151] and report.total == 300
+    assert report.bad[0].reason.startswith("not valid Unicode: a lone surrogate \\ud83d")
+    loaded = load_rows(str(path), {}, formats, root=tmp_path / "cache")  # the job's reader, then Arrow
+    assert [b.number for b in loaded.bad] == [151] and len(loaded.dataset) == 299
