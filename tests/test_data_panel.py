@@ -177,3 +177,18 @@ async def test_save_to_disk_folders_are_listed_and_open_as_one_dataset(tmp_path,
         await pilot.pause()
         assert app.query_one("#ds-rows", DataTable).row_count == 7
         assert panel.format is not None and panel.format.name == "messages"
+
+
+def test_mask_of_a_huge_row_renders_the_kept_window_not_every_token():
+    """Was: the mask view decoded and drew every token of the row (a 5 MB row: millions of pieces, minutes
+    of a frozen view); now the tokens max_length keeps, a few cut ones beside them, and a count of the rest."""
+    from workbench.data.tokens import Encoded, load_tokenizer
+    from workbench.tui.panels.datasets import CUT_SHOWN, mask_text
+
+    tok = load_tokenizer(str(sample_data_dir() / "models" / "tiny-llama"))
+    ids = tok("x " * 5000, add_special_tokens=False)["input_ids"]
+    text = mask_text(tok, [Encoded(ids, [1] * len(ids))], "language_modeling", 1, max_length=64)
+    drawn = text.plain.count("│")
+    assert 64 <= drawn <= 64 + CUT_SHOWN
+    assert f"… {len(ids) - 64 - CUT_SHOWN:,} more tokens cut …" in text.plain
+    assert f"{len(ids)} tokens ({len(ids) - 64} cut by max_length 64" in text.plain

@@ -586,6 +586,7 @@ class DatasetsPanel(Widget):
 TRAINED_STYLE = "bold black on green"
 MASKED_STYLE = "dim"
 CUT_STYLE = "dim strike"
+CUT_SHOWN = 16  # tokens shown on each side of what max_length keeps
 
 
 def mask_text(tok, sequences: list, kind: str, number: int, max_length: int | None = None,
@@ -602,7 +603,11 @@ def mask_text(tok, sequences: list, kind: str, number: int, max_length: int | No
         dropped = len(enc.ids) - (hi - lo)
         cut = f" ({dropped} cut by max_length {max_length}, struck through)" if dropped else ""
         out.append(f"{title}: {len(enc.ids)} tokens{cut}, {trained} trained (highlighted)\n", style="bold")
-        for start, count, piece in token_pieces(tok, enc.ids):
+        first, last = max(0, lo - CUT_SHOWN), min(len(enc.ids), hi + CUT_SHOWN)  # a 5 MB row: not every token
+        if first:
+            out.append(f"… {first:,} more tokens cut …\n", style=CUT_STYLE)
+        for start, count, piece in token_pieces(tok, enc.ids[first:last]):
+            start += first
             shown = piece.replace("\n", "⏎\n")
             if start + count <= lo or start >= hi:
                 style = CUT_STYLE
@@ -610,5 +615,7 @@ def mask_text(tok, sequences: list, kind: str, number: int, max_length: int | No
                 style = TRAINED_STYLE if any(enc.mask[max(start, lo):min(start + count, hi)]) else MASKED_STYLE
             out.append(shown, style=style)
             out.append("│" if not shown.endswith("\n") else "", style="dim blue")
+        if last < len(enc.ids):
+            out.append(f"\n… {len(enc.ids) - last:,} more tokens cut …", style=CUT_STYLE)
         out.append("\n\n")
     return out
