@@ -198,6 +198,8 @@ def test_an_error_in_a_set_value_names_the_override_not_a_line_of_the_file(tmp_p
     spoiled = write(tmp_path, (BASE + "\n[trainer.args]\nmax_steps = -5\n"))
     exc = error_of(spoiled, ["trainer.args.learning_rate=1e-3"])  # the mistake is in the file: its line
     assert str(exc).startswith(f"{spoiled}:{line_of(spoiled, 'max_steps = -5')}: trainer.args.max_steps: ")
+    exc = error_of(path, ["modle.path=x"])  # a section only the override made
+    assert str(exc).startswith(f"{path} (--set): unknown section [modle]"), str(exc)
 
 
 def test_parse_overrides_needs_equals():

@@ -75,6 +75,9 @@ def test_regex_pattern_option_reference_patterns_and_errors():
     ("", False, "empty generation"),
     ('"ünïcödé ✓"', True, None),
     ("{'a': 1}", False, "invalid JSON"),  # Python, not JSON
+    ('{"score": NaN}', False, "NaN is not a JSON value"),  # Python's json reads these; JSON has no such values
+    ("Infinity", False, "Infinity is not a JSON value"),
+    ('[-Infinity]', False, "-Infinity is not a JSON value"),
 ])
 def test_json_valid(generation, ok, why):
     score = json_valid(generation)

@@ -196,3 +196,21 @@ def test_stop_strings_cut_the_generation():
 
     assert cut_at_stop("12.\nQuestion: next", ("\n", "Question:")) == ("12.", True)
     assert cut_at_stop("abc", ("x",)) == ("abc", False) and cut_at_stop("", ("x",)) == ("", False)
+
+
+def test_evaluators_with_different_max_rows_score_the_same_row_at_an_index(tmp_path):
+    """Without evaluation rows, an index names one training row whatever an evaluator's max_rows.
+
+    Was: each took the last max_rows train rows, so perplexity (max_rows 5) and exact_match
+    (max_rows 3) put different rows under index 0 and samples.jsonl merged their scores.
+    """
+    from workbench_plugins.evaluators.model import prompt_of, rows_for_eval
+
+    rows = sample_rows(10)
+    ctx = make_ctx(tmp_path, rows)
+    small, held_out = rows_for_eval(ctx, 3)
+    large, _ = rows_for_eval(ctx, 5)
+    assert held_out is False and len(small) == 3 and len(large) == 5
+    assert [dict(r) for r in small] == [dict(r) for r in large][:3]
+    assert prompt_of(dict(small[0])) == prompt_of(rows[-1])  # the last training row comes first
+    assert len(rows_for_eval(ctx, 50)[0]) == 10

@@ -363,8 +363,8 @@ def test_evaluator_options_are_checked_against_its_signature_before_launch(works
     assert "eval.options.perplexity.max_rowz" in first and "(plugin evaluators)" in first
     assert "did you mean 'max_rows'" in first
     wrong_type = cli("validate", str(sft_config(tmp_path, '[eval]\nevaluators = ["perplexity"]\n'
-                                                '[eval.options.perplexity]\nmax_rows = "many"\n')))
-    assert wrong_type.returncode == 2 and "expected int" in wrong_type.stderr
+                                                '[eval.options.perplexity]\nmax_length = "many"\n')))
+    assert wrong_type.returncode == 2 and "expected int" in wrong_type.stderr, wrong_type.stderr
     good = cli("validate", str(sft_config(tmp_path, '[eval]\nevaluators = ["perplexity"]\n'
                                           '[eval.options.perplexity]\nmax_rows = 4\n')))
     assert good.returncode == 0, good.stderr

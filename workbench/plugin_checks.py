@@ -31,12 +31,12 @@ IMPORT_PATH_RE = re.compile(rf"^{_IDENT}(\.{_IDENT})*:{_IDENT}(\.{_IDENT})*$")
 
 # Fields naming code by import path, per spec class name; "callable_ok" fields may hold a callable too.
 IMPORT_FIELDS: dict[str, tuple[str, ...]] = {
-    "TrainerSpec": ("factory", "config_class"), "EvaluatorSpec": ("factory",), "LauncherSpec": ("factory",),
+    "TrainerSpec": ("factory", "config_class"), "EvaluatorSpec": ("factory", "check"), "LauncherSpec": ("factory",),
     "RewardFunctionSpec": ("factory",), "CallbackSpec": ("factory",), "CommandSpec": ("run", "configure"),
     "PaletteCommandSpec": ("run",), "RunPanelSpec": ("widget",), "TabSpec": ("widget",),
 }
 CALLABLE_OK = {("CommandSpec", "run"), ("CommandSpec", "configure"), ("PaletteCommandSpec", "run")}
-OPTIONAL_FIELDS = {("TrainerSpec", "config_class"), ("CommandSpec", "configure")}
+OPTIONAL_FIELDS = {("TrainerSpec", "config_class"), ("CommandSpec", "configure"), ("EvaluatorSpec", "check")}
 
 
 def did_you_mean(word: str, choices: Any) -> str:

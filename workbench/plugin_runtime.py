@@ -45,6 +45,25 @@ def load_spec_object(registry: Any, table: str, name: str, field: str = "factory
                           where=f"plugin {plugin}") from None
 
 
+def check_evaluator_options(registry: Any, name: str, options: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Evaluator `name`'s own check of its options before launch (EvaluatorSpec.check); the options to use.
+    Its ConfigError passes through (it names the option); anything else is a PluginError naming the plugin."""
+    if not getattr(registry.get("evaluators", name), "check", None):
+        return options
+    check = load_spec_object(registry, "evaluators", name, "check")
+    try:
+        fixed = check(dict(options), base)
+    except WorkbenchError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
+        raise PluginError(f"evaluator '{name}': its option check failed: {describe(exc)}",
+                          where=f"plugin {registry.owner_of('evaluators', name)}") from None
+    if fixed is not None and not isinstance(fixed, dict):
+        raise PluginError(f"evaluator '{name}': its option check returned a {type(fixed).__name__}, expected "
+                          "a dict of options or None", where=f"plugin {registry.owner_of('evaluators', name)}")
+    return options if fixed is None else fixed
+
+
 def call_evaluator(registry: Any, name: str, ctx: Any, options: dict[str, Any]) -> Any:
     """Run evaluator `name`; its scores as {metric: float} (or its result object with a `metrics` dict),
     or a PluginError naming the evaluator, its plugin and the file:line where it failed."""

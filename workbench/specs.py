@@ -119,6 +119,12 @@ class EvaluatorSpec:
     options: tuple = ()
     """What a factory taking **options accepts: names, or (name, default) pairs whose default's
     type the value must have; checked before launch, with did-you-mean."""
+    check: str | None = None
+    """Import path of `check(options: dict, base: pathlib.Path) -> dict | None`, called before launch
+    (validate, run, eval) with `[eval.options.<name>]` and the config file's folder: it raises
+    workbench.errors.ConfigError(message, where="eval.options.<name>.<key>") for a value the evaluator
+    would refuse after training (a regex that does not compile, a missing file), and may return the
+    options to use instead (e.g. a relative file made absolute against `base`). Light: no torch."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def evaluate_json_valid(ctx: TrainContext, **options) -> EvalResult:
 
 
 def load_schema(own: dict, run_dir: Path) -> Any:
-    """The schema of `schema` (inline table) or `schema_file` (a .json file; relative: to the run directory)."""
+    """The schema of `schema` (inline table) or `schema_file` (a .json file; relative: to the config file, made absolute before launch by checks.check_json_schema; else to `run_dir`)."""
     if "schema" in own and "schema_file" in own:
         raise ConfigError("give schema or schema_file, not both", where=WHERE)
     if "schema_file" in own:

@@ -45,12 +45,17 @@ def _load(ctx: TrainContext, evaluator: str):
 
 
 def rows_for_eval(ctx: TrainContext, max_rows: int) -> tuple[Any, bool]:
-    """(rows, held_out): data.eval / the eval_fraction slice, else the last train rows."""
+    """(rows, held_out): data.eval / the eval_fraction slice, else the last train rows, newest first.
+
+    Either way the rows of a smaller `max_rows` are the first rows of a larger one, so the
+    evaluators of one pass (each with its own max_rows) agree on which row an index is.
+    """
     if ctx.eval_dataset is not None and len(ctx.eval_dataset):
         ds, held_out = ctx.eval_dataset, True
     elif ctx.train_dataset is not None and len(ctx.train_dataset):
         ds, held_out = ctx.train_dataset, False
-        ds = ds.select(range(max(0, len(ds) - max_rows), len(ds)))
+        last = len(ds) - 1
+        return ds.select(range(last, max(-1, last - max_rows), -1)), held_out
     else:
         raise ConfigError("no data to evaluate on: set data.eval or data.eval_fraction", where="eval.evaluators")
     return ds.select(range(min(max_rows, len(ds)))), held_out

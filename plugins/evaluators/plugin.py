@@ -22,7 +22,8 @@ def register_evaluators() -> list[EvaluatorSpec]:
     return [
         EvaluatorSpec("perplexity", f"{M}.perplexity:evaluate", ("model", "eval_data"),
                       "token-weighted perplexity of the trained model on data.eval (or a held-out slice); "
-                      "options: max_rows, batch_size, max_length", options=(("max_rows", 64), ("batch_size", 8), ("max_length", 512))),
+                      "options: max_rows, batch_size, max_length", options=(("max_rows", 64), ("batch_size", 8), ("max_length", 512)),
+                      check=f"{M}.checks:check_perplexity"),
         EvaluatorSpec("generate", f"{M}.generate:evaluate", ("model",),
                       "completions for a few prompts, written to generations.jsonl in the run; "
                       f"options: num_prompts, prompts; {GENERATION}", options=GEN),
@@ -35,22 +36,25 @@ def register_evaluators() -> list[EvaluatorSpec]:
         EvaluatorSpec("regex", f"{M}.match:evaluate_regex", ("model", "eval_data"),
                       "share of generations matching a regular expression; options: pattern (else each "
                       f"reference is the pattern), full, flags; {GENERATION}", WITH_PROMPT,
-                      options=(("pattern", ""), ("full", False), ("flags", ""), *GEN)),
+                      options=(("pattern", ""), ("full", False), ("flags", ""), *GEN), check=f"{M}.checks:check_regex"),
         EvaluatorSpec("json_valid", f"{M}.jsonfmt:evaluate_json_valid", ("model", "eval_data"),
                       f"share of generations that are valid JSON (a ``` fenced block counts); options: fenced; "
-                      f"{GENERATION}", WITH_PROMPT, options=(("fenced", True), *GEN)),
+                      f"{GENERATION}", WITH_PROMPT, options=(("fenced", True), *GEN), check=f"{M}.checks:check_json_valid"),
         EvaluatorSpec("json_schema", f"{M}.jsonfmt:evaluate_json_schema", ("model", "eval_data"),
                       "share of generations that are JSON conforming to a JSON schema; options: schema, "
                       f"schema_file (else each reference is the schema), fenced; {GENERATION}", WITH_PROMPT,
-                      options=("schema", ("schema_file", ""), ("fenced", True), *GEN)),
+                      options=("schema", ("schema_file", ""), ("fenced", True), *GEN),
+                      check=f"{M}.checks:check_json_schema"),
         EvaluatorSpec("rouge_l", f"{M}.rouge:evaluate", reference,
                       f"mean ROUGE-L F1 against the reference (rouge-score); options: stem, pass_threshold; "
-                      f"{GENERATION}", WITH_REFERENCE, options=(("stem", False), ("pass_threshold", 0.5), *GEN)),
+                      f"{GENERATION}", WITH_REFERENCE, options=(("stem", False), ("pass_threshold", 0.5), *GEN),
+                      check=f"{M}.checks:check_rouge_l"),
         EvaluatorSpec("reward_model", f"{M}.reward:evaluate", ("model", "eval_data", "reward_model"),
                       f"mean reward of the generations under a reward model; options: model (a folder); "
                       f"{GENERATION}", WITH_PROMPT, options=(("model", ""), *GEN)),
         EvaluatorSpec("preference_accuracy", f"{M}.preference:evaluate", ("model", "preference_data"),
                       "share of preference rows whose chosen answer the policy finds likelier than the rejected "
                       "one; options: max_rows, batch_size, normalize (sum or mean)", ("preference",),
-                      options=(("max_rows", 64), ("batch_size", 8), ("normalize", "sum"))),
+                      options=(("max_rows", 64), ("batch_size", 8), ("normalize", "sum")),
+                      check=f"{M}.checks:check_preference_accuracy"),
     ]

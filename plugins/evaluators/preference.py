@@ -79,6 +79,13 @@ def completion_logps(model, pairs: list[tuple[list[int], list[int]]], pad: int, 
     return out
 
 
+def check_normalize(options: dict) -> str:
+    normalize = options.get("normalize", "sum")
+    if normalize not in ("sum", "mean"):
+        raise ConfigError(f"must be 'sum' or 'mean', got {normalize!r}", where=f"eval.options.{NAME}.normalize")
+    return normalize
+
+
 def evaluate(ctx: TrainContext, **options) -> EvalResult:
     """Share of preference rows whose chosen completion the model finds likelier than the rejected one.
 
@@ -88,9 +95,7 @@ def evaluate(ctx: TrainContext, **options) -> EvalResult:
     check_options(NAME, options, ("max_rows", "batch_size", "normalize"))
     max_rows = positive_int(NAME, "max_rows", options.get("max_rows", 64))
     batch_size = positive_int(NAME, "batch_size", options.get("batch_size", 8))
-    normalize = options.get("normalize", "sum")
-    if normalize not in ("sum", "mean"):
-        raise ConfigError(f"must be 'sum' or 'mean', got {normalize!r}", where=f"eval.options.{NAME}.normalize")
+    normalize = check_normalize(options)
     rows, held_out = rows_for_eval(ctx, max_rows)
     rows = [dict(r) for r in rows]
     for i, row in enumerate(rows):

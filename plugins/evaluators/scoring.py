@@ -112,9 +112,16 @@ def parse_json(text: str | None, fenced: bool = True) -> tuple[Any, str | None]:
     if not body:
         return None, "empty generation"
     try:
-        return json.loads(body), None
+        return json.loads(body, parse_constant=_no_constant), None
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except ValueError as exc:
+        return None, f"invalid JSON: {exc}"
+
+
+def _no_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's json reads them, but they are no JSON (RFC 8259), so strict parsers refuse them."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def json_valid(generation: str, reference: Any = None, fenced: bool = True) -> Score:

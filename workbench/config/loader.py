@@ -53,6 +53,8 @@ class _Locator:
         if any(keypath == key or keypath.startswith(key + ".") for key in self.overridden):
             return f"{self.path or name} (--set)"
         line = self._line(keypath.split("."))
+        if not line and any(key.startswith(keypath + ".") for key in self.overridden):  # a table only --set made
+            return f"{self.path or name} (--set)"
         return f"{self.path or name}:{line}" if line else str(self.path or name)
 
     def _line(self, parts: list[str]) -> int | None:
@@ -230,6 +232,23 @@ def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings:
                         f"(the job runs through launcher '{launcher}', on other hardware perhaps)")
         return
     raise ConfigError(f"{keypath}: {refuser} refuses it: {error}", where=where(keypath))
+
+
+def check_evaluator_own_options(data: dict, name: str, registry, base: Path, where) -> None:
+    """The evaluator's own check of `[eval.options.<name>]` (EvaluatorSpec.check), which may resolve paths."""
+    from workbench.plugin_runtime import check_evaluator_options
+
+    options = data["eval"].setdefault("options", {})
+    given = options.get(name) or {}
+    if not isinstance(given, dict):
+        return
+    try:
+        fixed = check_evaluator_options(registry, name, given, base)
+    except ConfigError as exc:
+        key = exc.where if (exc.where or "").startswith(f"eval.options.{name}") else f"eval.options.{name}"
+        raise ConfigError(f"{key}: {exc.message}", where=where(key), hint=exc.hint) from None
+    if fixed is not given:
+        options[name] = fixed
 
 
 def check_report_to(value: Any, job_env: dict, where) -> None:
@@ -412,6 +431,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             registry.get("evaluators", name)
         except PluginError as exc:
             raise ConfigError(f"eval.evaluators: {exc.message}", where=loc.where("eval.evaluators")) from None
+        check_evaluator_own_options(data, name, registry, base, loc.where)
     if data["launch"]["launcher"] not in registry.launchers:
         try:
             registry.get("launchers", data["launch"]["launcher"])
@@ -519,6 +539,8 @@ def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | Non
                 raise DataError(
                     f"trainer '{spec.name}' needs {' or '.join(spec.data_kinds)} data, but {Path(source).name} "
                     f"is {kind} (format '{detection.format.name}')", where=f"data.{key}")
+            if key == "eval" or not data["data"].get("eval"):  # the rows the evaluators score
+                check_evaluator_kinds(data, kind, registry, source, detection.format.name, key)
             if is_hub_name(source):
                 continue
             bad, total = _bad_rows(source, data["data"], registry.data_formats)
@@ -547,6 +569,17 @@ def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | Non
             warnings.append(f"{where(f'data.{key}')}: data.{key}: {len(bad)} of {total} rows are invalid and will be "
                             f"skipped (data.on_invalid = \"skip\"); first: {bad[0].line()}")
     return "ok"
+
+
+def check_evaluator_kinds(data: dict, kind: str, registry, source: str, format_name: str, key: str) -> None:
+    """Each evaluator of `[eval].evaluators` declaring data kinds accepts `kind`, the kind of the rows it will score."""
+    for name in (data.get("eval") or {}).get("evaluators") or []:
+        spec = registry.evaluators.get(name)
+        kinds = tuple(getattr(spec, "data_kinds", ()) or ())
+        if kinds and kind not in kinds:
+            raise DataError(f"evaluator '{name}' scores {' or '.join(kinds)} rows, but {Path(source).name} is {kind} "
+                            f"(format '{format_name}')", where=f"data.{key}",
+                            hint="give data.eval rows of that kind, or leave the evaluator out of eval.evaluators")
 
 
 def _bad_rows(source: str, data_cfg: dict, formats) -> tuple[list, int]:

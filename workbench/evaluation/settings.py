@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from workbench.errors import ConfigError
-from workbench.evaluation.generation import SHARED_KEYS, settings_from
+from workbench.evaluation.generation import GENERATION_KEYS, SHARED_KEYS, settings_from
 
 EARLY_STOPPING_KEYS = ("metric", "patience", "threshold", "mode")
 LOWER_IS_BETTER = ("loss", "perplexity", "nll", "rejected_logp", "logp_rejected", "reward_std", "error")
@@ -100,6 +100,18 @@ def check_early_stopping(data: dict[str, Any], where: Callable[[str], str]) -> N
                           "(eval_loss) or an evaluator's <evaluator>/<metric>", where=where(f"{key}.metric"))
 
 
+def check_evaluator_settings(evaluator: str, options: dict[str, Any], where: Callable[[str], str]) -> None:
+    """An evaluator's own generation settings (batch_size too) and max_rows (`eval.options.<name>`), as its job checks them."""
+    key = f"eval.options.{evaluator}"
+    try:
+        settings_from({k: v for k, v in options.items() if k in GENERATION_KEYS}, key)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc.where}: {exc.message}", where=where(exc.where or key)) from None
+    rows = options.get("max_rows", 1)
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ConfigError(f"{key}.max_rows: must be a positive integer, got {rows!r}", where=where(f"{key}.max_rows"))
+
+
 def check_eval_settings(data: dict[str, Any], where: Callable[[str], str]) -> None:
     """[eval] generation keys and values; [eval] at = "checkpoints" needs evaluators and a rank-0-loadable model."""
     eval_cfg = data.get("eval")
@@ -117,6 +129,9 @@ def check_eval_settings(data: dict[str, Any], where: Callable[[str], str]) -> No
         if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
             raise ConfigError(f"eval.generation.max_rows: must be a positive integer, got {rows!r}",
                               where=where("eval.generation.max_rows"))
+        for name, options in (eval_cfg.get("options") or {}).items():
+            if isinstance(options, dict):
+                check_evaluator_settings(name, options, where)
         if eval_cfg.get("at") == "checkpoints":
             if not eval_cfg.get("evaluators"):
                 raise ConfigError("eval.at: \"checkpoints\" scores each checkpoint with eval.evaluators, but none "

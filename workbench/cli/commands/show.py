@@ -25,6 +25,20 @@ def evaluation_scores(rows: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
+def last_eval(rows: list[dict]) -> dict | None:
+    """The eval rows of the last evaluated step merged into one: the Trainer's eval_loss and the
+    evaluators' eval/<evaluator>/<metric> of that step are separate rows of kind "eval"."""
+    evals = [m for m in rows if m.get("kind") == "eval"]
+    if not evals:
+        return None
+    step = evals[-1].get("step")
+    merged: dict = {}
+    for m in evals:
+        if m.get("step") == step:
+            merged.update(m)
+    return merged
+
+
 def machine_line(m: dict) -> str:
     """'machine 1  gpu-b  failed (killed by SIGKILL)  pid 4242  exit -9 SIGKILL' for one entry of status.json's machines."""
     line = f"machine {m.get('rank', '?')}  {m.get('host', '?')}  {m.get('status', '?')}"
@@ -48,7 +62,7 @@ def run(args) -> int:
     info = r.summary()
     rows = tail_jsonl(r.path("metrics.jsonl"))
     info["last_metrics"] = next((m for m in reversed(rows) if m.get("kind", "train") == "train"), None)
-    info["last_eval"] = next((m for m in reversed(rows) if m.get("kind") == "eval"), None)
+    info["last_eval"] = last_eval(rows)
     info["evaluation"] = evaluation_scores(rows)
     info["events"] = tail_jsonl(r.path("events.jsonl"))[-10:]
     checks = r.checkpoint_checks()
