@@ -60,6 +60,20 @@ def test_rows_second_load_hits_and_keeps_bad_rows(tmp_path, root, formats):
 
 
 
+def test_a_hit_for_a_copy_names_the_copy_in_its_bad_rows(tmp_path, root, formats):
+    """Was: the entry is keyed by content, so a copy of a file in another folder hit it and its bad rows
+    (the job's error, invalid_rows.train.jsonl) named the first file's path."""
+    first = copy_data(tmp_path, "sft-messages-bad.jsonl")
+    (tmp_path / "copy").mkdir()
+    copy = tmp_path / "copy" / "train.jsonl"
+    shutil.copy(first, copy)
+    original = cache.load_rows(str(first), DATA_CFG, formats, root=root)
+    again = cache.load_rows(str(copy), DATA_CFG, formats, root=root)
+    assert again.hit and again.key == original.key
+    assert [b.line() for b in again.bad] == [b.line().replace(str(first), str(copy)) for b in original.bad]
+    assert all(b.location.startswith(f"{copy}:") for b in again.bad) and again.bad
+
+
 def test_a_cache_that_cannot_be_written_or_read_only_costs_speed(tmp_path, formats):
     """Was: a cache folder that could not be created (another user's, a file in the way) or an entry
     with a damaged workbench-cache.json failed the run with OSError / JSONDecodeError."""

@@ -375,3 +375,79 @@ def test_ranges_of_a_mapped_file_bom_no_final_newline_and_empty(tmp_path):
     assert rest[:2] == (80, 80) and rest[2][0][0] == 2
     (tmp_path / "empty.jsonl").write_bytes(b"")
     assert check_range(str(tmp_path / "empty.jsonl"), 0, 0, fmt, None) == (0, 0, [])
+
+
+def test_problem_counts_keep_the_words_and_fold_the_values():
+    """Was: "not UTF-8 text" was counted as "not UTF-N text", and "'chosen' and 'rejected' are identical"
+    as "'…' and '…' are identical"."""
+    from workbench.data.loading import BadRow
+    from workbench.data.validate import reason_key
+    from workbench_plugins.formats.pairs import convert_preference
+    from workbench.errors import DataError
+
+    assert reason_key(BadRow("f:1", 1, "", "not UTF-8 text: invalid start byte at byte 49")) == \
+        "not UTF-8 text: invalid start byte at byte N"
+    assert reason_key(BadRow("f:2", 2, "", "record has 3 fields, the header has 2")) == \
+        "record has N fields, the header has N"
+    with pytest.raises(DataError) as exc:
+        convert_preference({"prompt": "p", "chosen": "same", "rejected": "same"})
+    assert reason_key(BadRow("f:3", 3, exc.value.where, exc.value.message)) == \
+        "rejected: chosen and rejected are identical"
+
+
+def test_csv_cells_that_read_true_or_false_stay_text(tmp_path):
+    """Was: every CSV cell "True"/"false" became a boolean, so a completion or text "True" (a yes/no
+    question's answer) was an invalid row; KTO labels in a CSV still read as booleans."""
+    from workbench.data.loading import prepare
+    from workbench.plugin_manager import get_registry
+
+    formats = get_registry().data_formats
+    qa = tmp_path / "boolq.csv"
+    qa.write_text("prompt,completion\nIs the sky blue?,True\nIs grass red?,false\n")
+    report = check_source(str(qa), formats)
+    assert report.format == "prompt_completion" and report.ok, [b.line() for b in report.bad]
+    assert prepare(str(qa), {}, formats).rows[0]["completion"] == "True"
+    kto = tmp_path / "kto.csv"
+    kto.write_text("prompt,completion,label\nQ,good,true\nQ,bad,False\nQ,odd,maybe\n")
+    report = check_source(str(kto), formats)
+    assert report.format == "kto" and [(b.number, b.field) for b in report.bad] == [(4, "label")]
+    assert [r["label"] for r in prepare(str(kto), {"on_invalid": "skip"}, formats).rows] == [True, False]
+
+
+def test_a_raw_nul_byte_names_the_character_and_its_column(tmp_path):
+    """Was: "invalid JSON: Invalid control character at (column 47)": which character, and that JSON
+    wants it escaped, went unsaid (a NUL or tab pasted into a string is common in scraped data)."""
+    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    path = tmp_path / "nul.jsonl"
+    path.write_bytes((good + "\n" + good.replace("hi", "h\x00i") + "\n").encode())
+    from workbench.plugin_manager import get_registry
+
+    formats = get_registry().data_formats
+    (bad,) = check_source(str(path), formats).bad
+    column = good.index("hi") + 2
+    assert bad.number == 2 and bad.reason.startswith(f"invalid JSON: raw control character '\\x00' in a string "
+                                                     f"(column {column};")
+    job = [r.data for r in iter_rows(str(path))]  # the job's reader says the same
+    assert job[1]["__error__"] == bad.reason
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_lone_surrogate_escape_is_a_bad_row_not_a_crash_in_the_job(tmp_path, suffix):
+    """Was: '"\\ud83d"' (an emoji cut in half by a scraper) parsed as JSON, so data check and validate
+    passed the row, and the job died converting it to Arrow (UnicodeEncodeError: surrogates not allowed).
+    A proper pair (json.dumps' default for an emoji) stays valid, on every stage of the fast path."""
+    from workbench.data.cache import load_rows
+    from workbench.plugin_manager import get_registry
+
+    rows = [json.dumps({"messages": [{"role": "user", "content": f"hi {i} \U0001F600"},
+                                     {"role": "assistant", "content": "yo"}]}) for i in range(300)]
+    assert "\\ud83d\\ude00" in rows[0]
+    rows[150] = rows[150].replace("\\ude00", "")
+    path = tmp_path / f"chat{suffix}"
+    path.write_text("\n".join(rows) + "\n" if suffix == ".jsonl" else "[" + ",\n".join(rows) + "]")
+    formats = get_registry().data_formats
+    report = check_source(str(path), formats)
+    assert [b.number for b in report.bad] == [151] and report.total == 300
+    assert report.bad[0].reason.startswith("not valid Unicode: a lone surrogate \\ud83d")
+    loaded = load_rows(str(path), {}, formats, root=tmp_path / "cache")  # the job's reader, then Arrow
+    assert [b.number for b in loaded.bad] == [151] and len(loaded.dataset) == 299

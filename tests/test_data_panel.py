@@ -118,3 +118,77 @@ def test_panel_import_keeps_heavy_libraries_out():
             "print([m for m in ('torch','transformers','datasets','trl') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_mask_view_shows_what_the_configs_trainer_trains(tmp_path, monkeypatch):
+    """Was: the mask view always highlighted the assistant turns and ignored max_length, whatever the
+    chosen config said (TRL's SFT default assistant_only_loss = false trains every token; truncation cuts)."""
+    from workbench.data.tokens import load_tokenizer
+    from workbench.tui.panels.datasets import TokenizerChoice
+
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    model = sample_data_dir() / "models" / "tiny-llama"
+    messages = [{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "fine thanks"}]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "chat.jsonl").write_text(json.dumps({"messages": messages}) + "\n")
+    config = tmp_path / "job.toml"
+    config.write_text(f'[model]\npath = "{model}"\n[data]\ntrain = "data/chat.jsonl"\n[trainer]\nname = "sft"\n'
+                      "[trainer.args]\nmax_length = 8\n")
+    tok = load_tokenizer(str(model))
+    ids = tok.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DatasetsPanel)
+        panel.open_file(tmp_path / "data" / "chat.jsonl")
+        await app.workers.wait_for_complete()
+        panel._set_choice(TokenizerChoice.from_config(config))
+        app.query_one("#ds-rows", DataTable).focus()
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = panel.mask_rendered
+        trained = "".join(text.plain[s.start:s.end] for s in text.spans if str(s.style) == TRAINED_STYLE)
+        assert trained.replace("⏎", "") == tok.decode(ids[:8]), text.plain
+        assert f"{len(ids)} tokens ({len(ids) - 8} cut by max_length 8" in text.plain
+
+
+async def test_save_to_disk_folders_are_listed_and_open_as_one_dataset(tmp_path, monkeypatch):
+    """Was: the list showed a save_to_disk folder's dataset_info.json and state.json as data files (they open
+    as nothing useful), and not the folder itself, which data check and runs read."""
+    from datasets import Dataset, DatasetDict
+
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]}
+            for i in range(7)]
+    Dataset.from_list(rows).save_to_disk(str(tmp_path / "data" / "saved"))
+    DatasetDict(train=Dataset.from_list(rows[:3])).save_to_disk(str(tmp_path / "data" / "splits"))
+    (tmp_path / "data" / "notes.json").write_text("[]")
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DatasetsPanel)
+        files = app.query_one("#ds-files", OptionList)
+        listed = [str(files.get_option_at_index(i).prompt) for i in range(files.option_count)]
+        ours = [name for name in listed if not name.startswith("sample/")]
+        assert ours == ["data/notes.json", "data/saved", "data/splits"], listed
+        files.focus()
+        files.highlighted = 1
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.query_one("#ds-rows", DataTable).row_count == 7
+        assert panel.format is not None and panel.format.name == "messages"
+
+
+def test_mask_of_a_huge_row_renders_the_kept_window_not_every_token():
+    """Was: the mask view decoded and drew every token of the row (a 5 MB row: millions of pieces, minutes
+    of a frozen view); now the tokens max_length keeps, a few cut ones beside them, and a count of the rest."""
+    from workbench.data.tokens import Encoded, load_tokenizer
+    from workbench.tui.panels.datasets import CUT_SHOWN, mask_text
+
+    tok = load_tokenizer(str(sample_data_dir() / "models" / "tiny-llama"))
+    ids = tok("x " * 5000, add_special_tokens=False)["input_ids"]
+    text = mask_text(tok, [Encoded(ids, [1] * len(ids))], "language_modeling", 1, max_length=64)
+    drawn = text.plain.count("│")
+    assert 64 <= drawn <= 64 + CUT_SHOWN
+    assert f"… {len(ids) - 64 - CUT_SHOWN:,} more tokens cut …" in text.plain
+    assert f"{len(ids)} tokens ({len(ids) - 64} cut by max_length 64" in text.plain

@@ -17,7 +17,8 @@ from workbench.data import stats as backend
 from workbench.data.tokens import pack_bfd, token_stats
 
 
-def write_config(tmp_path: Path, extra_model: str = "", args: str = "max_length = 128") -> Path:
+def write_config(tmp_path: Path, extra_model: str = "",
+                 args: str = "max_length = 128\nassistant_only_loss = true") -> Path:
     path = tmp_path / "job.toml"
     path.write_text(f'[model]\npath = "{MODEL}"\n{extra_model}\n[data]\ntrain = "{DATA / "sft-messages.jsonl"}"\n'
                     f'[trainer]\nname = "sft"\n[trainer.args]\n{args}\n')

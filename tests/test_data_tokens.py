@@ -66,8 +66,10 @@ def test_template_without_markers_uses_prefix_difference(tok):
 
 def test_prompt_completion_trains_on_completion_only(tok):
     (enc,) = encode_row(tok, {"prompt": "What is 2 plus 2? ", "completion": "4."}, "prompt_completion")
-    prompt_len = len(tok("What is 2 plus 2? ")["input_ids"])
-    assert enc.mask == [0] * prompt_len + [1] * (len(enc.ids) - prompt_len)
+    prompt = tok("What is 2 plus 2? ")["input_ids"]
+    # The prompt's trailing space merges into " 4": like TRL, the completion starts where the two diverge.
+    shared = next(i for i, (a, b) in enumerate(zip(prompt, enc.ids)) if a != b)
+    assert shared < len(prompt) and enc.mask == [0] * shared + [1] * (len(enc.ids) - shared)
     assert enc.ids[-1] == tok.eos_token_id
     chosen, rejected = encode_row(tok, {"chosen": "Q: a A: yes", "rejected": "Q: a A: no"}, "preference")
     assert chosen.trained > 0 and rejected.trained > 0

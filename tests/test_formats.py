@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from workbench.data.loading import detect
@@ -149,3 +151,20 @@ def test_prompt_only():
     with pytest.raises(DataError) as err:
         conv("prompt_only", {"prompt": [{"role": "user"}]})
     assert err.value.where == "prompt[0].content"
+
+
+def test_a_sharegpt_speaker_as_a_messages_role_says_how_to_read_it(tmp_path):
+    """Was: {"role": "human"} / {"role": "gpt"} under `messages` only said "unknown role", on every row;
+    the sharegpt format reads such rows once told where the turns are."""
+    from workbench.data.validate import check_source
+    from workbench.plugin_manager import get_registry
+
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(json.dumps({"messages": [{"role": "human", "content": "hi"}, {"role": "gpt", "content": "yo"}]})
+                    + "\n")
+    formats = get_registry().data_formats
+    (bad,) = check_source(str(path), formats).bad
+    assert bad.field == "messages[0].role" and "ShareGPT's name for user" in bad.reason
+    assert 'data.format = "sharegpt"' in bad.reason and '{conversations = "messages"}' in bad.reason
+    fixed = check_source(str(path), formats, {"format": "sharegpt", "columns": {"conversations": "messages"}})
+    assert fixed.ok and fixed.total == 1

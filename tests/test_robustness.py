@@ -208,7 +208,7 @@ def test_out_of_range_values_are_rejected_before_launch(workspace, tmp_path, ove
 def test_in_range_values_still_validate(workspace, tmp_path):
     config = sft_config(tmp_path / "cfg")
     ok = cli("validate", str(config), "--set", "data.eval_fraction=0.1", "--set", "run.seed=0",
-             "--set", "launch.env.FOO=1", "--set", "data.max_rows=1")
+             "--set", "launch.env.FOO=1", "--set", "data.max_rows=10")  # 1 row: nothing left after the hold-out
     assert ok.returncode == 0, ok.stderr
 
 

@@ -193,6 +193,25 @@ def test_max_rows_checks_only_the_rows_the_job_reads(workspace, tmp_path, capsys
     assert code == 2 and "1 of 3 rows are invalid" in _error_line(err)
 
 
+def test_an_eval_fraction_that_leaves_no_training_row_is_refused(workspace, tmp_path, capsys):
+    """Was: validate said ok, and the job failed with datasets' bare ValueError ("the resulting train set
+    will be empty"): eval_fraction's hold-out is rounded up, of the valid rows (after on_invalid = "skip")."""
+    from workbench.data.cache import split_holdout
+    from workbench.errors import DataError
+
+    config = sft_config(tmp_path / "cfg")
+    bad = four_bad_rows(tmp_path)  # 16 valid rows of 20
+    sets = ["--set", f'data.train="{bad}"', "--set", 'data.on_invalid="skip"']
+    code, err = _main(capsys, "validate", str(config), *sets, "--set", "data.eval_fraction=0.9")
+    assert code == 0, err   # 15 of 16 held out, one row left to train on
+    code, err = _main(capsys, "validate", str(config), *sets, "--set", "data.eval_fraction=0.95")
+    assert code == 2 and "data.eval_fraction: holding out 0.95 of 16 valid rows (16, rounded up)" in _error_line(err)
+    from datasets import Dataset
+
+    with pytest.raises(DataError, match="leaves none to train on"):  # the job's own split says the same
+        split_holdout(Dataset.from_list([{"text": "a"}, {"text": "b"}]), 0.6, seed=0)
+
+
 def test_tensorboard_without_its_package_names_the_package(workspace, tmp_path, monkeypatch):
     import workbench.config.integrations as integrations
     from workbench.config import load_config

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from workbench.errors import DataError
 from workbench.specs import DetectResult
-from workbench_plugins.formats.common import check_messages, fraction, is_message_list, require, type_name
-
-# ShareGPT speaker names seen in the wild (ShareGPT, Vicuna, LLaMA-Factory, Glaive, OpenHermes), to chat roles.
-SHAREGPT_ROLES = {
-    "human": "user", "user": "user", "prompter": "user", "usr": "user", "question": "user",
-    "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant", "bard": "assistant", "model": "assistant",
-    "bot": "assistant", "ai": "assistant", "claude": "assistant", "answer": "assistant", "function_call": "assistant",
-    "system": "system",
-    "tool": "tool", "observation": "tool", "function": "tool", "function_response": "tool", "ipython": "tool",
-}
+from workbench_plugins.formats.common import (SHAREGPT_ROLES, check_messages, fraction, is_message_list, require,
+                                              type_name)
 
 
 def detect_messages(rows: list[dict]) -> DetectResult:

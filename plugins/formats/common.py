@@ -15,6 +15,15 @@ ROLES = ("system", "user", "assistant", "tool")
 _ROLE_SET = frozenset(ROLES)
 _MESSAGE_EXTRAS = ("tool_calls", "name", "tool_call_id")
 
+# ShareGPT speaker names seen in the wild (ShareGPT, Vicuna, LLaMA-Factory, Glaive, OpenHermes), to chat roles.
+SHAREGPT_ROLES = {
+    "human": "user", "user": "user", "prompter": "user", "usr": "user", "question": "user",
+    "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant", "bard": "assistant", "model": "assistant",
+    "bot": "assistant", "ai": "assistant", "claude": "assistant", "answer": "assistant", "function_call": "assistant",
+    "system": "system",
+    "tool": "tool", "observation": "tool", "function": "tool", "function_response": "tool", "ipython": "tool",
+}
+
 
 def fraction(rows: list[dict], test: Callable[[dict], object]) -> DetectResult:
     """Confidence = share of sample rows for which `test(row)` holds."""
@@ -95,7 +104,11 @@ def check_messages(messages, field: str = "messages", need_assistant: bool = Tru
         role = m.get("role")
         if role not in _ROLE_SET:
             got = "missing" if "role" not in m else repr(role)
-            raise DataError(f"unknown role {got} (expected one of {', '.join(ROLES)})", where=f"{field}[{i}].role")
+            alias = SHAREGPT_ROLES.get(role.lower()) if isinstance(role, str) and field == "messages" else None
+            also = (f"; ShareGPT's name for {alias}: data.format = \"sharegpt\", "
+                    f"data.columns = {{conversations = \"messages\"}} reads such rows") if alias else ""
+            raise DataError(f"unknown role {got} (expected one of {', '.join(ROLES)}){also}",
+                            where=f"{field}[{i}].role")
         content = m.get("content")
         calls = m.get("tool_calls")
         if calls:

@@ -33,18 +33,30 @@ def convert_preference(row: dict) -> dict:
         raise DataError("implicit-prompt preference needs the prompt turns before the answer "
                         "(or give an explicit 'prompt')", where="chosen")
     if chosen == rejected:
-        raise DataError("'chosen' and 'rejected' are identical", where="rejected")
+        raise DataError("chosen and rejected are identical", where="rejected")
     return out
 
 
+# A label written as a word: CSV cells are text ("true"), so are some JSON exports.
+LABEL_WORDS = {"true": True, "false": False}
+
+
+def _label(value):
+    """The boolean a KTO label stands for, or None."""
+    if isinstance(value, bool):
+        return value
+    return LABEL_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+
+
 def detect_kto(rows: list[dict]) -> DetectResult:
-    return fraction(rows, lambda r: "completion" in r and isinstance(r.get("label"), bool))
+    return fraction(rows, lambda r: "completion" in r and _label(r.get("label")) is not None)
 
 
 def convert_kto(row: dict) -> dict:
-    label = row.get("label")
-    if not isinstance(label, bool):
-        raise DataError(f"must be true or false, got {type_name(label)} {label!r}", where="label")
+    label = _label(row.get("label"))
+    if label is None:
+        value = row.get("label")
+        raise DataError(f"must be true or false, got {type_name(value)} {value!r}", where="label")
     prompt = text_or_messages(row, "prompt")
     if isinstance(prompt, list):
         completion = row.get("completion")

@@ -549,6 +549,15 @@ def check_data_kind(data: dict, spec, registry, where, warnings: list[str] | Non
             raise DataError(f"{exc.where if keyed else f'data.{key}'}: {exc.message}",
                             where=where(exc.where) if keyed else exc.where or where(f"data.{key}"),
                             hint=exc.hint) from None
+        if key == "train" and not data["data"].get("eval") and (data["data"].get("eval_fraction") or 0) > 0 \
+                and len(bad) < total:
+            from workbench.data.cache import check_holdout
+
+            try:  # as the job splits the valid rows
+                check_holdout(total - len(bad), data["data"]["eval_fraction"])
+            except DataError as exc:
+                raise DataError(f"data.eval_fraction: {exc.message}", where=where("data.eval_fraction"),
+                                hint=exc.hint) from None
         if not bad:
             continue
         if data["data"]["on_invalid"] == "fail" or len(bad) == total:

@@ -257,6 +257,14 @@ def rows_key(source: str, data_cfg: dict, formats: dict, split: str, max_rows: i
                    "versions": _versions("workbench", "datasets", "pyarrow")})
 
 
+def _bad_record(bad, source: str) -> dict:
+    """A bad row as stored: its location also relative to the source ("at": ":17", " row 3")."""
+    record = bad.to_json()
+    if bad.location.startswith(source):
+        record["at"] = bad.location[len(source):]
+    return record
+
+
 def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", max_rows: int | None = None,
               root: Path | None = None) -> Rows:
     """The converted rows of `source`, from the cache when its content was converted before."""
@@ -272,8 +280,9 @@ def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", 
         if meta is not None and meta.get("format_name") in formats:
             try:
                 bad_path = e.path / BAD_ROWS
-                bad = [BadRow(b["location"], b["row"], b["field"], b["reason"]) for b in
-                       (json.loads(line) for line in bad_path.read_text(encoding="utf-8").splitlines())] \
+                # The entry may have been written for another file of the same content: name this one.
+                bad = [BadRow(f"{source}{b['at']}" if "at" in b else b["location"], b["row"], b["field"], b["reason"])
+                       for b in (json.loads(line) for line in bad_path.read_text(encoding="utf-8").splitlines())] \
                     if bad_path.exists() else []
                 return Rows(keyed(e.load(), key), formats[meta["format_name"]], bad, meta["total"], True, key,
                             time.perf_counter() - started)
@@ -287,7 +296,7 @@ def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", 
 
     def write_bad(folder: Path) -> None:
         if prepared.bad:
-            (folder / BAD_ROWS).write_text("".join(json.dumps(b.to_json(), ensure_ascii=False) + "\n"
+            (folder / BAD_ROWS).write_text("".join(json.dumps(_bad_record(b, str(source)), ensure_ascii=False) + "\n"
                                                    for b in prepared.bad), encoding="utf-8")
 
     e = entry("rows", key, root)
@@ -303,8 +312,24 @@ def load_rows(source: str, data_cfg: dict, formats: dict, split: str = "train", 
                 time.perf_counter() - started)
 
 
+def check_holdout(rows: int, fraction: float) -> int:
+    """The rows `data.eval_fraction` holds out of `rows` (datasets' `train_test_split` rounds them up);
+    a DataError when that leaves none to train on."""
+    import math
+
+    from workbench.errors import DataError
+
+    held = math.ceil(fraction * rows)
+    if held >= rows:
+        raise DataError(f"holding out {fraction:g} of {rows} valid row{'s' if rows != 1 else ''} ({held}, rounded up) "
+                        "leaves none to train on", where="data.eval_fraction",
+                        hint="lower data.eval_fraction, add rows, or give the evaluation rows as data.eval")
+    return held
+
+
 def split_holdout(dataset, fraction: float, seed: int):
     """`train_test_split` that keeps content keys on both parts (so both can be cached)."""
+    check_holdout(len(dataset), fraction)
     parts = dataset.train_test_split(test_size=fraction, seed=seed)
     train, held = parts["train"], parts["test"]
     if is_keyed(dataset):

@@ -6,7 +6,7 @@ format's converter accepts. It is a conservative pre-check: any line it does not
 (escaped key names, unusual whitespace, extra nested fields, tool calls...) is simply
 checked the exact way. The pieces here only match canonical JSON that Python's `json`
 reads the same way: strict strings (no raw control characters, valid escapes), plain
-numbers, no duplicate keys. UTF-8 validity is not part of the grammar: callers check
+numbers, no duplicate keys, no lone surrogate escape. UTF-8 validity is not part of the grammar: callers check
 the block's bytes once (see `utf8_valid`).
 """
 
@@ -23,7 +23,8 @@ OPT = rb"?+"
 
 WS = rb"[ \t\r]" + STAR                # JSON whitespace that can occur inside one line
 _BODY = rb'[^"\\\x00-\x1f]' + STAR      # string characters up to the next quote or escape
-_ESCAPE = rb'\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})'
+# A \\uD800-\\uDFFF escape only as a high/low pair: a lone one (half an emoji) parses, but is no text.
+_ESCAPE = rb'\\(?:["\\/bfnrt]|u(?![dD][89a-fA-F])[0-9a-fA-F]{4}|u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2})'
 STRING = rb'"' + _BODY + rb"(?:" + _ESCAPE + _BODY + rb')' + STAR + rb'"'
 # A string whose first non-space character is printable ASCII: certainly not blank to
 # str.strip(), which is what the converters' "is empty" checks use.

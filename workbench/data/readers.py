@@ -67,6 +67,24 @@ def iter_rows(source: str, split: str = "train", limit: int | None = None) -> It
         yield row
 
 
+# A \\uD800-\\uDFFF escape (not itself after an escaped backslash), with the low half that may pair with it.
+_SURROGATE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u([dD][89a-fA-F][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?")
+
+
+def lone_surrogate(raw: bytes, column: bool = True) -> str | None:
+    """Why a JSON text holds a string no UTF-8 text can (a \\ud83d escape without its pair, e.g. an emoji
+    cut in half), or None. JSON parsers accept it; Arrow, tokenizers and the trainer's dataset cannot."""
+    if b"\\u" not in raw:
+        return None
+    for m in _SURROGATE.finditer(raw):
+        if m.group(2)[1:2].lower() in b"89ab" and m.group(3):  # a high surrogate with its low half: a pair
+            continue
+        at = m.start() + len(m.group(1))
+        where = f" (column {len(raw[:at].decode('utf-8', 'replace').lstrip(chr(0xFEFF))) + 1})" if column else ""
+        return f"not valid Unicode: a lone surrogate \\u{m.group(2).decode()}{where}, e.g. half of an emoji cut in two"
+    return None
+
+
 def decode_line(raw: bytes) -> dict:
     """One JSONL line as a row dict, or {"__error__": reason} (the caller adds the location).
 
@@ -77,6 +95,9 @@ def decode_line(raw: bytes) -> dict:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
+        if exc.msg == "Invalid control character at":  # a raw NUL, tab or other byte below 32 inside a string
+            return {"__error__": f"invalid JSON: raw control character {exc.doc[exc.pos]!r} in a string "
+                                 f"(column {exc.pos + 1}; JSON wants it escaped: \\t, \\u0000)"}
         return {"__error__": f"invalid JSON: {exc.msg} (column {exc.pos + 1})"}
     except UnicodeDecodeError as exc:
         return {"__error__": f"not UTF-8 text: {exc.reason} at byte {exc.start}"}
@@ -84,6 +105,9 @@ def decode_line(raw: bytes) -> dict:
         return {"__error__": TOO_DEEP}
     if type(data) is not dict:
         return {"__error__": f"expected a JSON object, got {_json_type(data)}"}
+    surrogate = lone_surrogate(raw)
+    if surrogate:
+        return {"__error__": surrogate}
     return data
 
 
@@ -120,8 +144,13 @@ def _json(path: str) -> Iterator[Row]:
         data = data[lists[0]]
     if not isinstance(data, list):
         raise DataError(f"expected a JSON array of rows, got {_json_type(data)}", where=path)
+    check_text = lone_surrogate(Path(path).read_bytes()) is not None  # rare: then each row is checked
     for i, item in enumerate(data, start=1):
         row = item if isinstance(item, dict) else {"__error__": f"expected a JSON object, got {_json_type(item)}"}
+        if check_text and "__error__" not in row:
+            surrogate = lone_surrogate(json.dumps(row).encode(), column=False)
+            if surrogate:
+                row = {"__error__": surrogate}
         yield Row(f"{path} row {i}", i, row)
 
 
@@ -158,7 +187,8 @@ def _csv(path: str) -> Iterator[Row]:
 
 
 def _csv_value(value: str):
-    """CSV cells holding JSON lists/objects (e.g. messages) are decoded; the rest stay strings.
+    """CSV cells holding JSON lists/objects (e.g. messages) are decoded; the rest stay strings
+    (a completion "True" is text: a format that wants a boolean, like KTO's label, reads the word).
 
     An empty cell is a missing value (None), so "missing field" errors read naturally.
     """
@@ -169,8 +199,6 @@ def _csv_value(value: str):
             return json.loads(value)
         except (json.JSONDecodeError, RecursionError):
             return value
-    if value in ("true", "false", "True", "False"):
-        return value.lower() == "true"
     return value
 
 

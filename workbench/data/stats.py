@@ -15,6 +15,10 @@ The backend of `workbench data stats` and of the TUI's Datasets stats / loss-mas
 - The tokenizer, chat template and max_length come from the config (its [model] path /
   tokenizer / chat_template, trainer.args.max_length, else the trainer's default), or
   from `model=` / `max_length=` (named in `describe()`, so a screen can say which it uses).
+- Which tokens are trained on follows the config's trainer args as the trainer reads them
+  (its own config class's defaults included): `assistant_only_loss` (TRL's SFT default is
+  off: a conversation trains on every token), `completion_only_loss`, `truncation_mode`
+  (`settings.loss`, a `LossMask`). Without a config: assistant turns and completions.
 - Rows are streamed from the file (never all in memory): per sequence only its length
   (4 bytes) is kept; peak memory does not grow with the file.
 - `progress(rows_done, fraction_or_None)` is called every 256 rows and at the end
@@ -34,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from workbench.data.tokens import Encoded, TokenStats, encode_row, mask_runs
+from workbench.data.tokens import DEFAULT_LOSS, Encoded, LossMask, TokenStats, encode_row, mask_runs
 from workbench.errors import WorkbenchError
 
 Progress = Callable[[int, "float | None"], None]
@@ -63,6 +67,8 @@ class StatsSettings:
     split: str = "train"
     max_rows: int | None = None
     trust_remote_code: bool = False
+    loss: LossMask = DEFAULT_LOSS
+    loss_from: str = "no config: assistant turns and completions"
 
     @property
     def data_cfg(self) -> dict:
@@ -74,12 +80,15 @@ class StatsSettings:
         where = f" (config {Path(self.config).name})" if self.config else ""
         template = f"chat template {Path(self.chat_template).name}" if self.chat_template else \
             "chat template of the tokenizer"
-        return f"tokenizer {_short(tok)}{where}, {template}, max_length {self.max_length} ({self.max_length_from})"
+        return (f"tokenizer {_short(tok)}{where}, {template}, max_length {self.max_length} ({self.max_length_from}), "
+                f"{self.loss.describe()} ({self.loss_from})")
 
     def to_json(self) -> dict:
         return {"config": self.config, "model": self.model, "tokenizer": self.tokenizer or self.model,
                 "chat_template": self.chat_template, "max_length": self.max_length,
-                "max_length_from": self.max_length_from}
+                "max_length_from": self.max_length_from, "assistant_only_loss": self.loss.assistant_only,
+                "completion_only_loss": self.loss.completion_only, "truncation_mode": self.loss.truncation,
+                "loss_from": self.loss_from}
 
 
 def _short(path: str) -> str:
@@ -98,6 +107,7 @@ def settings_for(source: str, *, config: str | None = None, model: str | None = 
 
     tokenizer = template = None
     trust = False
+    loss, loss_from = DEFAULT_LOSS, StatsSettings.loss_from
     source_of_max = "--max-length" if max_length else "default"
     data_columns = dict(columns or {})
     if config:
@@ -113,12 +123,13 @@ def settings_for(source: str, *, config: str | None = None, model: str | None = 
         if format == "auto":
             format = cfg["data"].get("format", "auto")
         data_columns = {**cfg["data"].get("columns", {}), **data_columns}
+        loss, loss_from = config_loss(cfg, Path(config).name)
     if not model:
         raise ConfigError("token statistics need a model (for the tokenizer and chat template) or a config")
     return StatsSettings(source=str(source), model=str(model), tokenizer=tokenizer, chat_template=template,
                          max_length=int(max_length or DEFAULT_MAX_LENGTH), max_length_from=source_of_max,
                          config=str(config) if config else None, format=format, columns=data_columns, split=split,
-                         max_rows=max_rows, trust_remote_code=trust)
+                         max_rows=max_rows, trust_remote_code=trust, loss=loss, loss_from=loss_from)
 
 
 def _config_max_length(cfg, name: str) -> tuple[int, str]:
@@ -135,6 +146,36 @@ def _config_max_length(cfg, name: str) -> tuple[int, str]:
     except WorkbenchError:
         pass
     return DEFAULT_MAX_LENGTH, "default"
+
+
+def config_loss(cfg, name: str) -> tuple[LossMask, str]:
+    """The loss mask the config's trainer applies: trainer.args, else the trainer's defaults, else its
+    config class's (e.g. trl.SFTConfig: assistant_only_loss off, completion_only_loss on for
+    prompt/completion rows, keep_start truncation)."""
+    args = dict(cfg["trainer"].get("args", {}))
+    fields: dict = {}
+    try:
+        from workbench.config.argschema import trainer_fields
+        from workbench.plugin_manager import get_registry
+
+        spec = get_registry().trainer(cfg["trainer"]["name"])
+        args = {**(spec.default_args or {}), **args}
+        fields = trainer_fields(spec.config_class) if spec.config_class else {}
+    except (WorkbenchError, ImportError, OSError, ValueError):
+        pass  # the trainer's class cannot be read here: only what the config says, else assistant/completion
+
+    def value(key: str, fallback):
+        if key in args:
+            return args[key]
+        record = fields.get(key)
+        return record.get("default", fallback) if isinstance(record, dict) else fallback
+
+    assistant = value("assistant_only_loss", True)
+    completion = value("completion_only_loss", True)
+    truncation = "keep_start" if value("packing", False) else value("truncation_mode", "keep_start")
+    loss = LossMask(assistant_only=bool(assistant), completion_only=completion is None or bool(completion),
+                    truncation=truncation if truncation in ("keep_start", "keep_end") else "keep_start")
+    return loss, f"{name}: trainer {cfg['trainer']['name']}"
 
 
 @dataclass
@@ -174,7 +215,7 @@ def row_sequences(settings: StatsSettings, row: dict, formats: dict | None = Non
         formats = formats if formats is not None else _formats()
         fmt = resolve_format(settings.source, settings.data_cfg, formats, settings.split).format
     canonical = fmt.convert(map_columns(row, settings.columns or None))
-    return encode_row(tokenizer_for(settings), canonical, fmt.kind)
+    return encode_row(tokenizer_for(settings), canonical, fmt.kind, settings.loss)
 
 
 def _formats() -> dict:
@@ -208,6 +249,7 @@ def stats_key(settings: StatsSettings, formats: dict, tok) -> str | None:
     import workbench.data.tokens as tokens_module
 
     return cache.digest({"stage": "stats", "rows": rows, "tokenizer": cache.tokenizer_fingerprint(tok),
+                         "loss": settings.loss.key(),
                          "encoder": cache.file_digest(Path(tokens_module.__file__)),
                          "versions": cache._versions("transformers", "tokenizers")})
 
@@ -249,7 +291,7 @@ def _stream_stats(settings: StatsSettings, formats: dict, tok, entry, progress, 
     detection = resolve_format(settings.source, settings.data_cfg, formats, settings.split)
     fmt = detection.format
     total_lines = _line_count(settings.source) if progress else None
-    stats = TokenStats(max_length=settings.max_length)
+    stats = TokenStats(max_length=settings.max_length, truncation=settings.loss.truncation)
     try:
         writer = _EntryWriter(entry) if entry is not None else None
     except OSError:  # the cache cannot be written (full, another user's folder): it only costs speed
@@ -261,7 +303,7 @@ def _stream_stats(settings: StatsSettings, formats: dict, tok, entry, progress, 
                 stats.errors += 1
             else:
                 stats.rows += 1
-                for k, enc in enumerate(encode_row(tok, converted, fmt.kind)):
+                for k, enc in enumerate(encode_row(tok, converted, fmt.kind, settings.loss)):
                     runs = mask_runs(enc.mask)
                     stats.add(len(enc.ids), runs)
                     if writer:
@@ -300,13 +342,20 @@ def _stats_from_entry(entry, meta: dict, settings: StatsSettings, progress, shou
     lengths = cols["length"].astype(np.int64)
     spans = cols["runs"].astype(np.int64).reshape(-1, 2)
     limit = settings.max_length
-    stats = TokenStats(max_length=limit, rows=meta["rows"], errors=meta["errors"], sequences=len(lengths))
+    stats = TokenStats(max_length=limit, rows=meta["rows"], errors=meta["errors"], sequences=len(lengths),
+                       truncation=settings.loss.truncation)
     stats.lengths.frombytes(np.ascontiguousarray(cols["length"]).tobytes())
     if limit:
         stats.total_tokens = int(np.minimum(lengths, limit).sum())
         stats.over_max = int((lengths > limit).sum())
         stats.truncated_tokens = int(np.maximum(lengths - limit, 0).sum())
-        stats.trained_tokens = int(np.maximum(np.minimum(spans[:, 1], limit) - spans[:, 0], 0).sum())
+        if stats.truncation == "keep_end":  # each span's sequence keeps its last `limit` tokens
+            ends = cols["runs_end"].astype(np.int64)
+            per_sequence = np.diff(ends, prepend=0) // 2
+            lo = np.repeat(np.maximum(lengths - limit, 0), per_sequence)
+            stats.trained_tokens = int(np.maximum(spans[:, 1] - np.maximum(spans[:, 0], lo), 0).sum())
+        else:
+            stats.trained_tokens = int(np.maximum(np.minimum(spans[:, 1], limit) - spans[:, 0], 0).sum())
     else:
         stats.total_tokens = int(lengths.sum())
         stats.trained_tokens = int((spans[:, 1] - spans[:, 0]).sum())

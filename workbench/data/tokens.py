@@ -5,9 +5,15 @@
   without markers, the difference between rendering each assistant turn's prefix
   with and without the turn).
 - prompt/completion (and KTO, preference sides): loss on completion tokens, i.e.
-  everything after the tokenized prompt (TRL's completion-only loss).
+  everything after the tokens the tokenized prompt and prompt+completion share (TRL's
+  completion-only loss and its `common_prefix_length`).
 - language modelling: every token.
 - prompt-only: no token is trained (RL trainers generate the completions).
+
+A `LossMask` says which of these the trainer's config applies: with SFT's
+`assistant_only_loss = false` (TRL's default) a conversation trains on every token, with
+`completion_only_loss = false` a prompt/completion row does; `truncation` says which end
+`max_length` keeps.
 
 Imports transformers lazily: callers run this off any UI thread.
 """
@@ -19,6 +25,27 @@ from array import array
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
+
+
+@dataclass(frozen=True)
+class LossMask:
+    """Which tokens of a sequence carry loss, as the trainer's config decides."""
+
+    assistant_only: bool = True     # conversations: assistant turns only (False: every token)
+    completion_only: bool = True    # prompt/completion rows: the completion only (False: every token)
+    truncation: str = "keep_start"  # the end of an over-long sequence that max_length keeps: keep_start | keep_end
+
+    def describe(self) -> str:
+        conv = "assistant turns" if self.assistant_only else "every token of conversations"
+        comp = "completions" if self.completion_only else "every token of prompt/completion rows"
+        return f"loss on {conv} and {comp}" + (", keep_end truncation" if self.truncation == "keep_end" else "")
+
+    def key(self) -> list:
+        """What the per-sequence masks depend on (truncation is applied to lengths afterwards)."""
+        return [self.assistant_only, self.completion_only]
+
+
+DEFAULT_LOSS = LossMask()
 
 
 @dataclass
@@ -80,37 +107,71 @@ def encode_conversation(tok, messages: list[dict]) -> Encoded:
     return Encoded(ids, mask)
 
 
-def encode_prompt_completion(tok, prompt, completion) -> Encoded:
+def _prompt_and_full(tok, prompt, completion) -> tuple[list[int], list[int]]:
+    """(prompt ids, prompt+completion ids) the way TRL tokenizes them (EOS after a string completion)."""
     if isinstance(prompt, list):
-        prompt_ids = _chat(tok, prompt, add_generation_prompt=True)
-        ids = _chat(tok, prompt + completion)
-    else:
-        prompt_ids = tok(prompt, add_special_tokens=True)["input_ids"]
-        ids = tok(prompt + completion, add_special_tokens=True)["input_ids"]
-        if tok.eos_token_id is not None and (not ids or ids[-1] != tok.eos_token_id):
-            ids = [*ids, tok.eos_token_id]
-    # Like TRL: the first len(prompt_ids) tokens are the prompt, even where a token merges across the seam.
-    n = min(len(prompt_ids), len(ids))
-    return Encoded(list(ids), [0] * n + [1] * (len(ids) - n))
+        return _chat(tok, prompt, add_generation_prompt=True), _chat(tok, prompt + completion)
+    prompt_ids = tok(prompt, add_special_tokens=True)["input_ids"]
+    ids = tok(prompt + completion, add_special_tokens=True)["input_ids"]
+    if tok.eos_token_id is not None and (not ids or ids[-1] != tok.eos_token_id):
+        ids = [*ids, tok.eos_token_id]
+    return list(prompt_ids), list(ids)
 
 
-def _implicit_prompt(chosen: list[dict], rejected: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+def common_prefix_length(a: list[int], b: list[int]) -> int:
+    """Leading tokens `a` and `b` share: where TRL starts the completion (a token may merge across the
+    seam of prompt and completion, or a template render the prompt alone differently)."""
     n = 0
-    while n < min(len(chosen), len(rejected)) - 1 and chosen[n] == rejected[n]:
+    for x, y in zip(a, b):
+        if x != y:
+            break
         n += 1
-    return chosen[:n], chosen[n:], rejected[n:]
+    return n
 
 
-def encode_row(tok, row: dict, kind: str) -> list[Encoded]:
-    """The sequences a trainer builds from one canonical row (two for preference pairs)."""
+def _masked_after(ids: list[int], prompt_len: int) -> Encoded:
+    n = min(prompt_len, len(ids))
+    return Encoded(ids, [0] * n + [1] * (len(ids) - n))
+
+
+def encode_prompt_completion(tok, prompt, completion) -> Encoded:
+    prompt_ids, ids = _prompt_and_full(tok, prompt, completion)
+    return _masked_after(ids, common_prefix_length(prompt_ids, ids))
+
+
+def _implicit_prompt(chosen, rejected):
+    """TRL's `extract_prompt`: (prompt, chosen, rejected) of a pair whose prompt is its shared start.
+
+    Message lists split at the first differing turn; strings at the first differing character, less
+    a space just before it (which goes with the answers)."""
+    idx = 0
+    for idx in range(min(len(chosen), len(rejected))):
+        if chosen[idx] != rejected[idx]:
+            if chosen[idx - 1] == " ":
+                idx -= 1
+            break
+    return chosen[:idx], chosen[idx:], rejected[idx:]
+
+
+def _every_token(enc: Encoded) -> Encoded:
+    return Encoded(enc.ids, [1] * len(enc.ids))
+
+
+def encode_row(tok, row: dict, kind: str, loss: LossMask = DEFAULT_LOSS) -> list[Encoded]:
+    """The sequences a trainer builds from one canonical row (two for preference pairs), each
+    with the mask of tokens that carry loss under `loss` (before truncation)."""
     if kind == "conversational":
-        return [encode_conversation(tok, row["messages"])]
+        enc = encode_conversation(tok, row["messages"])
+        return [enc if loss.assistant_only else _every_token(enc)]
     if kind == "language_modeling":
         ids = tok(row["text"], add_special_tokens=True)["input_ids"]
         if tok.eos_token_id is not None and (not ids or ids[-1] != tok.eos_token_id):
             ids = [*ids, tok.eos_token_id]
         return [Encoded(list(ids), [1] * len(ids))]
-    if kind in ("prompt_completion", "unpaired_preference"):
+    if kind == "prompt_completion":
+        enc = encode_prompt_completion(tok, row["prompt"], row["completion"])
+        return [enc if loss.completion_only else _every_token(enc)]
+    if kind == "unpaired_preference":
         return [encode_prompt_completion(tok, row["prompt"], row["completion"])]
     if kind == "prompt_only":
         prompt = row["prompt"]
@@ -121,20 +182,13 @@ def encode_row(tok, row: dict, kind: str) -> list[Encoded]:
         prompt = row.get("prompt")
         chosen, rejected = row["chosen"], row["rejected"]
         if prompt is None:
-            if isinstance(chosen, list):
-                prompt, chosen, rejected = _implicit_prompt(chosen, rejected)
-            else:
-                n = len(_common_prefix_str(chosen, rejected))
-                prompt, chosen, rejected = chosen[:n], chosen[n:], rejected[n:]
-        return [encode_prompt_completion(tok, prompt, chosen), encode_prompt_completion(tok, prompt, rejected)]
+            prompt, chosen, rejected = _implicit_prompt(chosen, rejected)
+        prompt_ids, chosen_ids = _prompt_and_full(tok, prompt, chosen)
+        _, rejected_ids = _prompt_and_full(tok, prompt, rejected)
+        # Like TRL's DPO: one prompt length for both sides, the shorter of the two shared prefixes.
+        n = min(common_prefix_length(prompt_ids, chosen_ids), common_prefix_length(prompt_ids, rejected_ids))
+        return [_masked_after(chosen_ids, n), _masked_after(rejected_ids, n)]
     raise ValueError(f"unknown data kind {kind!r}")
-
-
-def _common_prefix_str(a: str, b: str) -> str:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return a[:n]
 
 
 def token_pieces(tok, ids: list[int]) -> list[tuple[int, int, str]]:
@@ -165,17 +219,18 @@ def mask_runs(mask: list[int]) -> list[int]:
     return [x for m in _TRAINED_RUN.finditer(bytes(mask)) for x in m.span()]
 
 
-def trained_within(runs: list[int], limit: int | None) -> int:
-    """Trained tokens among the first `limit` tokens (all of them without a limit)."""
-    total = 0
-    for k in range(0, len(runs), 2):
-        start, end = runs[k], runs[k + 1]
-        if limit is not None:
-            if start >= limit:
-                break
-            end = min(end, limit)
-        total += end - start
-    return total
+def kept_window(length: int, limit: int | None, truncation: str = "keep_start") -> tuple[int, int]:
+    """[start, end) of the tokens of a `length`-token sequence that truncation to `limit` keeps."""
+    if not limit or length <= limit:
+        return 0, length
+    return (length - limit, length) if truncation == "keep_end" else (0, limit)
+
+
+def trained_within(runs: list[int], limit: int | None, length: int = 0, truncation: str = "keep_start") -> int:
+    """Trained tokens among those that truncation of a `length`-token sequence to `limit` keeps
+    (all of them without a limit; `length` only matters for keep_end)."""
+    lo, hi = kept_window(max(length, runs[-1] if runs else 0), limit, truncation)
+    return sum(max(0, min(runs[k + 1], hi) - max(runs[k], lo)) for k in range(0, len(runs), 2))
 
 
 def pack_bfd(lengths: Iterable[int], capacity: int) -> int:
@@ -236,6 +291,7 @@ class TokenStats:
     max_length: int | None = None
     packed_bins: int = 0
     errors: int = 0
+    truncation: str = "keep_start"
 
     def add(self, length: int, runs: list[int]) -> None:
         """One sequence of `length` tokens whose trained spans are `runs` (see mask_runs)."""
@@ -248,7 +304,7 @@ class TokenStats:
             self.total_tokens += limit
         else:
             self.total_tokens += length
-        self.trained_tokens += trained_within(runs, limit)
+        self.trained_tokens += trained_within(runs, limit, length, self.truncation)
 
     def finish(self) -> "TokenStats":
         """Pack (once all sequences are in)."""
@@ -325,12 +381,12 @@ class TokenStats:
 
 
 def token_stats(tok, rows: Iterable[dict], kind: str, max_length: int | None = None,
-                progress: Callable[[int], None] | None = None) -> TokenStats:
+                progress: Callable[[int], None] | None = None, loss: LossMask = DEFAULT_LOSS) -> TokenStats:
     """Statistics over canonical rows (invalid rows are the checker's business: pass good rows)."""
-    stats = TokenStats(max_length=max_length)
+    stats = TokenStats(max_length=max_length, truncation=loss.truncation)
     for i, row in enumerate(rows, start=1):
         stats.rows += 1
-        for enc in encode_row(tok, row, kind):
+        for enc in encode_row(tok, row, kind, loss):
             stats.add(len(enc.ids), mask_runs(enc.mask))
         if progress and i % 64 == 0:
             progress(i)

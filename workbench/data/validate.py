@@ -22,7 +22,7 @@ import numpy as np
 
 from workbench.data.jsongrammar import plain_variant, spacing_variant, utf8_valid
 from workbench.data.loading import BadRow, Detection, convert_rows, map_columns, resolve_format
-from workbench.data.readers import BOM, decode_line, iter_rows, source_kind
+from workbench.data.readers import BOM, decode_line, iter_rows, lone_surrogate, source_kind
 from workbench.errors import DataError
 from workbench.specs import DataFormat
 
@@ -61,7 +61,7 @@ class CheckReport:
 
 _INDEX = re.compile(r"\[\d+\]")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_NUMBER = re.compile(r"\b\d+\b")
+_NUMBER = re.compile(r"(?<![\w.-])\d+(?![\w.-])")  # not the 8 of UTF-8, nor a version
 
 
 def reason_key(bad: BadRow) -> str:
@@ -169,7 +169,7 @@ def _check_block(data: mmap.mmap | bytes, start: int, end: int, fmt: DataFormat,
             row = loads(raw)
         except (ValueError, RecursionError):
             row = decode_line(raw)  # the precise message, off the hot path
-        if type(row) is not dict:
+        if type(row) is not dict or (b"\\u" in raw and lone_surrogate(raw)):
             row = decode_line(raw)
         if "__error__" in row and len(row) == 1:
             bad.append((number, "", row["__error__"]))

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, OptionList, ProgressBar, Static, TabbedCo
 from textual.widgets.option_list import Option
 
 from workbench.data.lineindex import LineIndex, first_lines
-from workbench.data.loading import DETECT_SAMPLE, detect, map_columns
+from workbench.data.loading import DETECT_SAMPLE, detect
 from workbench.data.readers import decode_line, iter_rows, source_kind
 from workbench.errors import WorkbenchError
 
@@ -44,8 +44,15 @@ def _css() -> str:
         return ""
 
 
+def is_saved_dataset(folder: Path) -> bool:
+    """A `Dataset.save_to_disk` / `DatasetDict.save_to_disk` folder (one data source, not files to list)."""
+    return (folder / "dataset_dict.json").is_file() or \
+        ((folder / "dataset_info.json").is_file() and (folder / "state.json").is_file())
+
+
 def find_data_files(workspace: Path, depth: int = 3) -> list[Path]:
-    """Data files in the workspace (not under runs/ or hidden folders) and the bundled samples."""
+    """Data files and save_to_disk folders in the workspace (not under runs/ or hidden folders), and the
+    bundled samples."""
     found: list[Path] = []
 
     def walk(folder: Path, level: int) -> None:
@@ -55,7 +62,11 @@ def find_data_files(workspace: Path, depth: int = 3) -> list[Path]:
             return
         for entry in entries:
             if entry.is_dir():
-                if level < depth and entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+                if entry.name in SKIP_DIRS or entry.name.startswith("."):
+                    continue
+                if is_saved_dataset(entry):
+                    found.append(entry)
+                elif level < depth:
                     walk(entry, level + 1)
             elif entry.suffix.lower() in DATA_SUFFIXES and not entry.name.endswith(".config.json"):
                 found.append(entry)
@@ -456,11 +467,6 @@ class DatasetsPanel(Widget):
             return settings_for(source, config=choice.config)
         return settings_for(source, model=self.model_path or choice.model, max_length=choice.max_length)
 
-    def _get_tokenizer(self):
-        from workbench.data.stats import tokenizer_for
-
-        return tokenizer_for(self._settings(str(self.source.path) if self.source else ""))
-
     # ------------------------------------------------------------- tokenizer from a config
 
     async def action_pick_config(self) -> None:
@@ -502,8 +508,11 @@ class DatasetsPanel(Widget):
         try:
             if "__error__" in row.data:
                 raise WorkbenchError(row.data["__error__"], where=f"row {row.number}")
-            canonical = fmt.convert(map_columns(row.data, None))
-            text = mask_text(self._get_tokenizer(), canonical, fmt.kind, row.number)
+            from workbench.data.stats import row_sequences, tokenizer_for
+
+            settings = self._settings(str(self.source.path) if self.source else "")
+            text = mask_text(tokenizer_for(settings), row_sequences(settings, row.data, fmt=fmt), fmt.kind, row.number,
+                             settings.max_length, settings.loss.truncation)
         except WorkbenchError as exc:
             text = Text(f"row {row.number} cannot be rendered: {exc.one_line()}")
         self.mask_rendered = text
@@ -576,20 +585,37 @@ class DatasetsPanel(Widget):
 
 TRAINED_STYLE = "bold black on green"
 MASKED_STYLE = "dim"
+CUT_STYLE = "dim strike"
+CUT_SHOWN = 16  # tokens shown on each side of what max_length keeps
 
 
-def mask_text(tok, canonical: dict, kind: str, number: int) -> Text:
-    """The row's tokens, trained ones highlighted, masked ones dimmed; newlines kept."""
-    from workbench.data.tokens import encode_row, token_pieces
+def mask_text(tok, sequences: list, kind: str, number: int, max_length: int | None = None,
+              truncation: str = "keep_start") -> Text:
+    """The row's tokens as the trainer sees them: trained ones highlighted, masked ones dimmed, the ones
+    truncation to `max_length` cuts struck through; newlines kept."""
+    from workbench.data.tokens import kept_window, token_pieces
 
     out = Text()
-    for k, enc in enumerate(encode_row(tok, canonical, kind)):
+    for k, enc in enumerate(sequences):
+        lo, hi = kept_window(len(enc.ids), max_length, truncation)
+        trained = sum(enc.mask[lo:hi])
         title = f"row {number}" + (f" ({'chosen' if k == 0 else 'rejected'})" if kind == "preference" else "")
-        out.append(f"{title}: {len(enc.ids)} tokens, {enc.trained} trained (highlighted)\n", style="bold")
-        for start, count, piece in token_pieces(tok, enc.ids):
-            trained = any(enc.mask[start:start + count])
+        dropped = len(enc.ids) - (hi - lo)
+        cut = f" ({dropped} cut by max_length {max_length}, struck through)" if dropped else ""
+        out.append(f"{title}: {len(enc.ids)} tokens{cut}, {trained} trained (highlighted)\n", style="bold")
+        first, last = max(0, lo - CUT_SHOWN), min(len(enc.ids), hi + CUT_SHOWN)  # a 5 MB row: not every token
+        if first:
+            out.append(f"… {first:,} more tokens cut …\n", style=CUT_STYLE)
+        for start, count, piece in token_pieces(tok, enc.ids[first:last]):
+            start += first
             shown = piece.replace("\n", "⏎\n")
-            out.append(shown, style=TRAINED_STYLE if trained else MASKED_STYLE)
+            if start + count <= lo or start >= hi:
+                style = CUT_STYLE
+            else:
+                style = TRAINED_STYLE if any(enc.mask[max(start, lo):min(start + count, hi)]) else MASKED_STYLE
+            out.append(shown, style=style)
             out.append("│" if not shown.endswith("\n") else "", style="dim blue")
+        if last < len(enc.ids):
+            out.append(f"\n… {len(enc.ids) - last:,} more tokens cut …", style=CUT_STYLE)
         out.append("\n\n")
     return out
