@@ -118,6 +118,31 @@ def test_rows_key_follows_conversion_settings(tmp_path, formats, change):
     assert key != base
 
 
+def test_rows_key_follows_a_helper_module_beside_the_converter(tmp_path, monkeypatch):
+    """A converter's own package helpers (the built-in formats' common.py) are part of its code: editing one
+    alone must miss the cache (it hit, serving rows converted by the old helper)."""
+    import sys
+
+    pkg = tmp_path / "fmtpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "common.py").write_text("def fix(row):\n    return row\n")
+    (pkg / "conv.py").write_text("from fmtpkg.common import fix\n"
+                                  "def detect(rows):\n    return True\n"
+                                  "def convert(row):\n    return fix(row)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fmtpkg.conv as conv
+
+    try:
+        spec = types.SimpleNamespace(kind="conversational", detect=conv.detect, convert=conv.convert)
+        src = str(copy_data(tmp_path))
+        before = cache.rows_key(src, DATA_CFG, {"mine": spec}, "train", None)
+        (pkg / "common.py").write_text("def fix(row):\n    return {**row, 'fixed': True}\n")
+        assert cache.rows_key(src, DATA_CFG, {"mine": spec}, "train", None) != before
+    finally:
+        for name in ("fmtpkg", "fmtpkg.conv", "fmtpkg.common"):
+            sys.modules.pop(name, None)
+
 def test_rows_disabled_by_env(tmp_path, root, formats, monkeypatch):
     monkeypatch.setenv("WORKBENCH_DATA_CACHE", "0")
     rows = cache.load_rows(str(copy_data(tmp_path)), DATA_CFG, formats, root=root)

@@ -85,7 +85,8 @@ def source_fingerprint(source: str) -> str | None:
 
 
 def _module_digest(obj: Any) -> str:
-    """Identity of the code behind a plugin function: module, name and the module file's content."""
+    """Identity of the code behind a plugin function: module, name and the content of the module's file
+    and of the Python files beside it (the helpers it imports from its own package, e.g. formats/common.py)."""
     import inspect
     import sys
 
@@ -95,7 +96,12 @@ def _module_digest(obj: Any) -> str:
         source = inspect.getsourcefile(sys.modules[module]) if module in sys.modules else None
     except TypeError:
         source = None
-    return f"{module}:{name}:{file_digest(Path(source)) if source and os.path.exists(source) else '-'}"
+    if not source or not os.path.exists(source):
+        return f"{module}:{name}:-"
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(Path(source).parent.glob("*.py")):
+        h.update(f"{path.name}:{file_digest(path)};".encode())
+    return f"{module}:{name}:{h.hexdigest()}"
 
 
 def _versions(*names: str) -> dict[str, str]:
