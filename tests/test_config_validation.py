@@ -223,3 +223,19 @@ def test_invalid_toml_names_line(tmp_path):
 def test_inline_text_validates_without_a_file(tmp_path):
     cfg = load_config(tmp_path / "never-written.toml", text=BASE)
     assert cfg["data"]["train"].endswith("sft-messages.jsonl")
+
+
+def test_a_refusal_about_eval_steps_the_user_never_set_says_where_the_number_comes_from():
+    """Was: 'not a round multiple of 10' with no 10 anywhere in the user's config."""
+    from workbench.config.loader import check_verdict
+
+    verdict = {"ok": False, "error": "ValueError: --load_best_model_at_end requires the saving steps to be a round "
+                                     "multiple of the evaluation steps, but found 25, which is not a round multiple of 10."}
+    with pytest.raises(ConfigError) as exc:
+        check_verdict(verdict, {"load_best_model_at_end": True, "save_steps": 25}, "trl:SFTConfig", lambda k: "job.toml",
+                      [])
+    assert "eval_steps = 10 is the workbench's default" in str(exc.value)
+    with pytest.raises(ConfigError) as exc:
+        check_verdict(verdict, {"load_best_model_at_end": True, "save_steps": 25, "eval_steps": 10}, "trl:SFTConfig",
+                      lambda k: "job.toml", [])
+    assert "workbench's default" not in str(exc.value)

@@ -227,6 +227,11 @@ def check_verdict(verdict: dict, args: dict, config_class: str, where, warnings:
         given = [k for k in sorted(args, key=len, reverse=True) if named(k)]
         managed = [source for k, source in MANAGED_SOURCES.items() if k not in args and named(k)]
         keypath = f"trainer.args.{given[0]}" if given else managed[0] if managed else "trainer.args"
+    if "eval_steps" not in args and re.search(r"evaluation steps|eval_steps", error):
+        from workbench.training.models import EVAL_STEPS
+
+        error += (f" (eval_steps = {EVAL_STEPS} is the workbench's default when the config has evaluation rows: "
+                  "set trainer.args.eval_steps)")
     if not local:  # checked on this machine, but the job runs elsewhere (other devices)
         warnings.append(f"{where(keypath)}: {keypath}: {refuser} refuses it on this machine: {error} "
                         f"(the job runs through launcher '{launcher}', on other hardware perhaps)")

@@ -10,6 +10,8 @@ from workbench.specs import load_object
 from workbench.training.trackers import prepare_trackers
 
 DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16"}
+EVAL_STEPS = 10
+"""eval_steps when the config has evaluation rows and [trainer.args] sets none."""
 
 
 def _common_kwargs(model_cfg: dict) -> dict[str, Any]:
@@ -158,7 +160,7 @@ def build_training_args(ctx, config_class: Any, **overrides: Any):
             base[arg] = value
     if ctx.eval_dataset is not None:
         base["eval_strategy"] = "steps"
-        base["eval_steps"] = 10
+        base["eval_steps"] = EVAL_STEPS
     merged = {k: v for k, v in base.items() if k in fields}
     merged.update(ctx.trainer_args)
     merged.update(overrides)
