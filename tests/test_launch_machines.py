@@ -82,6 +82,27 @@ def test_the_run_names_the_first_machine_that_failed_on_its_own():
                                                            "reason": "did not report"}])["failed_machine"] == 1
 
 
+
+def test_a_machine_whose_job_died_of_the_first_failure_on_its_own_is_listed_as_caused_by_it():
+    """Was (a race seen in CI): machine 0's rank died of gloo's 'Connection closed by peer' before its
+    supervisor saw machine 1 fail, and status.json's machines listed that error as machine 0's own cause."""
+    from workbench.launching.machines import attributed
+
+    machines = [
+        {"rank": 0, "host": "a", "status": "failed", "reason": "RuntimeError: Connection closed by peer",
+         "ended": 11.5, "exit_code": 1},
+        {"rank": 1, "host": "b", "status": "failed", "reason": "killed by SIGKILL", "ended": 11.0, "exit_code": -9},
+        {"rank": 2, "host": "c", "status": "completed", "ended": 12.0, "exit_code": 0},
+    ]
+    listed = attributed(machines)
+    assert listed[0]["peer_caused"] and listed[0]["reason"] == (
+        "machine 1 (b) failed: killed by SIGKILL; its job: RuntimeError: Connection closed by peer")
+    assert listed[1] == machines[1] and listed[2] == machines[2]      # the cause and a healthy machine as they were
+    assert run_verdict(listed) == run_verdict(machines)              # the run's verdict does not change
+    earlier = attributed([{**machines[0], "ended": 10.0}, machines[1]])  # machine 0 failed first: its own cause
+    assert earlier[0]["reason"] == "RuntimeError: Connection closed by peer" and not earlier[0].get("peer_caused")
+    assert earlier[1]["reason"].startswith("machine 0 (a) failed: RuntimeError") and earlier[1]["peer_caused"]
+
 def test_one_machine_rank_per_attempt_across_hosts(tmp_path):
     """flock does not work across NFS clients: the claim is an exclusive create."""
     assert claim(tmp_path, 1, 1, {"host": "b", "pid": 7}) is None

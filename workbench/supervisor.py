@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import RunError
-from workbench.launching.machines import (HEARTBEAT_S, PeerWatch, claim, console_name, describe, machine_argv,
+from workbench.launching.machines import (HEARTBEAT_S, PeerWatch, attributed, claim, console_name, describe, machine_argv,
                                           per_machine, run_verdict, summary, wait_final, write_machine)
 from workbench.runs.files import read_json
 from workbench.runs.jsonl import read_jsonl, tail_jsonl
@@ -739,7 +739,7 @@ class Supervisor:
         verdict = run_verdict(machines)
         if verdict:
             changes.update(verdict)
-        changes["machines"] = summary(machines)
+        changes["machines"] = summary(attributed(machines))
         return changes
 
     # --- stopping --------------------------------------------------------------------------

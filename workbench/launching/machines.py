@@ -200,20 +200,43 @@ def wait_final(run_dir: Path, num_machines: int, attempt: int, timeout: float,
         time.sleep(0.25)
 
 
+def _root_failure(machines: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The first machine that failed on its own (not because a peer did), or None when none failed."""
+    joined = [m for m in machines if m.get("status") != "waiting"]
+    failed = [m for m in joined if m.get("status") == "failed"
+              or (m.get("status") == "lost" and machines[0].get("status") != "completed")]
+    if not failed:
+        return None
+    causes = [m for m in failed if not m.get("peer_caused")] or failed
+    return min(causes, key=lambda m: (m.get("ended") or float("inf"), m["rank"]))
+
+
 def run_verdict(machines: list[dict[str, Any]]) -> dict[str, Any]:
     """What changes in the run's final status given every machine's final state: a failed
     machine fails the run, and the first machine that failed on its own (not because a peer
     did) is named as the cause. Empty when machine 0's own verdict stands."""
-    joined = [m for m in machines if m.get("status") != "waiting"]
-    failed = [m for m in joined if m.get("status") == "failed"
-              or (m.get("status") == "lost" and machines[0].get("status") != "completed")]
-    if failed:
-        causes = [m for m in failed if not m.get("peer_caused")] or failed
-        root = min(causes, key=lambda m: (m.get("ended") or float("inf"), m["rank"]))
-        reason = root.get("reason") if root["rank"] == 0 else _failure(root)
-        return {"status": "failed", "reason": reason, "exit_code": root.get("exit_code"),
-                "signal": root.get("signal"), "failed_machine": root["rank"]}
-    return {}
+    root = _root_failure(machines)
+    if root is None:
+        return {}
+    reason = root.get("reason") if root["rank"] == 0 else _failure(root)
+    return {"status": "failed", "reason": reason, "exit_code": root.get("exit_code"),
+            "signal": root.get("signal"), "failed_machine": root["rank"]}
+
+
+def attributed(machines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The machines with each later failure put down to the first one: a job that died of its peer's
+    end on its own (gloo's 'Connection closed by peer') before its supervisor saw that peer fail is
+    peer-caused too, with its own error kept after the cause."""
+    root = _root_failure(machines)
+    if root is None:
+        return machines
+    out = []
+    for m in machines:
+        later = (m["rank"] != root["rank"] and m.get("status") == "failed" and not m.get("peer_caused")
+                 and (m.get("ended") or 0) >= (root.get("ended") or 0))
+        out.append({**m, "peer_caused": True, "reason": f"{_failure(root)}; its job: {m.get('reason')}"}
+                   if later else m)
+    return out
 
 
 def summary(machines: list[dict[str, Any]]) -> list[dict[str, Any]]:
