@@ -51,16 +51,16 @@ def check_evaluator_options(registry: Any, name: str, options: dict[str, Any], b
     if not getattr(registry.get("evaluators", name), "check", None):
         return options
     check = load_spec_object(registry, "evaluators", name, "check")
+    where = f"plugin {registry.owner_of('evaluators', name)}"
     try:
         fixed = check(dict(options), base)
     except WorkbenchError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001
-        raise PluginError(f"evaluator '{name}': its option check failed: {describe(exc)}",
-                          where=f"plugin {registry.owner_of('evaluators', name)}") from None
+        raise PluginError(f"evaluator '{name}': its option check failed: {describe(exc)}", where=where) from None
     if fixed is not None and not isinstance(fixed, dict):
         raise PluginError(f"evaluator '{name}': its option check returned a {type(fixed).__name__}, expected "
-                          "a dict of options or None", where=f"plugin {registry.owner_of('evaluators', name)}")
+                          "a dict of options or None", where=where)
     return options if fixed is None else fixed
 
 

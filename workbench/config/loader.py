@@ -267,11 +267,23 @@ def check_report_to(value: Any, job_env: dict, where) -> None:
             raise ConfigError(f"{keypath}: {problem}", where=where(keypath))
 
 
-def validate_sections(data: dict, where) -> dict:
-    """Check sections and keys against the schema; return a copy with defaults filled in."""
-    for section in data:
+def check_section_names(data: dict, where) -> None:
+    """Every section and key is one the schema knows (did-you-mean, file:line); [trainer]'s own options
+    are checked with the trainer."""
+    for section, given in data.items():
         if section not in SCHEMA:
             raise ConfigError(f"unknown section [{section}]{_did_you_mean(section, SCHEMA)}", where=where(section))
+        if not isinstance(given, dict):
+            raise ConfigError(f"[{section}] must be a table", where=where(section))
+        for name in given:
+            if name not in SCHEMA[section] and section != "trainer":
+                raise ConfigError(f"{section}.{name}: unknown key{_did_you_mean(name, SCHEMA[section])}",
+                                  where=where(f"{section}.{name}"))
+
+
+def validate_sections(data: dict, where) -> dict:
+    """Check sections and keys against the schema; return a copy with defaults filled in."""
+    check_section_names(data, where)
     out: dict[str, Any] = {}
     for section, keys in SCHEMA.items():
         given = data.get(section)
@@ -279,16 +291,12 @@ def validate_sections(data: dict, where) -> dict:
             if section in OPTIONAL_SECTIONS:
                 continue
             given = {}
-        if not isinstance(given, dict):
-            raise ConfigError(f"[{section}] must be a table", where=where(section))
         resolved: dict[str, Any] = {}
         for name, value in given.items():
             keypath = f"{section}.{name}"
-            if name not in keys:
-                if section == "trainer":  # trainer-specific options are checked with the trainer
-                    resolved[name] = value
-                    continue
-                raise ConfigError(f"{keypath}: unknown key{_did_you_mean(name, keys)}", where=where(keypath))
+            if name not in keys:  # trainer-specific options are checked with the trainer
+                resolved[name] = value
+                continue
             check_value(keys[name], value, keypath, where)
             resolved[name] = value
         for name, key in keys.items():
@@ -335,15 +343,7 @@ def read_config(path: str | Path | None, overrides: list[str] | None = None,
 def check_key_names(raw: dict, where, registry=None) -> None:
     """Every section, key and trainer argument name is one the job knows (did-you-mean, file:line), for
     commands that read a config without running it (estimate): a misspelt key must not be ignored."""
-    for section, given in raw.items():
-        if section not in SCHEMA:
-            raise ConfigError(f"unknown section [{section}]{_did_you_mean(section, SCHEMA)}", where=where(section))
-        if not isinstance(given, dict):
-            raise ConfigError(f"[{section}] must be a table", where=where(section))
-        for name in given:
-            if name not in SCHEMA[section] and section != "trainer":
-                raise ConfigError(f"{section}.{name}: unknown key{_did_you_mean(name, SCHEMA[section])}",
-                                  where=where(f"{section}.{name}"))
+    check_section_names(raw, where)
     trainer = raw.get("trainer") or {}
     args = trainer.get("args")
     if not isinstance(trainer.get("name"), str) or not isinstance(args, dict) or not args:
