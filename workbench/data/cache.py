@@ -24,6 +24,7 @@ ranks) cannot corrupt one. Stages:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -98,10 +99,19 @@ def _module_digest(obj: Any) -> str:
         source = None
     if not source or not os.path.exists(source):
         return f"{module}:{name}:-"
+    folder = Path(source).parent
+    stamp = tuple((p.name, st.st_size, st.st_mtime_ns) for p in sorted(folder.glob("*.py")) if (st := p.stat()))
+    return f"{module}:{name}:{_folder_digest(str(folder), stamp)}"
+
+
+@functools.lru_cache(maxsize=64)
+def _folder_digest(folder: str, stamp: tuple) -> str:
+    """Content hash of a folder's Python files; `stamp` (names, sizes, mtimes) keys the cache: every format
+    of a package shares one hash instead of reading the package again for each of its functions."""
     h = hashlib.blake2b(digest_size=16)
-    for path in sorted(Path(source).parent.glob("*.py")):
-        h.update(f"{path.name}:{file_digest(path)};".encode())
-    return f"{module}:{name}:{h.hexdigest()}"
+    for name, _, _ in stamp:
+        h.update(f"{name}:{file_digest(Path(folder) / name)};".encode())
+    return h.hexdigest()
 
 
 def _versions(*names: str) -> dict[str, str]:
